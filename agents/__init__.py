@@ -1,0 +1,1 @@
+"""SASRec-based offline RL recommenders as d3rlpy algorithms."""

@@ -1,0 +1,1 @@
+"""From raw session logs to cached transition arrays."""
