@@ -1,0 +1,374 @@
+"""Public entry point: ``recgym.load_dataset(...)`` turns a named benchmark, a log file or the synthetic generator
+into a cached :class:`SessionDataset` (transitions per split, item popularity, statistics).
+
+The first call reads the raw log, runs the protocol (:mod:`recgym.data.protocol`), builds the transitions
+(:mod:`recgym.data.transitions`) and writes the cache (:mod:`recgym.data.store`); later calls with the same parameters
+and unchanged input files reload the cache.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import inspect
+import json
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from recgym.data.protocol import SPLIT_NAMES, InvalidOptionError, PreparedLog, ProtocolConfig, apply_protocol, protocol_config
+from recgym.data.store import FORMAT_VERSION, file_fingerprint, read_cache, write_cache
+from recgym.data.transitions import Split, build_split, rewards_from_events
+from recgym.errors import DatasetNotFoundError
+
+if TYPE_CHECKING:
+    import d3rlpy
+
+__all__ = ["DATASET_NAMES", "SessionDataset", "default_data_dir", "load_dataset"]
+
+DATASET_NAMES: tuple[str, ...] = ("synthetic", "rc15", "retailrocket")
+_STORED_SPLIT_ARRAYS = ("observations", "actions", "next_observations", "terminals", "event_types", "episode_starts", "session_ids")
+_REWARD_OPTIONS = ("reward_click", "reward_purchase")
+
+
+class SessionDataset:
+    """Transitions of the train/val/test splits of one processed session log, plus item statistics.
+
+    Items are 0..n_items-1 (``raw_item_ids[i]`` is the id in the source log), ``pad_id == n_items`` fills states.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        splits: Mapping[str, Split],
+        raw_item_ids: np.ndarray,
+        item_popularity: np.ndarray,
+        *,
+        state_size: int,
+        reward_click: float,
+        reward_purchase: float,
+        stats: Mapping[str, Any],
+        cache_dir: Path | None = None,
+    ) -> None:
+        self.name = name
+        self.raw_item_ids = raw_item_ids
+        self.n_items = int(len(raw_item_ids))
+        self.pad_id = self.n_items
+        self.state_size = state_size
+        self.reward_click = reward_click
+        self.reward_purchase = reward_purchase
+        self.item_popularity = item_popularity
+        self.cache_dir = cache_dir
+        self._splits = dict(splits)
+        self._stats = dict(stats)
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{name}={split.n_sessions} sessions" for name, split in self._splits.items())
+        return f"SessionDataset({self.name!r}, n_items={self.n_items}, state_size={self.state_size}, {sizes})"
+
+    def split(self, name: str) -> Split:
+        """The transitions of ``"train"``, ``"val"`` or ``"test"``."""
+        if name not in self._splits:
+            raise InvalidOptionError(f"unknown split {name!r}; valid: {', '.join(self._splits)}")
+        return self._splits[name]
+
+    def stats(self) -> dict[str, Any]:
+        """Counts before and after the protocol, per split sessions/events/clicks/purchases/OOV rate, and settings."""
+        return {
+            "name": self.name,
+            "n_items": self.n_items,
+            "pad_id": self.pad_id,
+            "state_size": self.state_size,
+            "reward_click": self.reward_click,
+            "reward_purchase": self.reward_purchase,
+            **json.loads(json.dumps(self._stats)),
+        }
+
+    def to_d3rlpy(self, split: str = "train") -> d3rlpy.dataset.MDPDataset:
+        """A d3rlpy MDPDataset of one split: int32 (N, state_size) observations, one episode per session.
+
+        d3rlpy takes the next observation from the next row of the episode (our next state) and zeros at terminals.
+        ``action_size`` is ``n_items`` even when some items never occur in the split.
+        """
+        import d3rlpy
+
+        data = self.split(split)
+        return d3rlpy.dataset.MDPDataset(
+            observations=data.observations,
+            actions=data.actions,
+            rewards=data.rewards,
+            terminals=data.terminals.astype(np.float32),
+            action_space=d3rlpy.ActionSpace.DISCRETE,
+            action_size=self.n_items,
+        )
+
+    def to_minari(self, dataset_id: str, split: str = "train", *, env_id: str | None = None, **metadata: Any) -> Any:
+        """Export one split as a local Minari dataset (needs the optional extra: ``pip install 'recgym[minari]'``).
+
+        Observations are ``Box(0, pad_id, (state_size,), int32)`` with the final next state appended per episode,
+        actions ``Discrete(n_items)``; ``metadata`` goes to ``minari.create_dataset_from_buffers`` (author, description...).
+        """
+        try:
+            import minari
+            from minari.data_collector import EpisodeBuffer
+        except ImportError as error:
+            raise ImportError(
+                f"SessionDataset.to_minari needs the optional 'minari' package ({error}); "
+                "install it with: pip install 'recgym[minari]'"
+            ) from error
+        from gymnasium import spaces
+
+        data = self.split(split)
+        buffers = []
+        for episode, (start, stop) in enumerate(zip(data.episode_starts[:-1], data.episode_starts[1:])):
+            observations = np.concatenate([data.observations[start:stop], data.next_observations[stop - 1 : stop]])
+            buffers.append(
+                EpisodeBuffer(
+                    id=episode,
+                    observations=observations,
+                    actions=data.actions[start:stop],
+                    rewards=data.rewards[start:stop].astype(np.float64),
+                    terminations=data.terminals[start:stop],
+                    truncations=np.zeros(stop - start, dtype=bool),
+                )
+            )
+        return minari.create_dataset_from_buffers(
+            dataset_id,
+            buffers,
+            env=env_id,
+            observation_space=spaces.Box(0, self.pad_id, (self.state_size,), np.int32),
+            action_space=spaces.Discrete(self.n_items),
+            **metadata,
+        )
+
+
+def default_data_dir() -> Path:
+    """``$RECGYM_DATA``, else ``$XDG_CACHE_HOME/recgym``, else ``~/.cache/recgym``."""
+    if os.environ.get("RECGYM_DATA"):
+        return Path(os.environ["RECGYM_DATA"]).expanduser()
+    cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache_home).expanduser() / "recgym"
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where events come from: a name, the protocol preset, input files to fingerprint, parameters and a reader."""
+
+    name: str
+    protocol: str
+    inputs: tuple[Path, ...]
+    parameters: dict[str, Any]
+    read: Callable[[bool], pd.DataFrame]
+
+
+def _keyword_names(function: Callable[..., Any], skip: tuple[str, ...]) -> set[str] | None:
+    """Keyword parameters of a reader (None when it accepts any keyword)."""
+    parameters = inspect.signature(function).parameters.values()
+    if any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters):
+        return None
+    return {p.name for p in parameters if p.kind is not inspect.Parameter.VAR_POSITIONAL and p.name not in skip}
+
+
+def _check_options(options: Mapping[str, Any], source_options: set[str] | None, label: str) -> None:
+    if source_options is None:
+        return
+    unknown = sorted(set(options) - source_options)
+    if unknown:
+        valid = sorted(source_options | {f.name for f in dataclasses.fields(ProtocolConfig)} | {"protocol", *_REWARD_OPTIONS})
+        raise InvalidOptionError(f"unknown option(s) {', '.join(unknown)} for {label}; valid: {', '.join(valid)}")
+
+
+def _find_raw_dir(data_dir: Path, name: str, files: tuple[str, ...]) -> Path:
+    candidates = (data_dir, data_dir / name)
+    for candidate in candidates:
+        if all((candidate / file).is_file() for file in files):
+            return candidate
+    raise DatasetNotFoundError(
+        f"{name}: {', '.join(files)} not found in {candidates[0]} or {candidates[1]} (download: datasets/{name}.md)"
+    )
+
+
+def _synthetic_source(options: dict[str, Any]) -> _Source:
+    from recgym.data.synthetic import SyntheticConfig, generate_events
+
+    _check_options(options, {f.name for f in dataclasses.fields(SyntheticConfig)} | {"generator_seed"}, "synthetic")
+    generator_seed = options.pop("generator_seed", 0)
+    try:
+        config = SyntheticConfig(**options)
+    except (TypeError, ValueError) as error:
+        raise InvalidOptionError(f"synthetic: {error}") from error
+    return _Source(
+        name="synthetic",
+        protocol="generic",
+        inputs=(),
+        parameters={"generator": dataclasses.asdict(config), "generator_seed": generator_seed},
+        read=lambda progress: generate_events(config, seed=generator_seed),
+    )
+
+
+def _rc15_source(data_dir: Path, options: dict[str, Any]) -> _Source:
+    from recgym.data import readers
+
+    _check_options(options, _keyword_names(readers.read_rc15, ("data_dir", "progress")), "rc15")
+    raw_dir = _find_raw_dir(data_dir, "rc15", tuple(readers.RC15_FILES))
+    return _Source(
+        name="rc15",
+        protocol="rc15",
+        inputs=tuple(raw_dir / file for file in readers.RC15_FILES),
+        parameters=dict(options),
+        read=lambda progress: readers.read_rc15(raw_dir, progress=progress, **options),
+    )
+
+
+def _retailrocket_source(data_dir: Path, options: dict[str, Any]) -> _Source:
+    from recgym.data import readers
+
+    _check_options(options, _keyword_names(readers.read_retailrocket, ("data_dir", "progress")), "retailrocket")
+    raw_dir = _find_raw_dir(data_dir, "retailrocket", tuple(readers.RETAILROCKET_FILES))
+    return _Source(
+        name="retailrocket",
+        protocol="retailrocket",
+        inputs=tuple(raw_dir / file for file in readers.RETAILROCKET_FILES),
+        parameters=dict(options),
+        read=lambda progress: readers.read_retailrocket(raw_dir, progress=progress, **options),
+    )
+
+
+def _file_source(path: Path, options: dict[str, Any]) -> _Source:
+    from recgym.data import readers
+
+    if not path.is_file():
+        raise DatasetNotFoundError(f"{path}: no such file (and not a dataset name: {', '.join(DATASET_NAMES)})")
+    _check_options(options, _keyword_names(readers.read_events, ("path", "progress")), str(path))
+    takes_progress = "progress" in inspect.signature(readers.read_events).parameters
+
+    def read(progress: bool) -> pd.DataFrame:
+        extra = {"progress": progress} if takes_progress else {}
+        try:
+            return readers.read_events(path, **options, **extra)
+        except TypeError as error:
+            raise InvalidOptionError(f"{path}: bad reader option(s) {sorted(options)}: {error}") from error
+
+    return _Source(
+        name=path.stem, protocol="generic", inputs=(path,), parameters={"path": str(path), **options}, read=read
+    )
+
+
+def _resolve_source(name_or_path: str | os.PathLike[str], data_dir: Path, options: dict[str, Any]) -> _Source:
+    if isinstance(name_or_path, str) and name_or_path in DATASET_NAMES:
+        if name_or_path == "synthetic":
+            return _synthetic_source(options)
+        if name_or_path == "rc15":
+            return _rc15_source(data_dir, options)
+        return _retailrocket_source(data_dir, options)
+    return _file_source(Path(name_or_path).expanduser().resolve(), options)
+
+
+def _check_number(name: str, value: Any, *, minimum: float, integer: bool) -> None:
+    kind = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+    if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value) or value < minimum:
+        raise InvalidOptionError(f"{name} must be {'an integer' if integer else 'a number'} >= {minimum}, got {value!r}")
+
+
+def _build(source: _Source, config: ProtocolConfig, state_size: int, seed: int, progress: bool) -> tuple[dict, dict]:
+    from tqdm.auto import tqdm
+
+    with tqdm(total=3, desc=f"preparing {source.name}", unit="step", disable=not progress) as bar:
+        bar.set_postfix_str("reading")
+        events = source.read(progress)
+        bar.update()
+        bar.set_postfix_str("protocol")
+        prepared: PreparedLog = apply_protocol(events, config, seed)
+        del events
+        bar.update()
+        bar.set_postfix_str("transitions")
+        groups: dict[str, dict[str, np.ndarray]] = {
+            "items": {"raw_item_ids": prepared.raw_item_ids, "item_popularity": prepared.item_popularity}
+        }
+        for name in SPLIT_NAMES:
+            events_of_split = prepared.splits[name]
+            split = build_split(
+                events_of_split.sessions,
+                events_of_split.items,
+                events_of_split.event_types,
+                state_size=state_size,
+                pad_id=prepared.n_items,
+            )
+            groups[name] = {array: getattr(split, array) for array in _STORED_SPLIT_ARRAYS}
+        bar.update()
+    return groups, prepared.stats
+
+
+def load_dataset(
+    name_or_path: str | os.PathLike[str],
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    state_size: int = 10,
+    seed: int = 0,
+    progress: bool = False,
+    **options: Any,
+) -> SessionDataset:
+    """Load a processed dataset, building and caching it on first use.
+
+    ``name_or_path``: ``"synthetic"`` (options: the fields of ``SyntheticConfig`` and ``generator_seed``), ``"rc15"``
+    (raw files in ``data_dir`` or ``data_dir/rc15``), ``"retailrocket"`` (``events.csv``; reader options
+    ``purchase_event``, ``session_gap_minutes``), or a path to a log file (reader options of ``read_events``).
+    ``options`` also take ``protocol`` (a preset of :data:`recgym.data.protocol.PROTOCOLS`, defaulting to the dataset's),
+    any :class:`~recgym.data.protocol.ProtocolConfig` field, and ``reward_click`` (0.2) / ``reward_purchase`` (1.0).
+    ``data_dir`` defaults to :func:`default_data_dir`; the cache lives in ``data_dir/processed/<name>-<key>``.
+    """
+    _check_number("state_size", state_size, minimum=1, integer=True)
+    _check_number("seed", seed, minimum=0, integer=True)
+    rewards = {"reward_click": options.pop("reward_click", 0.2), "reward_purchase": options.pop("reward_purchase", 1.0)}
+    for name, value in rewards.items():
+        _check_number(name, value, minimum=-math.inf, integer=False)
+    protocol_fields = {f.name for f in dataclasses.fields(ProtocolConfig)}
+    protocol_options = {name: options.pop(name) for name in list(options) if name in protocol_fields}
+    preset = options.pop("protocol", None)
+    root = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
+    source = _resolve_source(name_or_path, root, options)
+    config = protocol_config(preset or source.protocol, **protocol_options)
+
+    parameters = {
+        "dataset": source.name,
+        "source": source.parameters,
+        "protocol": dataclasses.asdict(config),
+        "state_size": int(state_size),
+        "seed": int(seed),
+    }
+    digest = hashlib.sha256(json.dumps(parameters, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    cache_dir = root / "processed" / f"{source.name}-{digest}"
+    key = {
+        "format_version": FORMAT_VERSION,
+        "parameters": json.loads(json.dumps(parameters, default=str)),
+        "inputs": [file_fingerprint(path) for path in source.inputs],
+    }
+    cached = read_cache(cache_dir, key, ("items", *SPLIT_NAMES))
+    if cached is None:
+        groups, stats = _build(source, config, int(state_size), int(seed), progress)
+        write_cache(cache_dir, key, groups, stats)
+    else:
+        groups, stats = cached
+    splits = {
+        name: Split(
+            rewards=rewards_from_events(groups[name]["event_types"], **rewards),
+            **{array: groups[name][array] for array in _STORED_SPLIT_ARRAYS},
+        )
+        for name in SPLIT_NAMES
+    }
+    return SessionDataset(
+        source.name,
+        splits,
+        groups["items"]["raw_item_ids"],
+        groups["items"]["item_popularity"],
+        state_size=int(state_size),
+        stats=stats,
+        cache_dir=cache_dir,
+        **{name: float(value) for name, value in rewards.items()},
+    )
