@@ -7,7 +7,8 @@ Block form (Xin et al.'s TensorFlow SASRec, the faithful baseline; reference-pro
 
 then a final LN. Attention is real multi-head (h heads of size d/h, scores scaled by sqrt(d/h)), causal, and masks
 padded keys; Q/K/V are biased linear maps without an output projection, as in the reference. The state vector is the
-output at the last real item (index ``max(length - 1, 0)``); with right padding and causal attention it never sees a pad.
+output at the last real item (index ``max(length - 1, 0)``); with right padding and causal attention it never sees
+a pad.
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ class SASRecEncoder(nn.Module):
         ids = x.long()
         length = ids.shape[1]
         if length > self.state_size:
-            raise ValueError(f"states have {length} positions but the encoder was built for state_size={self.state_size}")
+            raise ValueError(f"states have {length} positions, more than state_size={self.state_size}")
         valid = ids != self.pad_id
         mask = valid.unsqueeze(-1).to(self.item_embedding.weight.dtype)
         positions = torch.arange(length, device=ids.device)

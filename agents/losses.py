@@ -45,7 +45,7 @@ def td_loss(
     next_q_selector: torch.Tensor,
     gamma: float,
 ) -> torch.Tensor:
-    """One-step double-Q TD loss ½(y − Q(s,a))² with y = r + γ(1 − done)·Q_target(s′, argmax Q_selector(s′,·))."""
+    """One-step double-Q TD loss ½(y − Q(s,a))², y = r + γ(1 − done)·Q_target(s′, argmax Q_selector(s′,·))."""
     with torch.no_grad():
         not_done = 1.0 - _flat(terminals).to(q_sa.dtype)
         y = _flat(rewards).to(q_sa.dtype) + gamma * not_done * _greedy_value(next_q_target, next_q_selector)
@@ -71,7 +71,10 @@ def negative_td_loss(
 def advantage_weights(
     q_pos: torch.Tensor, q_neg: torch.Tensor, clip_min: float | None = 0.0, clip_max: float = 10.0
 ) -> torch.Tensor:
-    """SA2C advantage A = Q(s,a) − mean(Q(s,a), Q(s,a⁻_1..K)), detached; clipped to [clip_min, clip_max] unless clip_min is None."""
+    """SA2C advantage A = Q(s,a) − mean(Q(s,a), Q(s,a⁻_1..K)), detached, (B,).
+
+    Clipped to [clip_min, clip_max] unless clip_min is None (then unclipped).
+    """
     q_pos = _flat(q_pos).detach()
     q_all = torch.cat([q_pos.unsqueeze(-1), q_neg.detach()], dim=-1)
     advantage = q_pos - q_all.mean(dim=-1)
@@ -100,14 +103,17 @@ def propensity_weights(
 
 
 def cql_loss(q_pos: torch.Tensor, q_neg: torch.Tensor, temperature: float = 0.5) -> torch.Tensor:
-    """Conservative term τ·logsumexp([Q(s,a), Q(s,a⁻_1..K)] / τ) − Q(s,a), (B,); pushes negatives down, the logged action up."""
+    """Conservative term τ·logsumexp([Q(s,a), Q(s,a⁻_1..K)] / τ) − Q(s,a), (B,).
+
+    Its gradient pushes the sampled negatives down and the logged action up; α is applied by the caller.
+    """
     q_pos = _flat(q_pos)
     q_all = torch.cat([q_pos.unsqueeze(-1), q_neg], dim=-1)
     return temperature * torch.logsumexp(q_all / temperature, dim=-1) - q_pos
 
 
 def info_nce(z: torch.Tensor, z_aug: torch.Tensor, temperature: float = 0.07) -> torch.Tensor:
-    """Symmetric cosine NT-Xent (SimCLR): each of the 2B views must pick its partner among the other 2B − 1; scalar."""
+    """Symmetric cosine NT-Xent (SimCLR): each of the 2B views picks its partner among the other 2B − 1; scalar."""
     batch = z.shape[0]
     views = F.normalize(torch.cat([z, z_aug], dim=0), dim=-1)
     similarity = views @ views.T / temperature
