@@ -25,7 +25,7 @@ import pandas as pd
 from recgym.data.protocol import SPLIT_NAMES, InvalidOptionError, PreparedLog, ProtocolConfig, apply_protocol, protocol_config
 from recgym.data.store import FORMAT_VERSION, file_fingerprint, read_cache, write_cache
 from recgym.data.transitions import Split, build_split, rewards_from_events
-from recgym.errors import DatasetNotFoundError
+from recgym.errors import DatasetNotFoundError, RecgymError
 
 if TYPE_CHECKING:
     import d3rlpy
@@ -184,6 +184,16 @@ def _check_options(options: Mapping[str, Any], source_options: set[str] | None, 
         raise InvalidOptionError(f"unknown option(s) {', '.join(unknown)} for {label}; valid: {', '.join(valid)}")
 
 
+def _call_reader(label: str, reader: Callable[..., pd.DataFrame], where: Path, options: dict[str, Any], progress: bool) -> pd.DataFrame:
+    """Run a reader; a TypeError/ValueError caused by user-given reader options becomes an InvalidOptionError."""
+    try:
+        return reader(where, progress=progress, **options)
+    except (TypeError, ValueError) as error:
+        if not options or isinstance(error, RecgymError):
+            raise
+        raise InvalidOptionError(f"{label}: bad reader option(s) {', '.join(sorted(options))}: {error}") from error
+
+
 def _find_raw_dir(data_dir: Path, name: str, files: tuple[str, ...]) -> Path:
     candidates = (data_dir, data_dir / name)
     for candidate in candidates:
@@ -222,7 +232,7 @@ def _rc15_source(data_dir: Path, options: dict[str, Any]) -> _Source:
         protocol="rc15",
         inputs=tuple(raw_dir / file for file in readers.RC15_FILES),
         parameters=dict(options),
-        read=lambda progress: readers.read_rc15(raw_dir, progress=progress, **options),
+        read=lambda progress: _call_reader("rc15", readers.read_rc15, raw_dir, options, progress),
     )
 
 
@@ -236,27 +246,25 @@ def _retailrocket_source(data_dir: Path, options: dict[str, Any]) -> _Source:
         protocol="retailrocket",
         inputs=tuple(raw_dir / file for file in readers.RETAILROCKET_FILES),
         parameters=dict(options),
-        read=lambda progress: readers.read_retailrocket(raw_dir, progress=progress, **options),
+        read=lambda progress: _call_reader("retailrocket", readers.read_retailrocket, raw_dir, options, progress),
     )
 
 
 def _file_source(path: Path, options: dict[str, Any]) -> _Source:
     from recgym.data import readers
 
-    if not path.is_file():
-        raise DatasetNotFoundError(f"{path}: no such file (and not a dataset name: {', '.join(DATASET_NAMES)})")
-    _check_options(options, _keyword_names(readers.read_events, ("path", "progress")), str(path))
-    takes_progress = "progress" in inspect.signature(readers.read_events).parameters
-
-    def read(progress: bool) -> pd.DataFrame:
-        extra = {"progress": progress} if takes_progress else {}
-        try:
-            return readers.read_events(path, **options, **extra)
-        except TypeError as error:
-            raise InvalidOptionError(f"{path}: bad reader option(s) {sorted(options)}: {error}") from error
-
+    if path.is_dir():
+        inputs = tuple(sorted(child for child in path.iterdir() if child.is_file()))
+    elif path.is_file():
+        inputs = (path,)
+    else:
+        raise DatasetNotFoundError(f"{path}: no such file or directory (and not a dataset name: {', '.join(DATASET_NAMES)})")
     return _Source(
-        name=path.stem, protocol="generic", inputs=(path,), parameters={"path": str(path), **options}, read=read
+        name=path.stem,
+        protocol="generic",
+        inputs=inputs,
+        parameters={"path": str(path), **options},
+        read=lambda progress: _call_reader(str(path), readers.read_events, path, options, progress),
     )
 
 

@@ -75,7 +75,7 @@ def write_cache(
             np.savez(temporary / f"{group}.npz", **members)
             arrays[group] = {name: _describe(array) for name, array in members.items()}
         manifest = {"key": dict(key), "stats": dict(stats), "arrays": arrays}
-        (temporary / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1, sort_keys=True))
+        (temporary / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1))
         old = None
         if directory.exists():
             old = directory.parent / f".{directory.name}.old-{uuid.uuid4().hex}"

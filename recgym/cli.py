@@ -1,0 +1,131 @@
+"""Command line: ``recgym <command> ...``.
+
+Each command is one ``add_<command>_parser(subparsers)`` function that declares its arguments and sets ``handler``
+(a function of the parsed namespace returning an exit code); add a command by adding its function to
+:data:`COMMANDS`. Errors recgym raises on purpose (:class:`~recgym.errors.RecgymError`) end the program with exit
+code 2 and one line ``recgym: error: ...`` on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from recgym.errors import RecgymError
+
+__all__ = ["COMMANDS", "add_dataset_arguments", "main", "parse_option"]
+
+
+def parse_option(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` with VALUE read as a Python literal (``10``, ``0.5``, ``None``, ``True``) or else as text."""
+    key, separator, value = text.partition("=")
+    if not separator or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key, value
+
+
+def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments naming a processed dataset, shared by every command that loads one."""
+    parser.add_argument("dataset", help="synthetic, rc15, retailrocket, or a path to a log file")
+    parser.add_argument("--data-dir", help="raw files and cache (default: $RECGYM_DATA or ~/.cache/recgym)")
+    parser.add_argument("--state-size", type=int, default=10, help="items per state (default: 10)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of session sampling and the split (default: 0)")
+    parser.add_argument(
+        "-o",
+        "--option",
+        dest="options",
+        action="append",
+        type=parse_option,
+        default=[],
+        metavar="KEY=VALUE",
+        help="protocol, reward, reader or generator option, e.g. -o n_sessions=5000 -o reward_click=0.1 (repeatable)",
+    )
+
+
+def _load(args: argparse.Namespace):
+    from recgym.datasets import load_dataset
+
+    return load_dataset(
+        args.dataset,
+        data_dir=args.data_dir,
+        state_size=args.state_size,
+        seed=args.seed,
+        progress=True,
+        **dict(args.options),
+    )
+
+
+def format_stats(stats: dict[str, Any]) -> str:
+    """Dataset statistics as text: settings and totals, then one table row per split."""
+
+    def show(value: Any) -> str:
+        return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+    lines = [f"{key:<22}{show(value)}" for key, value in stats.items() if key != "splits"]
+    splits = stats.get("splits", {})
+    if splits:
+        columns = list(next(iter(splits.values())))
+        widths = [max(len(column), *(len(show(row[column])) for row in splits.values())) for column in columns]
+        lines.append("")
+        lines.append("split  " + "  ".join(column.rjust(width) for column, width in zip(columns, widths)))
+        for name, row in splits.items():
+            lines.append(f"{name:<7}" + "  ".join(show(row[column]).rjust(width) for column, width in zip(columns, widths)))
+    return "\n".join(lines)
+
+
+def _run_prepare(args: argparse.Namespace) -> int:
+    dataset = _load(args)
+    print(f"{dataset!r}\ncache: {dataset.cache_dir}")
+    return 0
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    dataset = _load(args)
+    print(format_stats(dataset.stats()))
+    print(f"cache                 {dataset.cache_dir}")
+    return 0
+
+
+def add_prepare_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("prepare", help="read a raw log, run the protocol and cache the transitions")
+    add_dataset_arguments(parser)
+    parser.set_defaults(handler=_run_prepare)
+
+
+def add_info_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("info", help="print the statistics of a dataset (prepares it when needed)")
+    add_dataset_arguments(parser)
+    parser.set_defaults(handler=_run_info)
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_prepare_parser, add_info_parser]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="recgym", description="Offline RL for session-based recommendation.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="command")
+    for add_parser in COMMANDS:
+        add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns its exit code (2 for a user error, printed as one line)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except RecgymError as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"recgym: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
