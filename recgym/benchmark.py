@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 import torch
 from d3rlpy.base import LearnableConfig
-from d3rlpy.logging import FileAdapterFactory
+from d3rlpy.logging import FileAdapter, FileAdapterFactory
 from tqdm.auto import tqdm
 
 from recgym.errors import RecgymError
@@ -234,28 +234,19 @@ def describe_config(config: LearnableConfig, spec: str | None) -> dict[str, Any]
     }
 
 
-def _load(dataset: Any, options: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+def _load(dataset: Any, options: Mapping[str, Any], progress: bool) -> tuple[Any, dict[str, Any]]:
     """The SessionDataset and the JSON-able description of where it came from (``data_dir`` left out)."""
     if isinstance(dataset, (str, os.PathLike)):
         from recgym.datasets import load_dataset
 
         source = os.fspath(dataset)
-        loaded = load_dataset(source, **options)
+        loaded = load_dataset(source, progress=progress, **options)
         kept = {k: v for k, v in options.items() if k != "data_dir"}
     else:
         if options:
             raise ValueError("dataset options apply only when the dataset is given by name or path")
         loaded, source, kept = dataset, None, {}
-    description = {
-        "source": source,
-        "options": kept,
-        "name": loaded.name,
-        "n_items": int(loaded.n_items),
-        "state_size": int(loaded.state_size),
-        "reward_click": float(loaded.reward_click),
-        "reward_purchase": float(loaded.reward_purchase),
-        "stats": loaded.stats(),
-    }
+    description = {"source": source, "options": kept, "stats": loaded.stats()}
     return loaded, json.loads(json.dumps(description, default=_json_default))
 
 
@@ -324,6 +315,18 @@ def load_weights(algo: Any, path: Path) -> None:
 # ---------------------------------------------------------------------------------------------- one run
 
 
+class _MetricsFileAdapter(FileAdapter):
+    """d3rlpy's CSV logger without its per-parameter gradient files (dozens per run, unused here)."""
+
+    def watch_model(self, epoch: int, step: int) -> None:
+        pass
+
+
+class _MetricsFileAdapterFactory(FileAdapterFactory):
+    def create(self, algo: Any, experiment_name: str, n_steps_per_epoch: int) -> FileAdapter:
+        return _MetricsFileAdapter(algo, os.path.join(self._root_dir, experiment_name))
+
+
 @dataclass(frozen=True)
 class _Settings:
     steps: int
@@ -360,7 +363,7 @@ def _train_run(
         n_steps_per_epoch=settings.eval_every,
         experiment_name="d3rlpy",
         with_timestamp=False,
-        logger_adapter=FileAdapterFactory(root_dir=str(run_dir)),
+        logger_adapter=_MetricsFileAdapterFactory(root_dir=str(run_dir)),
         show_progress=settings.progress,
         save_interval=n_epochs + 1,  # never: checkpoints are written below, weights only
     )
@@ -443,7 +446,7 @@ def run_benchmark(
     if select_by not in val_metrics(ks):
         raise ValueError(f"select_by must be one of {val_metrics(ks)}, got {select_by!r}")
 
-    data, data_description = _load(dataset, dataset_options)
+    data, data_description = _load(dataset, dataset_options, progress)
     preset = preset or (data.name if data.name in PRESETS else "synthetic")
     specs = resolve_agents(agents, preset=preset, n_items=int(data.n_items))
     config = {
@@ -485,7 +488,7 @@ def run_benchmark(
     table = aggregate(runs, metrics)
     table.to_csv(out_dir / "results.csv", index=False)
     header = (
-        f"# Benchmark on {data_description['name']} (config {digest})\n\n"
+        f"# Benchmark on {data.name} (config {digest})\n\n"
         f"Test metrics of checkpoints selected on val by {select_by}: mean ± sample std over seeds {seed_list}; "
         f"{steps} steps, evaluated every {eval_every}; best = the best val checkpoint, "
         f"top{top_n_checkpoints} = mean of the {top_n_checkpoints} best."

@@ -102,3 +102,158 @@ def test_table_metrics_follow_the_paper_order():
         "click/hr@5", "click/ndcg@5", "click/hr@10", "click/ndcg@10", "click/hr@20", "click/ndcg@20",
     ]  # fmt: skip
     assert set(table_metrics((5, 10, 20))) <= set(val_metrics((5, 10, 20)))
+
+
+# ---------------------------------------------------------------------------------------------- end to end
+
+SEEDS, STEPS, EVAL_EVERY, TOP_N = 2, 6, 2, 2
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models run several times faster on one thread than on two busy cores."""
+    torch = pytest.importorskip("torch")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory):
+    import recgym
+
+    return recgym.load_dataset("synthetic", n_sessions=300, n_items=50, data_dir=tmp_path_factory.mktemp("data"))
+
+
+def tiny_agents() -> dict:
+    from agents import SASRecEncoderFactory
+    from agents.sasrec import SASRecConfig
+    from agents.sqn import SQNConfig
+
+    encoder = SASRecEncoderFactory(hidden_size=8)
+    return {
+        "sasrec": SASRecConfig(encoder_factory=encoder, batch_size=16),
+        "sqn": SQNConfig(encoder_factory=encoder, batch_size=16),
+    }
+
+
+def bench(dataset, out, **overrides):
+    from recgym.benchmark import run_benchmark
+
+    settings = dict(seeds=SEEDS, steps=STEPS, eval_every=EVAL_EVERY, top_n_checkpoints=TOP_N, progress=False)
+    return run_benchmark(dataset, tiny_agents(), out=out, **{**settings, **overrides})
+
+
+@pytest.fixture(scope="module")
+def finished(one_thread, tiny_dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "out"
+    return bench(tiny_dataset, out)
+
+
+def run_results(out) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(out.glob("runs/*/seed*/result.json"))]
+
+
+def test_folder_layout(finished):
+    out = finished.out_dir
+    for name in ("config.json", "curves.csv", "results.csv", "results.md"):
+        assert (out / name).is_file(), name
+    config = json.loads((out / "config.json").read_text())
+    assert config["config_hash"] == finished.config_hash == config_hash(config["config"])
+    assert set(config["config"]["agents"]) == {"sasrec", "sqn"}
+    assert config["config"]["agents"]["sqn"]["params"]["encoder_factory"]["params"]["hidden_size"] == 8
+    for agent in ("sasrec", "sqn"):
+        for seed in range(SEEDS):
+            run = out / "runs" / agent / f"seed{seed}"
+            assert json.loads((run / "result.json").read_text())["finished"] is True
+            assert len(list((run / "checkpoints").glob("*.pt"))) == TOP_N
+            assert (run / "d3rlpy" / "loss.csv").is_file()
+    assert [p.name for p in finished.figures] == ["val_curves.png", "train_curves.png"]
+    for figure in finished.figures:
+        assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        from matplotlib.image import imread
+
+        assert imread(figure).ndim == 3
+
+
+def test_curves_have_one_row_per_agent_seed_step(finished):
+    curves = pd.read_csv(finished.out_dir / "curves.csv")
+    assert len(curves) == 2 * SEEDS * (STEPS // EVAL_EVERY)
+    assert sorted(curves["step"].unique()) == list(range(EVAL_EVERY, STEPS + 1, EVAL_EVERY))
+    assert {"reward@20", "purchase/hr@20", "click/ndcg@5", "train/loss", "train/q_logged_mean"} <= set(curves.columns)
+    assert curves.loc[curves.agent == "sqn", "train/q_logged_mean"].notna().all()
+
+
+def test_table_equals_independent_aggregate_of_run_jsons(finished):
+    metrics = table_metrics((5, 10, 20))
+    rows = []
+    for result in run_results(finished.out_dir):
+        curve = result["curve"]
+        order = sorted(range(len(curve)), key=lambda i: (-curve[i]["reward@20"], curve[i]["step"]))
+        steps = [curve[i]["step"] for i in order[:TOP_N]]
+        tests = [result["test"][str(step)] for step in steps]
+        rows.append((result["agent"], "best", {m: tests[0][m] for m in metrics}))
+        rows.append((result["agent"], f"top{TOP_N}", {m: np.mean([t[m] for t in tests]) for m in metrics}))
+    table = pd.read_csv(finished.out_dir / "results.csv")
+    assert len(table) == 4
+    for agent, selection in {(a, s) for a, s, _ in rows}:
+        values = [r for a, s, r in rows if (a, s) == (agent, selection)]
+        row = table[(table.agent == agent) & (table.selection == selection)].iloc[0]
+        assert row["n_seeds"] == SEEDS
+        for m in metrics:
+            column = np.array([v[m] for v in values], dtype=float)
+            assert row[m] == pytest.approx(np.mean(column), nan_ok=True)
+            assert row[f"{m}_std"] == pytest.approx(np.std(column, ddof=1), nan_ok=True)
+
+
+def test_kept_checkpoints_reproduce_the_reported_test_numbers(finished, tiny_dataset):
+    import recgym
+    from recgym.benchmark import load_weights
+
+    result = json.loads((finished.out_dir / "runs" / "sqn" / "seed1" / "result.json").read_text())
+    step = result["selected_steps"][0]
+    algo = tiny_agents()["sqn"].create()
+    algo.build_with_dataset(tiny_dataset.to_d3rlpy("train"))
+    load_weights(algo, finished.out_dir / "runs" / "sqn" / "seed1" / "checkpoints" / f"step{step}.pt")
+    assert recgym.evaluate(algo, tiny_dataset, split="test") == pytest.approx(result["test"][str(step)], nan_ok=True)
+
+
+def test_resume_retrains_only_unfinished_runs_and_gives_the_same_table(finished, tiny_dataset, tmp_path, monkeypatch):
+    import shutil
+
+    import recgym.benchmark as benchmark
+
+    out = tmp_path / "resumed"
+    shutil.copytree(finished.out_dir, out)
+    killed = out / "runs" / "sqn" / "seed1"
+    (killed / "result.json").unlink()  # as if killed during training: folder and checkpoints left, no result
+    (killed / "checkpoints" / "step999.pt").write_bytes(b"partial")
+    (out / "results.csv").unlink()
+    trained = []
+    original = benchmark._train_run
+    monkeypatch.setattr(benchmark, "_train_run", lambda label, *a, **k: trained.append(label) or original(label, *a, **k))
+
+    resumed = bench(tiny_dataset, out)
+    assert trained == ["sqn"]
+    assert not (killed / "checkpoints" / "step999.pt").exists()
+    pd.testing.assert_frame_equal(pd.read_csv(out / "results.csv"), pd.read_csv(finished.out_dir / "results.csv"))
+    pd.testing.assert_frame_equal(resumed.curves, finished.curves)
+
+    bench(tiny_dataset, out)  # everything finished: nothing is trained again
+    assert trained == ["sqn"]
+
+
+def test_changed_config_is_refused(finished, tiny_dataset):
+    from recgym.errors import RecgymError
+
+    with pytest.raises(RecgymError, match=f"config hash {finished.config_hash}.*differs in: steps"):
+        bench(tiny_dataset, finished.out_dir, steps=STEPS + EVAL_EVERY)
+
+
+def test_bad_arguments_are_refused(tiny_dataset, tmp_path):
+    with pytest.raises(ValueError, match="multiple of eval_every"):
+        bench(tiny_dataset, tmp_path, steps=5)
+    with pytest.raises(ValueError, match="select_by"):
+        bench(tiny_dataset, tmp_path, select_by="purchase/hr@50")
+    assert not (tmp_path / "config.json").exists()
