@@ -1,0 +1,238 @@
+"""Offline evaluation of a recommendation policy on the logged events of a split (reference protocol, §5).
+
+Every row of ``dataset.split(split)`` is one evaluation event: the policy scores the full catalogue from the
+observation, and the logged item is looked up in its top-k (:mod:`recgym.metrics`, one tie rule everywhere).
+Scoring is batched on the policy's device; nothing loops over items or events in Python.
+torch is imported on first use, so that ``import recgym`` (which exports :func:`evaluate`) stays fast.
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "MetricEvaluator",
+    "PopularityPolicy",
+    "RandomPolicy",
+    "as_scorer",
+    "evaluate",
+    "metric_evaluators",
+]
+
+Scorer = Callable[[np.ndarray], "torch.Tensor"]
+METRIC_PATTERN = re.compile(r"^(?:(?:click|purchase)/(?:hr|ndcg)|reward)@(\d+)$")
+DEFAULT_KS = (5, 10, 20)
+
+
+class PopularityPolicy:
+    """Scores every item by its share of TRAIN events, whatever the observation (the popularity baseline)."""
+
+    def __init__(self, dataset: Any, device: str | torch.device = "cpu") -> None:
+        import torch
+
+        self.popularity = torch.as_tensor(np.asarray(dataset.item_popularity, dtype=np.float32), device=device)
+
+    def scores(self, observations: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """The popularity vector repeated for each row: (B, n_items)."""
+        return self.popularity.expand(len(observations), -1)
+
+
+class RandomPolicy:
+    """Uniform random scores, drawn from a seeded torch generator (reproducible for a given seed and call sequence)."""
+
+    def __init__(self, n_items: int, seed: int = 0) -> None:
+        if n_items < 1:
+            raise ValueError(f"n_items must be >= 1, got {n_items}")
+        import torch
+
+        self.n_items = n_items
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def scores(self, observations: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Fresh U(0, 1) scores: (B, n_items)."""
+        import torch
+
+        return torch.rand(len(observations), self.n_items, generator=self.generator)
+
+
+def as_scorer(policy: Any) -> Scorer:
+    """Wrap a policy as ``observations (B, L) int64 ndarray -> scores (B, n_items) tensor``.
+
+    Accepted: an object with ``scores(obs)`` (torch or numpy result; the recgym agents), a plain callable
+    ``obs -> scores``, or a built d3rlpy discrete Q-learning algorithm (Q values of every action; for DiscreteBC the
+    policy's log-probabilities).
+    """
+    if callable(getattr(policy, "scores", None)):
+        return _to_tensor(policy.scores)
+    if callable(policy):
+        return _to_tensor(policy)
+    from d3rlpy.algos import QLearningAlgoBase
+
+    if isinstance(policy, QLearningAlgoBase):
+        return _d3rlpy_scorer(policy)
+    raise TypeError(
+        f"cannot score with {type(policy).__name__}: expected an object with scores(obs), "
+        "a callable obs -> scores, or a d3rlpy discrete Q-learning algorithm"
+    )
+
+
+def _to_tensor(score_fn: Callable[[np.ndarray], Any]) -> Scorer:
+    import torch
+
+    def scorer(observations: np.ndarray) -> torch.Tensor:
+        scores = score_fn(observations)
+        return scores if isinstance(scores, torch.Tensor) else torch.as_tensor(np.asarray(scores))
+
+    return scorer
+
+
+def _d3rlpy_scorer(algo: Any) -> Scorer:
+    import torch
+    from d3rlpy.constants import ActionSpace
+
+    if algo.impl is None:
+        raise ValueError(f"{type(algo).__name__} is not built yet: call fit() or build_with_dataset() first")
+    if algo.get_action_type() != ActionSpace.DISCRETE:
+        raise TypeError(f"{type(algo).__name__} has continuous actions; item recommendation needs a discrete algorithm")
+    impl = algo.impl
+    forwarder = getattr(impl, "_q_func_forwarder", None)
+    imitator = getattr(impl.modules, "imitator", None)
+    if forwarder is None and imitator is None:
+        raise TypeError(f"cannot score with {type(algo).__name__}: it has neither a Q function nor a discrete imitator")
+
+    def scorer(observations: np.ndarray) -> torch.Tensor:
+        x = torch.as_tensor(observations, dtype=torch.float32, device=impl.device)  # d3rlpy feeds float32
+        if algo.observation_scaler is not None:
+            x = algo.observation_scaler.transform(x)
+        impl.modules.set_eval()
+        if forwarder is not None:
+            return forwarder.compute_expected_q(x)
+        return imitator(x).logits
+
+    return scorer
+
+
+def evaluate(
+    policy: Any,
+    dataset: Any,
+    split: str = "val",
+    ks: Sequence[int] = DEFAULT_KS,
+    batch_size: int = 4096,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+) -> dict[str, float]:
+    """HR@k and NDCG@k per event type, Reward@k and event counts of ``policy`` on the events of ``split``.
+
+    Keys: ``click/hr@5``, ``click/ndcg@5``, ``purchase/hr@5``, ``purchase/ndcg@5``, ``reward@5`` for each k, then
+    ``n_click_events``, ``n_purchase_events``, ``n_events``. HR/NDCG of an event type without events is NaN.
+    Reward@k is the raw sum of the logged rewards of the hit events (not normalised, as in the reference).
+    ``device`` moves the scores before the top-k (default: where the policy returned them).
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    from recgym.metrics import RankCounts, target_ranks
+
+    ks = _check_ks(ks)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    events = dataset.split(split)
+    scorer = as_scorer(policy)
+    counts = RankCounts(max(ks))
+    n_events = len(events.actions)
+    with torch.no_grad():
+        for start in tqdm(range(0, n_events, batch_size), desc=f"evaluate {split}", disable=not progress):
+            rows = slice(start, start + batch_size)
+            observations = events.observations[rows].astype(np.int64)
+            scores = scorer(observations)
+            if device is not None:
+                scores = scores.to(device)
+            if scores.shape != (len(observations), dataset.n_items):
+                raise ValueError(
+                    f"policy returned scores of shape {tuple(scores.shape)}, "
+                    f"expected ({len(observations)}, {dataset.n_items})"
+                )
+            ranks = target_ranks(scores, torch.from_numpy(events.actions[rows].astype(np.int64)), max(ks))
+            counts.update(ranks, torch.from_numpy(events.event_types[rows]), torch.from_numpy(events.rewards[rows]))
+    return counts.metrics(ks)
+
+
+def _check_ks(ks: Sequence[int]) -> tuple[int, ...]:
+    ks = tuple(ks)
+    if not ks or any(isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1 for k in ks):
+        raise ValueError(f"ks must be a non-empty sequence of integers >= 1, got {ks!r}")
+    return tuple(sorted({int(k) for k in ks}))
+
+
+class _SharedEvaluation:
+    """Runs :func:`evaluate` once per (algorithm, gradient step) and hands the same metrics to every evaluator."""
+
+    def __init__(self, dataset: Any, split: str, ks: Sequence[int], batch_size: int, device: Any) -> None:
+        self.dataset, self.split, self.ks = dataset, split, _check_ks(ks)
+        self.batch_size, self.device = batch_size, device
+        self._key: tuple[Any, int | None] | None = None
+        self._metrics: dict[str, float] = {}
+
+    def metrics(self, algo: Any) -> dict[str, float]:
+        step = getattr(algo, "grad_step", None)
+        cached = self._key is not None and self._key[0]() is algo and self._key[1] == step
+        if not cached:
+            self._metrics = evaluate(algo, self.dataset, self.split, self.ks, self.batch_size, self.device)
+            self._key = (weakref.ref(algo), step) if step is not None else None
+        return self._metrics
+
+
+class MetricEvaluator:
+    """A d3rlpy evaluator (``(algo, d3rlpy_dataset) -> float``) returning one metric of :func:`evaluate`.
+
+    The d3rlpy dataset argument is ignored: the events come from ``dataset.split(split)``. Evaluators built by
+    :func:`metric_evaluators` share one evaluation per gradient step, so several metrics cost one scoring pass.
+    """
+
+    def __init__(
+        self,
+        dataset: Any,
+        metric: str = "purchase/hr@20",
+        split: str = "val",
+        ks: Sequence[int] | None = None,
+        batch_size: int = 4096,
+        device: str | torch.device | None = None,
+        *,
+        shared: _SharedEvaluation | None = None,
+    ) -> None:
+        match = METRIC_PATTERN.match(metric)
+        if match is None:
+            raise ValueError(
+                f"unknown metric {metric!r}: expected click/hr@k, click/ndcg@k, purchase/hr@k, purchase/ndcg@k or reward@k"
+            )
+        self.metric = metric
+        self.shared = shared or _SharedEvaluation(dataset, split, ks or (int(match.group(1)),), batch_size, device)
+        if int(match.group(1)) not in self.shared.ks:
+            raise ValueError(f"metric {metric!r} needs k={match.group(1)} among ks={self.shared.ks}")
+
+    def __call__(self, algo: Any, dataset: Any = None) -> float:
+        return self.shared.metrics(algo)[self.metric]
+
+
+def metric_evaluators(
+    dataset: Any,
+    metrics: Sequence[str] = ("purchase/hr@20", "purchase/ndcg@20", "reward@20"),
+    split: str = "val",
+    batch_size: int = 4096,
+    device: str | torch.device | None = None,
+) -> dict[str, MetricEvaluator]:
+    """Evaluators for ``fit(..., evaluators=...)`` sharing one scoring pass per epoch.
+
+    Keys are the metric names with ``/`` replaced by ``_`` (``purchase_hr@20``): d3rlpy writes one file per key.
+    """
+    ks = [int(match.group(1)) for match in map(METRIC_PATTERN.match, metrics) if match is not None]
+    shared = _SharedEvaluation(dataset, split, ks or DEFAULT_KS, batch_size, device)
+    return {metric.replace("/", "_"): MetricEvaluator(dataset, metric, shared=shared) for metric in metrics}
