@@ -9,4 +9,14 @@ from recgym.evaluation import evaluate
 
 __version__ = "0.1.0"
 
-__all__ = ["DatasetNotFoundError", "EventType", "RecgymDataError", "RecgymError", "SessionDataset", "Split", "__version__", "evaluate", "load_dataset"]
+__all__ = [
+    "DatasetNotFoundError",
+    "EventType",
+    "RecgymDataError",
+    "RecgymError",
+    "SessionDataset",
+    "Split",
+    "__version__",
+    "evaluate",
+    "load_dataset",
+]
