@@ -1,0 +1,495 @@
+"""Readers: raw session logs to the canonical events table of :mod:`recgym.data.schema`.
+
+One reader per source format, plus a dispatcher:
+
+- :func:`read_rc15` -- RecSys Challenge 2015 / YooChoose ``yoochoose-clicks.dat`` + ``yoochoose-buys.dat``;
+- :func:`read_retailrocket` -- RetailRocket ``events.csv`` (reference mapping by default, documented variants);
+- :func:`read_otto` -- OTTO JSON lines;
+- :func:`read_table` -- any CSV / TSV / Parquet file, given a column mapping;
+- :func:`read_events` -- picks one of the above from the path.
+
+Readers report the log as it is: duplicate events (same session, item, timestamp and type) and one-event sessions are
+kept, and rows stay in file order (except after :func:`split_sessions`, which sorts). Deduplication, length filters
+and the stable click-before-purchase sort belong to the protocol stage, so every protocol variant starts from the same
+table.
+
+Big CSV files are streamed block by block with pyarrow: only the needed columns, with explicit types and timestamps
+parsed in C++, so the 33M-row RC15 clicks file reads in seconds with memory close to the size of the output table.
+A malformed input raises :class:`RecgymDataError` (missing files :class:`DatasetNotFoundError`) with one line naming
+the file and the problem.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.json as pa_json
+import pyarrow.parquet as pq
+from tqdm.auto import tqdm
+
+from recgym.data.schema import EVENT_COLUMNS, EventType, validate_events
+from recgym.errors import DatasetNotFoundError, RecgymDataError
+
+__all__ = [
+    "OTTO_EVENT_TYPES",
+    "RC15_FILES",
+    "RETAILROCKET_FILES",
+    "read_events",
+    "read_otto",
+    "read_rc15",
+    "read_retailrocket",
+    "read_table",
+    "split_sessions",
+]
+
+PathLike = str | os.PathLike[str]
+EventTypeMap = Mapping[str, EventType | None]
+
+RC15_FILES: tuple[str, ...] = ("yoochoose-clicks.dat", "yoochoose-buys.dat")
+RETAILROCKET_FILES: tuple[str, ...] = ("events.csv",)
+
+OTTO_EVENT_TYPES: dict[str, EventType | None] = {
+    "clicks": EventType.CLICK,
+    "carts": EventType.PURCHASE,
+    "orders": EventType.PURCHASE,
+}
+"""OTTO ``type`` -> event type. Map a type to ``None`` to drop its rows (e.g. ``{"carts": None}`` keeps orders only)."""
+
+_RC15_CLICK_COLUMNS = ("session_id", "timestamp", "item_id", "category")
+_RC15_BUY_COLUMNS = ("session_id", "timestamp", "item_id", "price", "quantity")
+_RC15_SOURCE = "RC15: https://www.kaggle.com/datasets/chadgostopp/recsys-challenge-2015, see datasets/rc15.md"
+_RETAILROCKET_SOURCE = (
+    "RetailRocket: https://www.kaggle.com/datasets/retailrocket/ecommerce-dataset, see datasets/retailrocket.md"
+)
+_RETAILROCKET_COLUMNS = {
+    "session_id": "visitorid",
+    "item_id": "itemid",
+    "timestamp": "timestamp",
+    "event_type": "event",
+}
+_RETAILROCKET_EVENT_TYPES: dict[str, dict[str, EventType | None]] = {
+    "addtocart": {"view": EventType.CLICK, "addtocart": EventType.PURCHASE, "transaction": None},
+    "transaction": {"view": EventType.CLICK, "addtocart": None, "transaction": EventType.PURCHASE},
+}
+_DEFAULT_EVENT_TYPES: dict[str, EventType | None] = {
+    **{kind.name.lower(): kind for kind in EventType},
+    **{str(int(kind)): kind for kind in EventType},
+}
+_TIMESTAMP_DIVISORS = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}  # units per second
+_CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".dat")
+_PARQUET_SUFFIXES = (".parquet", ".pq")
+_JSONL_SUFFIXES = (".jsonl", ".ndjson")
+_BLOCK_SIZE = 1 << 24
+_ISO_EXAMPLE = "an ISO-8601 UTC timestamp like 2014-04-07T10:51:09.277Z"
+
+
+def read_rc15(data_dir: PathLike, *, progress: bool = True) -> pd.DataFrame:
+    """Read ``yoochoose-clicks.dat`` (CLICK events) and ``yoochoose-buys.dat`` (PURCHASE events) from ``data_dir``.
+
+    Clicks come first, then buys, each in file order. ``category``, ``price`` and ``quantity`` are not kept: nothing
+    downstream uses them and the clicks file has 33M rows.
+    """
+    clicks_path, buys_path = _find_files(Path(data_dir), RC15_FILES, _RC15_SOURCE)
+    clicks = _read_headerless(clicks_path, _RC15_CLICK_COLUMNS, EventType.CLICK, progress)
+    buys = _read_headerless(buys_path, _RC15_BUY_COLUMNS, EventType.PURCHASE, progress)
+    return pd.concat([clicks, buys], ignore_index=True)
+
+
+def read_retailrocket(
+    data_dir: PathLike,
+    *,
+    purchase_event: str = "addtocart",
+    session_gap_minutes: float | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Read RetailRocket ``events.csv`` from ``data_dir``.
+
+    The default is the reference benchmark: ``view`` = CLICK, ``addtocart`` = PURCHASE, ``transaction`` rows dropped,
+    one session per visitor (its whole 4.5-month history). ``purchase_event="transaction"`` makes transactions the
+    purchases and drops add-to-carts instead. ``session_gap_minutes`` splits each visitor's history into sessions at
+    inactivity gaps longer than that (see :func:`split_sessions`).
+    """
+    if purchase_event not in _RETAILROCKET_EVENT_TYPES:
+        raise ValueError(f"purchase_event must be one of {sorted(_RETAILROCKET_EVENT_TYPES)}, got {purchase_event!r}")
+    (path,) = _find_files(Path(data_dir), RETAILROCKET_FILES, _RETAILROCKET_SOURCE)
+    events = read_table(
+        path,
+        columns=_RETAILROCKET_COLUMNS,
+        event_types=_RETAILROCKET_EVENT_TYPES[purchase_event],
+        sep=",",
+        timestamp_unit="ms",
+        progress=progress,
+    )
+    return events if session_gap_minutes is None else split_sessions(events, session_gap_minutes)
+
+
+def split_sessions(events: pd.DataFrame, gap_minutes: float) -> pd.DataFrame:
+    """Cut each session into new sessions wherever two consecutive events are more than ``gap_minutes`` apart.
+
+    Rows are returned sorted by (old session, timestamp), stably. New session ids are 0, 1, 2... in that order; the
+    old id is kept in a ``visitor_id`` column.
+    """
+    if not gap_minutes > 0:
+        raise ValueError(f"gap_minutes must be positive, got {gap_minutes!r}")
+    order = np.lexsort((events["timestamp"].to_numpy(), events["session_id"].to_numpy()))
+    events = events.iloc[order].reset_index(drop=True)
+    visitor = events["session_id"].to_numpy()
+    timestamp = events["timestamp"].to_numpy()
+    starts = np.ones(len(events), dtype=bool)
+    starts[1:] = (visitor[1:] != visitor[:-1]) | (np.diff(timestamp) > gap_minutes * 60_000)
+    return events.assign(session_id=np.cumsum(starts, dtype=np.int64) - 1, visitor_id=visitor)
+
+
+def read_otto(
+    path: PathLike, *, event_types: EventTypeMap = OTTO_EVENT_TYPES, progress: bool = True
+) -> pd.DataFrame:
+    """Read an OTTO JSON-lines file: ``{"session": int, "events": [{"aid": int, "ts": ms, "type": str}, ...]}``.
+
+    ``event_types`` maps each OTTO ``type`` to an :class:`EventType` (or ``None`` to drop it); default
+    :data:`OTTO_EVENT_TYPES`. Events appear session by session in file order.
+    """
+    path = _existing_file(path)
+    event = pa.struct([("aid", pa.int64()), ("ts", pa.int64()), ("type", pa.string())])
+    schema = pa.schema([("session", pa.int64()), ("events", pa.list_(event))])
+    options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+    parts: dict[str, list[np.ndarray]] = {"session_id": [], "item_id": [], "timestamp": [], "event_type": []}
+    with _progress_bar(path, progress) as (stream, advance):
+        try:
+            for batch in pa_json.open_json(
+                stream, read_options=pa_json.ReadOptions(block_size=_BLOCK_SIZE), parse_options=options
+            ):
+                lists = batch.column("events")
+                flat = pc.list_flatten(lists)
+                parts["session_id"].append(_numpy(pc.take(batch.column("session"), pc.list_parent_indices(lists))))
+                parts["item_id"].append(_numpy(pc.struct_field(flat, "aid")))
+                parts["timestamp"].append(_numpy(pc.struct_field(flat, "ts")))
+                parts["event_type"].append(_event_codes(pc.struct_field(flat, "type"), event_types, path, "type"))
+                advance()
+        except pa.ArrowInvalid as error:
+            raise RecgymDataError(f"{path}: {_first_line(error)}") from None
+    return _events(path, **{name: np.concatenate(arrays) for name, arrays in parts.items()})
+
+
+def read_table(
+    path: PathLike,
+    *,
+    columns: Mapping[str, str] | None = None,
+    event_types: EventTypeMap | None = None,
+    sep: str | None = None,
+    timestamp_unit: str = "ms",
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Read a CSV / TSV / Parquet file with a header, given ``columns`` = {canonical name: column in the file}.
+
+    ``session_id``, ``item_id`` and ``timestamp`` are required (default: columns already named canonically);
+    ``event_type`` is optional, and without it every event is a CLICK. ``event_types`` maps the values of the
+    event-type column to :class:`EventType` (``None`` drops those rows); by default ``click``/``purchase`` or
+    ``0``/``1``. Numeric timestamps are in ``timestamp_unit`` ("s", "ms", "us" or "ns"; fractions are rounded to
+    the millisecond); text timestamps are parsed as ISO-8601 (UTC unless they carry an offset). ``sep`` is sniffed
+    from the header line when not given.
+    """
+    if timestamp_unit not in _TIMESTAMP_DIVISORS:
+        raise ValueError(f"timestamp_unit must be one of {sorted(_TIMESTAMP_DIVISORS)}, got {timestamp_unit!r}")
+    path = _existing_file(path)
+    suffix = path.suffix.lower()
+    if suffix in _PARQUET_SUFFIXES:
+        with _parquet_errors(path):
+            file_columns = pq.read_schema(path).names
+    elif suffix in _CSV_SUFFIXES:
+        line = _first_line_of(path)
+        sep = sep or _sniff_separator(line)
+        file_columns = next(csv.reader([line], delimiter=sep))
+    else:
+        known = ", ".join(_CSV_SUFFIXES + _PARQUET_SUFFIXES)
+        raise RecgymDataError(f"{path}: unsupported file type {suffix!r} (expected one of {known})")
+    mapping = _column_mapping(path, columns, file_columns)
+    wanted = list(dict.fromkeys(mapping.values()))
+    if suffix in _PARQUET_SUFFIXES:
+        with _parquet_errors(path):
+            table = pq.read_table(path, columns=wanted)
+    else:
+        options = pa_csv.ConvertOptions(
+            column_types={mapping["session_id"]: pa.int64(), mapping["item_id"]: pa.int64()},
+            include_columns=wanted,
+            strings_can_be_null=True,
+        )
+        read_options = pa_csv.ReadOptions(block_size=_BLOCK_SIZE)
+        table = _stream_csv(path, read_options, pa_csv.ParseOptions(delimiter=sep), options, file_columns, progress)
+    if "event_type" in mapping:
+        kinds = mapping["event_type"]
+        labels = _DEFAULT_EVENT_TYPES if event_types is None else event_types
+        codes = _event_codes(table.column(kinds), labels, path, kinds)
+    else:
+        codes = np.full(table.num_rows, int(EventType.CLICK), dtype=np.int8)
+    return _events(
+        path,
+        session_id=_numpy(table.column(mapping["session_id"])),
+        item_id=_numpy(table.column(mapping["item_id"])),
+        timestamp=_timestamps_ms(table.column(mapping["timestamp"]), timestamp_unit, path, mapping["timestamp"]),
+        event_type=codes,
+    )
+
+
+def read_events(path: PathLike, **options) -> pd.DataFrame:
+    """Read events with the reader the path calls for; ``options`` go to that reader.
+
+    A directory holding RC15 files goes to :func:`read_rc15`, one holding ``events.csv`` to
+    :func:`read_retailrocket`; ``.jsonl`` files to :func:`read_otto`; ``.csv``/``.tsv``/``.txt``/``.parquet`` to
+    :func:`read_table` (pass ``columns=`` unless the file already uses the canonical column names).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DatasetNotFoundError(f"{path}: no such file or directory")
+    if path.is_dir():
+        if any((path / name).is_file() for name in RC15_FILES):
+            return read_rc15(path, **options)
+        if all((path / name).is_file() for name in RETAILROCKET_FILES):
+            return read_retailrocket(path, **options)
+        expected = ", ".join(RC15_FILES + RETAILROCKET_FILES)
+        raise DatasetNotFoundError(f"{path}: no dataset files found in this directory (expected {expected})")
+    suffix = path.suffix.lower()
+    if suffix in _JSONL_SUFFIXES:
+        return read_otto(path, **options)
+    if suffix in _CSV_SUFFIXES + _PARQUET_SUFFIXES:
+        return read_table(path, **options)
+    known = ", ".join(_JSONL_SUFFIXES + _CSV_SUFFIXES + _PARQUET_SUFFIXES)
+    raise RecgymDataError(f"{path}: unsupported file type {suffix!r} (expected a directory or one of {known})")
+
+
+def _find_files(data_dir: Path, names: Sequence[str], source: str) -> list[Path]:
+    """The dataset's files in ``data_dir``; one DatasetNotFoundError listing all that are missing."""
+    missing = [name for name in names if not (data_dir / name).is_file()]
+    if missing:
+        where = data_dir if data_dir.is_dir() else f"{data_dir} (no such directory)"
+        raise DatasetNotFoundError(f"{', '.join(missing)} not found in {where} (download {source})")
+    return [data_dir / name for name in names]
+
+
+def _existing_file(path: PathLike) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetNotFoundError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise RecgymDataError(f"{path}: file is empty")
+    return path
+
+
+def _first_line_of(path: Path) -> str:
+    with path.open("rb") as file:
+        return file.readline().decode("utf-8-sig", errors="replace").rstrip("\r\n")
+
+
+def _read_headerless(path: Path, names: Sequence[str], kind: EventType, progress: bool) -> pd.DataFrame:
+    """Read one of the RC15 files (comma-separated, no header); every row becomes an event of type ``kind``."""
+    path = _existing_file(path)
+    line = _first_line_of(path)
+    fields = line.split(",")
+    if not any(char.isdigit() for char in line):
+        raise RecgymDataError(
+            f"{path}: line 1 {_clip(line)!r} is not a data row (a header?); the file has no header, "
+            f"only rows of {', '.join(names)}"
+        )
+    if len(fields) != len(names):
+        raise RecgymDataError(
+            f"{path}: line 1 has {len(fields)} fields, expected {len(names)} ({', '.join(names)})"
+        )
+    types = {"session_id": pa.int64(), "timestamp": pa.timestamp("ms", tz="UTC"), "item_id": pa.int64()}
+    table = _stream_csv(
+        path,
+        pa_csv.ReadOptions(column_names=list(names), block_size=_BLOCK_SIZE),
+        pa_csv.ParseOptions(delimiter=","),
+        pa_csv.ConvertOptions(column_types=types, include_columns=list(types)),
+        names,
+        progress,
+    )
+    return _events(
+        path,
+        session_id=_numpy(table.column("session_id")),
+        item_id=_numpy(table.column("item_id")),
+        timestamp=_numpy(table.column("timestamp").cast(pa.int64())),
+        event_type=np.full(table.num_rows, int(kind), dtype=np.int8),
+    )
+
+
+def _sniff_separator(header: str) -> str:
+    """The most frequent of tab, comma, semicolon and pipe in the header line (comma if none occurs)."""
+    counts = {sep: header.count(sep) for sep in "\t,;|"}
+    best = max(counts, key=counts.__getitem__)
+    return best if counts[best] else ","
+
+
+def _column_mapping(path: Path, columns: Mapping[str, str] | None, file_columns: Sequence[str]) -> dict[str, str]:
+    """Check ``columns`` (canonical name -> file column) against the file; default: the canonical names."""
+    if columns is None:
+        mapping = {name: name for name in EVENT_COLUMNS if name != "event_type" or name in file_columns}
+    else:
+        mapping = dict(columns)
+        unknown = sorted(set(mapping) - set(EVENT_COLUMNS))
+        required = [name for name in EVENT_COLUMNS if name != "event_type" and name not in mapping]
+        if unknown or required:
+            raise ValueError(
+                f"columns must map {', '.join(EVENT_COLUMNS)} (event_type optional) to file columns; "
+                f"unknown {unknown}, missing {required}"
+            )
+    missing = sorted({column for column in mapping.values() if column not in file_columns})
+    if missing:
+        raise RecgymDataError(
+            f"{path}: no column(s) {', '.join(map(repr, missing))} among {list(file_columns)!r} "
+            f"(pass columns={{canonical name: file column}})"
+        )
+    return mapping
+
+
+@contextmanager
+def _parquet_errors(path: Path) -> Iterator[None]:
+    """Turn pyarrow's errors on a corrupt or non-Parquet file into one RecgymDataError line."""
+    try:
+        yield
+    except (pa.ArrowInvalid, OSError) as error:
+        raise RecgymDataError(f"{path}: not a readable Parquet file ({_first_line(error)})") from None
+
+
+def _stream_csv(
+    path: Path,
+    read_options: pa_csv.ReadOptions,
+    parse_options: pa_csv.ParseOptions,
+    convert_options: pa_csv.ConvertOptions,
+    file_columns: Sequence[str],
+    progress: bool,
+) -> pa.Table:
+    """Read a CSV file block by block (bounded parser memory, a progress bar by bytes read)."""
+    with _progress_bar(path, progress) as (stream, advance):
+        try:
+            reader = pa_csv.open_csv(
+                stream, read_options=read_options, parse_options=parse_options, convert_options=convert_options
+            )
+            batches = []
+            for batch in reader:
+                batches.append(batch)
+                advance()
+        except (pa.ArrowInvalid, pa.ArrowKeyError) as error:
+            raise _csv_error(path, error, file_columns) from None
+    return pa.Table.from_batches(batches, schema=reader.schema)
+
+
+@contextmanager
+def _progress_bar(path: Path, enabled: bool) -> Iterator[tuple[pa.NativeFile, Callable[[], None]]]:
+    """Open ``path`` as a pyarrow stream; yield it with an ``advance()`` that moves a tqdm bar to the bytes read."""
+    with pa.input_stream(str(path)) as stream, tqdm(
+        total=path.stat().st_size, unit="B", unit_scale=True, desc=f"reading {path.name}", disable=not enabled
+    ) as bar:
+
+        def advance() -> None:
+            bar.update(max(0, min(stream.tell(), bar.total) - bar.n))
+
+        yield stream, advance
+
+
+_COLUMN_COUNT = re.compile(r"Expected (\d+) columns, got (\d+): ?(.*)", re.S)
+_CONVERSION = re.compile(r"In CSV column #(\d+): .*?CSV conversion error to ([^:]+): [^']*'(.*)'", re.S)
+
+
+def _csv_error(path: Path, error: Exception, file_columns: Sequence[str]) -> RecgymDataError:
+    """Turn a pyarrow CSV error into one line naming the file, the column and the offending text."""
+    message = str(error)
+    if match := _COLUMN_COUNT.search(message):
+        expected, got, row = match.groups()
+        return RecgymDataError(
+            f"{path}: a row has {got} fields, expected {expected} ({', '.join(file_columns)}): {_clip(row)!r}"
+        )
+    if match := _CONVERSION.search(message):
+        index, arrow_type, value = match.groups()
+        column = file_columns[int(index)] if int(index) < len(file_columns) else f"#{index}"
+        if arrow_type.startswith("timestamp"):
+            expected = _ISO_EXAMPLE
+        else:
+            expected = "an integer" if "int" in arrow_type else arrow_type
+        return RecgymDataError(f"{path}: column {column!r} has {_clip(value)!r}, expected {expected}")
+    return RecgymDataError(f"{path}: {_first_line(error)}")
+
+
+def _first_line(error: Exception) -> str:
+    return _clip(str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__)
+
+
+def _clip(text: str, width: int = 100) -> str:
+    text = text.strip()
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _numpy(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Column as numpy; nulls become NaN so that validate_events reports them with their row."""
+    return column.to_numpy(zero_copy_only=False) if isinstance(column, pa.Array) else column.to_numpy()
+
+
+def _timestamps_ms(column: pa.ChunkedArray, unit: str, path: Path, name: str) -> np.ndarray:
+    """Milliseconds since the epoch from a numeric column in ``unit``, a timestamp column or ISO-8601 text."""
+    kind = column.type
+    if pa.types.is_timestamp(kind):
+        return _numpy(column.cast(pa.timestamp("ms", tz=kind.tz), safe=False).cast(pa.int64()))
+    divisor = _TIMESTAMP_DIVISORS[unit]
+    if pa.types.is_integer(kind):
+        values = _numpy(column)
+        if values.dtype.kind == "f":  # nulls: validate_events reports them
+            return np.round(values * 1_000 / divisor)
+        return values * (1_000 // divisor) if divisor <= 1_000 else values // (divisor // 1_000)
+    if pa.types.is_floating(kind):
+        return np.round(_numpy(column) * 1_000 / divisor)
+    text = column.to_pandas()
+    numbers = pd.to_numeric(text, errors="coerce")
+    if numbers.notna().any():
+        parsed, expected = numbers * (1_000 / divisor), f"a number of {unit} since 1970"
+    else:
+        moments = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+        parsed, expected = moments.dt.as_unit("ms").astype("int64").where(moments.notna()), "an ISO-8601 date-time"
+    bad = parsed.isna() & text.notna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        value = _clip(str(text.iloc[row]))
+        raise RecgymDataError(f"{path}: column {name!r} has {value!r} in row {row}, expected {expected}")
+    return np.round(parsed.to_numpy(dtype=np.float64, na_value=np.nan))
+
+
+def _event_codes(column: pa.Array | pa.ChunkedArray, mapping: EventTypeMap, path: Path, name: str) -> np.ndarray:
+    """int8 event types of a column of labels; -1 marks rows whose label maps to None (to be dropped)."""
+    lookup = {str(label): kind for label, kind in mapping.items()}
+    if isinstance(column, pa.ChunkedArray):
+        chunks = [_event_codes(chunk, mapping, path, name) for chunk in column.chunks]
+        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int8)
+    if column.null_count:
+        row = int(np.flatnonzero(_numpy(column.is_null()))[0])
+        raise RecgymDataError(f"{path}: missing {name!r} in row {row}")
+    encoded = column.dictionary_encode()
+    labels = [str(label) for label in encoded.dictionary.to_pylist()]
+    unknown = [label for label in labels if label not in lookup]
+    if unknown:
+        raise RecgymDataError(
+            f"{path}: unknown event type {unknown[0]!r} in column {name!r} (known: {', '.join(map(repr, lookup))})"
+        )
+    table = np.array([-1 if lookup[label] is None else int(lookup[label]) for label in labels], dtype=np.int8)
+    return table[_numpy(encoded.indices).astype(np.intp, copy=False)]
+
+
+def _events(
+    path: Path, *, session_id: np.ndarray, item_id: np.ndarray, timestamp: np.ndarray, event_type: np.ndarray
+) -> pd.DataFrame:
+    """Validate the columns as an events table and drop the rows whose event type maps to None (code -1)."""
+    keep = event_type >= 0
+    dropping = not keep.all()
+    # Dropped rows are validated too, with a placeholder type, so that row numbers in errors match the file.
+    placeholder = np.where(keep, event_type, np.int8(EventType.CLICK)) if dropping else event_type
+    frame = pd.DataFrame(
+        {"session_id": session_id, "item_id": item_id, "timestamp": timestamp, "event_type": placeholder}, copy=False
+    )
+    events = validate_events(frame, str(path))
+    return events[keep].reset_index(drop=True) if dropping else events
