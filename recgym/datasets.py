@@ -112,7 +112,8 @@ class SessionDataset:
         """Export one split as a local Minari dataset (needs the optional extra: ``pip install 'recgym[minari]'``).
 
         Observations are ``Box(0, pad_id, (state_size,), int32)`` with the final next state appended per episode,
-        actions ``Discrete(n_items)``; ``metadata`` goes to ``minari.create_dataset_from_buffers`` (author, description...).
+        actions ``Discrete(n_items)``; ``metadata`` goes to ``minari.create_dataset_from_buffers`` (author, description...;
+        ``data_format`` defaults to ``"arrow"``, which needs no h5py).
         """
         try:
             import minari
@@ -144,7 +145,7 @@ class SessionDataset:
             env=env_id,
             observation_space=spaces.Box(0, self.pad_id, (self.state_size,), np.int32),
             action_space=spaces.Discrete(self.n_items),
-            **metadata,
+            **{"data_format": "arrow", "description": f"recgym {self.name} dataset, {split} split", **metadata},
         )
 
 

@@ -194,3 +194,18 @@ def test_to_minari_without_minari_names_the_extra(tmp_path: Path) -> None:
             dataset.to_minari("recgym/synthetic-v0")
     else:
         pytest.skip("minari is installed")
+
+
+def test_to_minari_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("minari")
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    dataset = load_dataset("synthetic", data_dir=tmp_path, **SMALL)
+    exported = dataset.to_minari("recgym/synthetic-test-v0", split="val", author="tests")
+    val = dataset.split("val")
+    assert exported.total_episodes == val.n_sessions and exported.total_steps == val.n_transitions
+    episode = exported[2]
+    start, stop = val.episode_starts[2], val.episode_starts[3]
+    np.testing.assert_array_equal(episode.observations[:-1], val.observations[start:stop])
+    np.testing.assert_array_equal(episode.observations[1:], val.next_observations[start:stop])
+    np.testing.assert_array_equal(episode.actions, val.actions[start:stop])
+    np.testing.assert_allclose(episode.rewards, val.rewards[start:stop])

@@ -1,7 +1,7 @@
 """On-disk cache of processed datasets: one .npz per array group plus ``manifest.json``.
 
 The manifest records the format version, the parameters that produced the arrays, fingerprints of the input files,
-statistics, and a sha256 per array. A cache is used only when its parameters and input fingerprints match and every
+statistics, and a CRC-32 per array. A cache is used only when its parameters and input fingerprints match and every
 array checks out; a corrupt or partial cache is reported with a warning and treated as missing, never used.
 Writes go to a temporary sibling folder that replaces the cache folder in one rename, so readers never see half a cache.
 Arrays are read with ``allow_pickle=False``.
@@ -17,6 +17,7 @@ import shutil
 import uuid
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -24,9 +25,9 @@ import numpy as np
 
 __all__ = ["FORMAT_VERSION", "MANIFEST_NAME", "file_fingerprint", "read_cache", "write_cache"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST_NAME = "manifest.json"
-_FULL_HASH_LIMIT = 64 * 2**20  # files up to this size are hashed entirely
+_FULL_HASH_LIMIT = 16 * 2**20  # files up to this size are hashed entirely
 _BLOCK = 2**20  # larger files: hash of the first and last block, plus size and mtime
 
 logger = logging.getLogger(__name__)
@@ -49,12 +50,10 @@ def file_fingerprint(path: Path) -> dict[str, object]:
     return {"name": path.name, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, method: digest.hexdigest()}
 
 
-def _array_digest(array: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(array).data).hexdigest()
-
-
 def _describe(array: np.ndarray) -> dict[str, object]:
-    return {"dtype": array.dtype.str, "shape": list(array.shape), "sha256": _array_digest(array)}
+    """Dtype, shape and CRC-32 of an array's bytes (fast enough to verify on every load; guards against damage)."""
+    checksum = zlib.crc32(np.ascontiguousarray(array).data) if array.size else 0
+    return {"dtype": array.dtype.str, "shape": list(array.shape), "crc32": checksum}
 
 
 def write_cache(
@@ -80,7 +79,12 @@ def write_cache(
         if directory.exists():
             old = directory.parent / f".{directory.name}.old-{uuid.uuid4().hex}"
             os.replace(directory, old)
-        os.replace(temporary, directory)
+        try:
+            os.replace(temporary, directory)
+        except OSError:
+            if not (directory / MANIFEST_NAME).is_file():
+                raise
+            shutil.rmtree(temporary, ignore_errors=True)  # a concurrent writer installed the same cache first
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise

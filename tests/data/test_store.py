@@ -63,7 +63,7 @@ def corrupt_manifest_json(directory: Path) -> None:
 
 def corrupt_manifest_checksum(directory: Path) -> None:
     manifest = json.loads((directory / MANIFEST_NAME).read_text())
-    manifest["arrays"]["train"]["observations"]["sha256"] = "0" * 64
+    manifest["arrays"]["train"]["observations"]["crc32"] += 1
     (directory / MANIFEST_NAME).write_text(json.dumps(manifest))
 
 
