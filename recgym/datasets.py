@@ -282,7 +282,8 @@ def _resolve_source(name_or_path: str | os.PathLike[str], data_dir: Path, option
 def _check_number(name: str, value: Any, *, minimum: float, integer: bool) -> None:
     kind = (int, np.integer) if integer else (int, float, np.integer, np.floating)
     if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value) or value < minimum:
-        raise InvalidOptionError(f"{name} must be {'an integer' if integer else 'a number'} >= {minimum}, got {value!r}")
+        bound = f" >= {minimum}" if math.isfinite(minimum) else ""
+        raise InvalidOptionError(f"{name} must be a finite {'integer' if integer else 'number'}{bound}, got {value!r}")
 
 
 def _build(source: _Source, config: ProtocolConfig, state_size: int, seed: int, progress: bool) -> tuple[dict, dict]:
