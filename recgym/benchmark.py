@@ -57,6 +57,7 @@ from tqdm.auto import tqdm
 from recgym.errors import RecgymError
 
 __all__ = [
+    "BenchmarkError",
     "BenchmarkResult",
     "aggregate",
     "config_hash",
@@ -75,6 +76,10 @@ AgentSpec = Union[str, LearnableConfig]
 PRESETS = ("synthetic", "rc15", "retailrocket")
 RESULT_FILE = "result.json"
 _LABEL = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+class BenchmarkError(RecgymError, ValueError):
+    """A benchmark argument, agent spec or results folder that the user must fix; the message says how."""
 
 
 @dataclass(frozen=True)
@@ -197,12 +202,12 @@ def resolve_agents(
         config = _make_config(spec, preset=preset, n_items=n_items)
         label = label or (spec if isinstance(spec, str) and ":" not in spec else config.get_type())
         if not _LABEL.match(label):
-            raise ValueError(f"agent label {label!r} must match {_LABEL.pattern} (it names a folder)")
+            raise BenchmarkError(f"agent label {label!r} must match {_LABEL.pattern} (it names a folder)")
         if label in resolved:
-            raise ValueError(f"two agents are labelled {label!r}: pass a mapping {{label: spec}} to tell them apart")
+            raise BenchmarkError(f"two agents are labelled {label!r}: pass a mapping {{label: spec}} to tell them apart")
         resolved[label] = (config, spec if isinstance(spec, str) else None)
     if not resolved:
-        raise ValueError("no agents given")
+        raise BenchmarkError("no agents given")
     return resolved
 
 
@@ -210,13 +215,16 @@ def _make_config(spec: AgentSpec, *, preset: str, n_items: int) -> LearnableConf
     if isinstance(spec, LearnableConfig):
         return spec
     if not isinstance(spec, str):
-        raise TypeError(f"an agent spec is a name, a d3rlpy LearnableConfig or 'module:ConfigClass', got {spec!r}")
+        raise BenchmarkError(f"an agent spec is a name, a d3rlpy LearnableConfig or 'module:ConfigClass', got {spec!r}")
     if ":" in spec:
         module, _, attr = spec.partition(":")
-        obj = getattr(importlib.import_module(module), attr)
+        try:
+            obj = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as error:
+            raise BenchmarkError(f"cannot import agent spec {spec!r}: {error} (is its folder on PYTHONPATH?)") from error
         config = obj() if isinstance(obj, type) else obj
         if not isinstance(config, LearnableConfig):
-            raise TypeError(f"{spec} is not a d3rlpy LearnableConfig (class or instance)")
+            raise BenchmarkError(f"{spec} is not a d3rlpy LearnableConfig (class or instance)")
         return config
     from agents import make_config
 
@@ -244,7 +252,7 @@ def _load(dataset: Any, options: Mapping[str, Any], progress: bool) -> tuple[Any
         kept = {k: v for k, v in options.items() if k != "data_dir"}
     else:
         if options:
-            raise ValueError("dataset options apply only when the dataset is given by name or path")
+            raise BenchmarkError("dataset options apply only when the dataset is given by name or path")
         loaded, source, kept = dataset, None, {}
     description = {"source": source, "options": kept, "stats": loaded.stats()}
     return loaded, json.loads(json.dumps(description, default=_json_default))
@@ -279,7 +287,7 @@ def _claim_folder(out: Path, config: Mapping[str, Any]) -> str:
                 key for key in set(config) | set(existing.get("config", {}))
                 if config.get(key) != existing.get("config", {}).get(key)
             )
-            raise RecgymError(
+            raise BenchmarkError(
                 f"{out} holds a benchmark with config hash {existing.get('config_hash')}, this one has {digest} "
                 f"(differs in: {', '.join(changed) or 'unknown'}); choose another --out to keep results apart"
             )
@@ -296,7 +304,7 @@ def load_result(run_dir: Path, digest: str) -> dict[str, Any] | None:
         return None
     result = json.loads(path.read_text())
     if result.get("config_hash") != digest:
-        raise RecgymError(f"{path} belongs to config {result.get('config_hash')}, not {digest}")
+        raise BenchmarkError(f"{path} belongs to config {result.get('config_hash')}, not {digest}")
     return result
 
 
@@ -438,13 +446,13 @@ def run_benchmark(
     ks = tuple(sorted(int(k) for k in ks))
     select_by = select_by or f"reward@{ks[-1]}"
     if not seed_list or len(set(seed_list)) != len(seed_list):
-        raise ValueError(f"seeds must be a positive count or distinct integers, got {seeds!r}")
+        raise BenchmarkError(f"seeds must be a positive count or distinct integers, got {seeds!r}")
     if eval_every < 1 or steps < eval_every or steps % eval_every:
-        raise ValueError(f"steps ({steps}) must be a positive multiple of eval_every ({eval_every})")
+        raise BenchmarkError(f"steps ({steps}) must be a positive multiple of eval_every ({eval_every})")
     if top_n_checkpoints < 1:
-        raise ValueError(f"top_n_checkpoints must be >= 1, got {top_n_checkpoints}")
+        raise BenchmarkError(f"top_n_checkpoints must be >= 1, got {top_n_checkpoints}")
     if select_by not in val_metrics(ks):
-        raise ValueError(f"select_by must be one of {val_metrics(ks)}, got {select_by!r}")
+        raise BenchmarkError(f"select_by must be one of {val_metrics(ks)}, got {select_by!r}")
 
     data, data_description = _load(dataset, dataset_options, progress)
     preset = preset or (data.name if data.name in PRESETS else "synthetic")

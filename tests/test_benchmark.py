@@ -127,14 +127,15 @@ def tiny_dataset(tmp_path_factory):
 
 
 def tiny_agents() -> dict:
+    """One recgym agent and one stock d3rlpy algorithm on the SASRec encoder, both tiny."""
+    from d3rlpy.algos import DiscreteCQLConfig
+
     from agents import SASRecEncoderFactory
-    from agents.sasrec import SASRecConfig
     from agents.sqn import SQNConfig
 
-    encoder = SASRecEncoderFactory(hidden_size=8)
     return {
-        "sasrec": SASRecConfig(encoder_factory=encoder, batch_size=16),
-        "sqn": SQNConfig(encoder_factory=encoder, batch_size=16),
+        "sqn": SQNConfig(encoder_factory=SASRecEncoderFactory(hidden_size=8), batch_size=16),
+        "discrete_cql": DiscreteCQLConfig(encoder_factory=SASRecEncoderFactory(n_items=50, hidden_size=8), batch_size=16),
     }
 
 
@@ -161,9 +162,9 @@ def test_folder_layout(finished):
         assert (out / name).is_file(), name
     config = json.loads((out / "config.json").read_text())
     assert config["config_hash"] == finished.config_hash == config_hash(config["config"])
-    assert set(config["config"]["agents"]) == {"sasrec", "sqn"}
+    assert set(config["config"]["agents"]) == {"sqn", "discrete_cql"}
     assert config["config"]["agents"]["sqn"]["params"]["encoder_factory"]["params"]["hidden_size"] == 8
-    for agent in ("sasrec", "sqn"):
+    for agent in ("sqn", "discrete_cql"):
         for seed in range(SEEDS):
             run = out / "runs" / agent / f"seed{seed}"
             assert json.loads((run / "result.json").read_text())["finished"] is True
@@ -183,6 +184,7 @@ def test_curves_have_one_row_per_agent_seed_step(finished):
     assert sorted(curves["step"].unique()) == list(range(EVAL_EVERY, STEPS + 1, EVAL_EVERY))
     assert {"reward@20", "purchase/hr@20", "click/ndcg@5", "train/loss", "train/q_logged_mean"} <= set(curves.columns)
     assert curves.loc[curves.agent == "sqn", "train/q_logged_mean"].notna().all()
+    assert curves.loc[curves.agent == "discrete_cql", "train/q_logged_mean"].isna().all()  # d3rlpy does not log it
 
 
 def test_table_equals_independent_aggregate_of_run_jsons(finished):
@@ -257,3 +259,31 @@ def test_bad_arguments_are_refused(tiny_dataset, tmp_path):
     with pytest.raises(ValueError, match="select_by"):
         bench(tiny_dataset, tmp_path, select_by="purchase/hr@50")
     assert not (tmp_path / "config.json").exists()
+
+
+def test_agent_specs_resolve_to_labelled_configs():
+    from d3rlpy.algos import DiscreteCQLConfig
+
+    from recgym.benchmark import BenchmarkError, describe_config, resolve_agents
+
+    resolved = resolve_agents(
+        [DiscreteCQLConfig(batch_size=8), "d3rlpy.algos:DQNConfig"], preset="synthetic", n_items=50
+    )
+    assert list(resolved) == ["discrete_cql", "dqn"]
+    config, spec = resolved["discrete_cql"]
+    assert spec is None and describe_config(config, spec)["params"]["batch_size"] == 8
+    assert describe_config(*resolved["dqn"]) == {
+        "spec": "d3rlpy.algos:DQNConfig",
+        "type": "dqn",
+        "class": "d3rlpy.algos.qlearning.dqn:DQNConfig",
+        "params": json.loads(resolved["dqn"][0].serialize()),
+    }
+    assert list(resolve_agents({"a": DiscreteCQLConfig(), "b": DiscreteCQLConfig()}, preset="x", n_items=5)) == ["a", "b"]
+    with pytest.raises(BenchmarkError, match="two agents are labelled 'discrete_cql'"):
+        resolve_agents([DiscreteCQLConfig(), DiscreteCQLConfig()], preset="synthetic", n_items=50)
+    with pytest.raises(BenchmarkError, match="cannot import agent spec 'nowhere:Config'"):
+        resolve_agents(["nowhere:Config"], preset="synthetic", n_items=50)
+    with pytest.raises(BenchmarkError, match="not a d3rlpy LearnableConfig"):
+        resolve_agents(["json:dumps"], preset="synthetic", n_items=50)
+    with pytest.raises(BenchmarkError, match="must match"):
+        resolve_agents({"a/b": DiscreteCQLConfig()}, preset="synthetic", n_items=50)
