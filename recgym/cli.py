@@ -104,7 +104,70 @@ def add_info_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_run_info)
 
 
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_prepare_parser, add_info_parser]
+def _run_benchmark(args: argparse.Namespace) -> int:
+    from recgym.benchmark import run_benchmark
+
+    result = run_benchmark(
+        args.dataset,
+        [name for name in args.agents.split(",") if name],
+        seeds=args.seeds,
+        steps=args.steps,
+        eval_every=args.eval_every,
+        device=args.device,
+        out=args.out,
+        top_n_checkpoints=args.top_n,
+        select_by=args.select_by,
+        data_dir=args.data_dir,
+        state_size=args.state_size,
+        seed=args.seed,
+        **dict(args.options),
+    )
+    print((result.out_dir / "results.md").read_text())
+    print("figures:", *result.figures, sep="\n  ")
+    return 0
+
+
+def add_benchmark_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "benchmark",
+        help="train agents over seeds, select checkpoints on val, report test as a table and curves (resumable)",
+    )
+    add_dataset_arguments(parser)
+    parser.add_argument(
+        "--agents",
+        default="sasrec,sqn,snqn,sa2c,co,ccql",
+        help="comma-separated agent names (agents.AGENTS or discrete_cql) or module:ConfigClass (default: all six)",
+    )
+    parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per agent (default: 5)")
+    parser.add_argument("--steps", type=int, required=True, help="gradient steps per run")
+    parser.add_argument("--eval-every", type=int, required=True, help="steps between val evaluations / checkpoints")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    parser.add_argument("--out", required=True, help="results folder; rerun the same command to resume")
+    parser.add_argument("--top-n", type=int, default=5, help="val checkpoints averaged in the top-n selection (default: 5)")
+    parser.add_argument("--select-by", help="val metric ranking checkpoints (default: reward@20)")
+    parser.set_defaults(handler=_run_benchmark)
+
+
+def _run_plot(args: argparse.Namespace) -> int:
+    from recgym.plotting import plot_results
+
+    print(*plot_results(args.dir, band=args.band), sep="\n")
+    return 0
+
+
+def add_plot_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("plot", help="redraw a benchmark folder's figures from its curves.csv")
+    parser.add_argument("dir", metavar="DIR", help="a folder written by recgym benchmark")
+    parser.add_argument("--band", choices=("std", "minmax"), default="std", help="spread over seeds (default: std)")
+    parser.set_defaults(handler=_run_plot)
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    add_prepare_parser,
+    add_info_parser,
+    add_benchmark_parser,
+    add_plot_parser,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

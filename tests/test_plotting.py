@@ -70,3 +70,12 @@ def test_plot_results_needs_curves(tmp_path):
 def test_bad_band_is_refused(tmp_path):
     with pytest.raises(ValueError, match="band"):
         plot_curves(fake_curves(), VAL_PANELS, tmp_path / "x.png", band="iqr")
+
+
+def test_cli_plot_redraws_figures(tmp_path, capsys):
+    from recgym.cli import main
+
+    fake_curves().to_csv(tmp_path / "curves.csv", index=False)
+    assert main(["plot", str(tmp_path), "--band", "minmax"]) == 0
+    assert "val_curves.png" in capsys.readouterr().out
+    assert_png(tmp_path / "figures" / "val_curves.png")
