@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from recgym.data.protocol import SPLIT_NAMES, InvalidOptionError, PreparedLog, ProtocolConfig, apply_protocol, protocol_config
+from recgym.data.protocol import SPLIT_NAMES, PreparedLog, ProtocolConfig, apply_protocol, protocol_config
 from recgym.data.store import FORMAT_VERSION, file_fingerprint, read_cache, write_cache
 from recgym.data.transitions import Split, build_split, rewards_from_events
-from recgym.errors import DatasetNotFoundError, RecgymError
+from recgym.errors import DatasetNotFoundError, InvalidOptionError, RecgymError
 
 if TYPE_CHECKING:
     import d3rlpy

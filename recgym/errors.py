@@ -13,3 +13,7 @@ class RecgymDataError(RecgymError, ValueError):
 
 class DatasetNotFoundError(RecgymError, FileNotFoundError):
     """Raw files of a dataset are missing; the message names them, the directory searched and the dataset card."""
+
+
+class InvalidOptionError(RecgymError, ValueError):
+    """An unknown option name or a bad option value; the message lists the valid options."""

@@ -10,8 +10,8 @@ import pytest
 
 import recgym.datasets as datasets
 from recgym import SessionDataset, load_dataset
-from recgym.data.protocol import SPLIT_NAMES, InvalidOptionError
-from recgym.errors import DatasetNotFoundError, RecgymDataError
+from recgym.data.protocol import SPLIT_NAMES
+from recgym.errors import DatasetNotFoundError, InvalidOptionError, RecgymDataError
 
 SMALL = {"n_sessions": 300, "n_items": 60}
 

@@ -26,12 +26,11 @@ import numpy as np
 import pandas as pd
 
 from recgym.data.schema import EventType
-from recgym.errors import RecgymDataError, RecgymError
+from recgym.errors import InvalidOptionError, RecgymDataError
 
 __all__ = [
     "PROTOCOLS",
     "SPLIT_NAMES",
-    "InvalidOptionError",
     "PreparedLog",
     "ProtocolConfig",
     "SplitEvents",
@@ -40,10 +39,6 @@ __all__ = [
 ]
 
 SPLIT_NAMES: tuple[str, ...] = ("train", "val", "test")
-
-
-class InvalidOptionError(RecgymError, ValueError):
-    """An unknown option name or a bad option value; the message lists the valid options."""
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recgym.data.protocol import SPLIT_NAMES, InvalidOptionError, apply_protocol, protocol_config
+from recgym.data.protocol import SPLIT_NAMES, apply_protocol, protocol_config
+from recgym.errors import InvalidOptionError
 
 CLICK, BUY = 0, 1
 
