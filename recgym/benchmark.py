@@ -17,14 +17,16 @@ purchase-only metrics). Ties go to the earlier step. Fewer than ``n`` eval point
     config.json              {"config_hash": ..., "config": ...}: dataset and options, agents with their full
                              d3rlpy config dicts, seeds, steps, eval_every, ks, selection, versions
     curves.csv               one row per agent / seed / eval step: val metrics, "train/<name>" epoch-mean training logs
-    runs/<agent>/seed<k>/    result.json (written last, atomically: the run is finished), checkpoints/step<N>.pt
-                             (the kept ones; weights only), d3rlpy/ (d3rlpy's own logs)
+    runs/<agent>/seed<k>/    result.json (written last, atomically: the run is finished), d3rlpy/ (d3rlpy's CSV logs),
+                             checkpoints/step<N>.pt: weights only (:func:`load_weights`); during training the
+                             ``top_n_checkpoints`` best so far, after the test evaluation only the best one
     results.csv, results.md  mean ± std over seeds of the test metrics of the val-selected checkpoints
     figures/*.png            training curves: mean over seeds with a ± std band
 
-**One folder, one config.** The folder is keyed by the hash of ``config.json``'s config (everything that changes
-the numbers; not ``device``, ``progress`` or the data directory). A folder whose config hash differs is refused with
-an error naming both hashes: use a new ``out``.
+**One folder, one config.** The folder is keyed by the hash of ``config.json``'s config: what defines the
+experiment, not where it runs (``device``, ``progress`` and the data directory are left out; each run records its
+device in ``result.json``). A folder whose config hash differs is refused with an error naming both hashes and the
+changed keys: use a new ``out``. Adding seeds or agents changes the hash too.
 
 **Resume.** Rerunning the same call skips every run whose ``result.json`` exists. A run killed part-way is retrained
 from scratch (its folder is wiped first): restarting from a checkpoint would not reproduce the RNG streams of the
@@ -392,6 +394,8 @@ def _train_run(
     for step in ranked:
         load_weights(algo, checkpoints / f"step{step}.pt")
         test[step] = _evaluate(algo, dataset, "test", settings.ks)
+    for step in ranked[1:]:  # the table is computed; only the best model is worth its disk space
+        (checkpoints / f"step{step}.pt").unlink()
     result = {
         "config_hash": digest,
         "agent": label,

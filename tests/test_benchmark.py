@@ -168,7 +168,8 @@ def test_folder_layout(finished):
         for seed in range(SEEDS):
             run = out / "runs" / agent / f"seed{seed}"
             assert json.loads((run / "result.json").read_text())["finished"] is True
-            assert len(list((run / "checkpoints").glob("*.pt"))) == TOP_N
+            result = json.loads((run / "result.json").read_text())
+            assert [p.name for p in (run / "checkpoints").glob("*.pt")] == [f"step{result['selected_steps'][0]}.pt"]
             assert (run / "d3rlpy" / "loss.csv").is_file()
     assert [p.name for p in finished.figures] == ["val_curves.png", "train_curves.png"]
     for figure in finished.figures:
