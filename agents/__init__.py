@@ -1,3 +1,10 @@
 """SASRec-based offline RL recommenders as d3rlpy algorithms."""
 
 from agents.encoders import SASRecEncoder, SASRecEncoderFactory
+from agents.ccql import SASRecCCQLConfig
+from agents.co import SASRecCOConfig
+from agents.presets import AGENTS, PRESETS, make_config
+from agents.sa2c import SA2CConfig
+from agents.sasrec import SASRecConfig
+from agents.snqn import SNQNConfig
+from agents.sqn import SQNConfig

@@ -1,0 +1,403 @@
+"""The shared core of the SASRec agents: networks, the random-swap double-Q update and the d3rlpy algorithm base.
+
+Every agent is a d3rlpy Config + Algo + Impl. The Impl subclasses :class:`SASRecImpl` and only names its loss terms
+(:meth:`SASRecImpl.loss_terms`) and, for two-phase agents, its per-sample actor weights
+(:meth:`SASRecImpl.actor_weights`); the maths lives in :mod:`agents.losses`.
+
+Double-Q (reference-protocol §3.1, fixes §7.18): two full networks N1 and N2 (encoder, Q head, CE head), each with its
+own optimiser(s). At every step a seeded coin picks the main network; only main is updated and the other is the
+target. Bootstrap values come from both networks in eval mode (no dropout) without gradient.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from functools import cached_property
+from typing import ClassVar, Optional, Union
+
+import numpy as np
+import torch
+from d3rlpy.algos.qlearning.base import QLearningAlgoBase, QLearningAlgoImplBase
+from d3rlpy.base import LearnableConfig
+from d3rlpy.constants import ActionSpace
+from d3rlpy.models import EncoderFactory, make_encoder_field
+from d3rlpy.models.torch import compute_output_size
+from d3rlpy.optimizers import OptimizerFactory, make_optimizer_field
+from d3rlpy.optimizers.optimizers import OptimizerWrapper
+from d3rlpy.torch_utility import Modules, TorchMiniBatch, eval_api
+from d3rlpy.types import Shape
+from torch import nn
+
+from agents.augment import augment
+from agents.encoders import SASRecEncoderFactory
+from agents.losses import cross_entropy, negative_td_loss, td_loss
+from agents.negatives import sample_negatives
+
+__all__ = [
+    "DoubleQConfig",
+    "DoubleQImpl",
+    "LossTerms",
+    "SASRecAlgoBase",
+    "SASRecBaseConfig",
+    "SASRecImpl",
+    "SASRecModules",
+    "SASRecNetwork",
+    "UpdateStep",
+]
+
+Observations = Union[np.ndarray, torch.Tensor]
+
+
+def _sasrec_encoder_field() -> EncoderFactory:
+    """A registered encoder field (serialised by d3rlpy) whose default is the SASRec encoder."""
+    return dataclasses.field(metadata=make_encoder_field().metadata, default_factory=SASRecEncoderFactory)
+
+
+class SASRecNetwork(nn.Module):
+    """A state encoder with a CE head Linear(d, n_items) and, for RL agents, a Q head Linear(d, n_items)."""
+
+    def __init__(self, encoder: nn.Module, hidden_size: int, n_items: int, with_q_head: bool):
+        super().__init__()
+        self.encoder = encoder
+        self.ce_head = nn.Linear(hidden_size, n_items)
+        self.q_head = nn.Linear(hidden_size, n_items) if with_q_head else None
+        for head in (self.ce_head, self.q_head):
+            if head is not None:
+                nn.init.normal_(head.weight, std=0.01)
+                nn.init.zeros_(head.bias)
+
+    def forward(self, observations: torch.Tensor) -> torch.Tensor:
+        """(B, L) ids -> (B, d) states."""
+        return self.encoder(observations)
+
+    def q_of(self, states: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """Q of (B, K) item ids from (B, d) states, (B, K): gathers K head rows instead of scoring every item."""
+        assert self.q_head is not None
+        weight = self.q_head.weight[items]  # (B, K, d)
+        return torch.einsum("bkd,bd->bk", weight, states) + self.q_head.bias[items]
+
+
+@dataclasses.dataclass(frozen=True)
+class SASRecModules(Modules):
+    """Networks and optimisers saved by d3rlpy's checkpointer; the second network and phase-2 optimisers are optional."""
+
+    network1: SASRecNetwork
+    network2: Optional[SASRecNetwork]
+    optim1: OptimizerWrapper
+    optim2: Optional[OptimizerWrapper]
+    optim1_phase2: Optional[OptimizerWrapper]
+    optim2_phase2: Optional[OptimizerWrapper]
+
+
+@dataclasses.dataclass()
+class SASRecBaseConfig(LearnableConfig):
+    """Fields shared by every SASRec agent (the agent configs document them)."""
+
+    batch_size: int = 256
+    gamma: float = 0.5
+    learning_rate: float = 0.01
+    optim_factory: OptimizerFactory = make_optimizer_field()
+    encoder_factory: EncoderFactory = _sasrec_encoder_field()
+    score_head: str = "ce"
+    clip_grad_norm: Optional[float] = None
+    clip_grad_value: Optional[float] = None
+    seed: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        if self.score_head not in ("ce", "q"):
+            raise ValueError(f"score_head must be 'ce' or 'q', got {self.score_head!r}")
+
+
+@dataclasses.dataclass()
+class DoubleQConfig(SASRecBaseConfig):
+    """Fields shared by the two-network agents (the agent configs document them)."""
+
+    td_weight: float = 1.0
+    switch_step: Optional[int] = None
+    learning_rate_2: float = 0.001
+    q_weight_min: Optional[float] = None
+    n_negatives: int = 10
+
+
+class UpdateStep:
+    """The tensors of one update, each computed on first use so an agent pays only for the terms it has.
+
+    ``main`` runs in train mode with gradient; bootstrap values (``next_q``, ``current_q``) come from main and target
+    in eval mode without gradient.
+    """
+
+    def __init__(self, impl: "SASRecImpl", batch: TorchMiniBatch, main: SASRecNetwork, target: Optional[SASRecNetwork]):
+        self.impl = impl
+        self.batch = batch
+        self.main = main
+        self.target = target
+        self.actions = batch.actions.long().view(-1)
+
+    @cached_property
+    def state(self) -> torch.Tensor:
+        return self.main(self.batch.observations)
+
+    @cached_property
+    def ce_logits(self) -> torch.Tensor:
+        return self.main.ce_head(self.state)
+
+    @cached_property
+    def ce(self) -> torch.Tensor:
+        return cross_entropy(self.ce_logits, self.actions)
+
+    @cached_property
+    def negatives(self) -> torch.Tensor:
+        return sample_negatives(self.actions, self.impl.action_size, self.impl.n_negatives, self.impl.generator)
+
+    @cached_property
+    def q_logged(self) -> torch.Tensor:
+        return self.main.q_of(self.state, self.actions.unsqueeze(-1)).squeeze(-1)
+
+    @cached_property
+    def q_negative(self) -> torch.Tensor:
+        return self.main.q_of(self.state, self.negatives)
+
+    @cached_property
+    def _bootstrap_q(self) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+        """(target, selector) Q of all items at s' and, when the agent needs it, at s (one pass per network)."""
+        inputs = self.batch.next_observations
+        if self.impl.bootstraps_current_state:
+            inputs = torch.cat([inputs, self.batch.observations], dim=0)
+        assert self.target is not None
+        q_target, q_selector = (_frozen_q(network, inputs) for network in (self.target, self.main))
+        size = self.batch.next_observations.shape[0]
+        return (q_target[:size], q_selector[:size]), (q_target[size:], q_selector[size:])
+
+    @property
+    def next_q(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(target, selector) Q(s', ·), (B, n_items) each."""
+        return self._bootstrap_q[0]
+
+    @property
+    def current_q(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(target, selector) Q(s, ·), (B, n_items) each; needs ``bootstraps_current_state``."""
+        return self._bootstrap_q[1]
+
+    @cached_property
+    def td(self) -> torch.Tensor:
+        q_target, q_selector = self.next_q
+        return td_loss(self.q_logged, self.batch.rewards, self.batch.terminals, q_target, q_selector, self.impl.gamma)
+
+    def negative_td(self, reward_negative: float) -> torch.Tensor:
+        """Σ_k TD of the sampled negatives, bootstrapped on the current state, (B,)."""
+        q_target, q_selector = self.current_q
+        return negative_td_loss(self.q_negative, reward_negative, q_target, q_selector, self.impl.gamma)
+
+    def augmented_state(self, kind: str) -> torch.Tensor:
+        """Main's state of an augmented copy of the observations."""
+        observations = augment(self.batch.observations.long(), self.impl.action_size, kind, self.impl.generator)
+        return self.main(observations)
+
+
+def _frozen_q(network: SASRecNetwork, observations: torch.Tensor) -> torch.Tensor:
+    """Q of all items in eval mode without gradient; the network's mode is restored."""
+    assert network.q_head is not None
+    was_training = network.training
+    network.eval()
+    with torch.no_grad():
+        q = network.q_head(network(observations))
+    network.train(was_training)
+    return q
+
+
+LossTerms = dict[str, tuple[torch.Tensor, float]]
+
+
+class SASRecImpl(QLearningAlgoImplBase):
+    """One update: sum the agent's weighted loss terms, refuse non-finite losses, step the main network only.
+
+    This base trains one network with CE; :class:`DoubleQImpl` adds the second network, the coin and the phases.
+    Subclasses extend :meth:`loss_terms` (name -> (per-sample or scalar loss, weight)).
+    """
+
+    _modules: SASRecModules
+    _config: SASRecBaseConfig
+    bootstraps_current_state: ClassVar[bool] = False
+
+    def __init__(
+        self, observation_shape: Shape, action_size: int, modules: SASRecModules, config: SASRecBaseConfig, device: str
+    ):
+        super().__init__(observation_shape=observation_shape, action_size=action_size, modules=modules, device=device)
+        self._config = config
+        seed = config.seed if config.seed is not None else int(torch.randint(2**31 - 1, (1,)).item())
+        self._coin = torch.Generator().manual_seed(seed)
+        self.generator = torch.Generator(device=device).manual_seed(seed + 1)
+
+    @property
+    def gamma(self) -> float:
+        return self._config.gamma
+
+    def draw_main(self) -> int:
+        """Index of the network to update: always N1 here."""
+        return 0
+
+    def in_phase2(self, grad_step: int) -> bool:
+        return False
+
+    def optimizer(self, main_index: int, phase2: bool) -> OptimizerWrapper:
+        m = self._modules
+        optim = ((m.optim1, m.optim2), (m.optim1_phase2, m.optim2_phase2))[phase2][main_index]
+        assert optim is not None
+        return optim
+
+    def loss_terms(self, step: UpdateStep, phase2: bool) -> LossTerms:
+        """CE on the logged item; after the switch each sample's CE is scaled by its own actor weight."""
+        ce = step.ce * self.actor_weights(step) if phase2 else step.ce
+        return {"ce_loss": (ce, 1.0)}
+
+    def actor_weights(self, step: UpdateStep) -> torch.Tensor:
+        """(B,) detached weights of the per-sample CE in phase 2."""
+        raise NotImplementedError(f"{type(self).__name__} has no second phase")
+
+    def monitored(self, step: UpdateStep, phase2: bool) -> dict[str, torch.Tensor]:
+        """Extra values to log (no gradient)."""
+        return {}
+
+    def inner_update(self, batch: TorchMiniBatch, grad_step: int) -> dict[str, float]:
+        main_index = self.draw_main()
+        network1, network2 = self._modules.network1, self._modules.network2
+        main, target = (network1, network2) if main_index == 0 else (network2, network1)
+        assert main is not None
+        phase2 = self.in_phase2(grad_step)
+        optim = self.optimizer(main_index, phase2)
+        optim.zero_grad()
+        step = UpdateStep(self, batch, main, target)
+        terms = self.loss_terms(step, phase2)
+        means = {name: value.mean() for name, (value, _) in terms.items()}
+        loss = sum(weight * means[name] for name, (_, weight) in terms.items())
+        logged = {"loss": loss, **means, **self.monitored(step, phase2)}
+        values = dict(zip(logged, torch.stack([v.detach().float() for v in logged.values()]).tolist()))
+        if not all(math.isfinite(v) for v in values.values()):
+            detail = " ".join(f"{k}={v:.4g}" for k, v in values.items())
+            raise FloatingPointError(f"non-finite loss at step {grad_step}: {detail}")
+        loss.backward()
+        if self._config.clip_grad_value is not None:
+            nn.utils.clip_grad_value_(main.parameters(), self._config.clip_grad_value)
+        if self._config.clip_grad_norm is not None:
+            nn.utils.clip_grad_norm_(main.parameters(), self._config.clip_grad_norm)
+        optim.step()
+        return values
+
+    @eval_api
+    def scores(self, observations: torch.Tensor) -> torch.Tensor:
+        """Scores of all items from N1's evaluation head, (B, n_items)."""
+        network = self._modules.network1
+        head = network.q_head if self._config.score_head == "q" else network.ce_head
+        assert head is not None
+        with torch.no_grad():
+            return head(network(observations))
+
+    def inner_predict_best_action(self, x: torch.Tensor) -> torch.Tensor:
+        return self.scores(x).argmax(dim=1)
+
+    def inner_sample_action(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner_predict_best_action(x)
+
+    def inner_predict_value(self, x: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """N1's Q(s, a); the CE logit for a network without Q head."""
+        network = self._modules.network1
+        head = network.q_head if network.q_head is not None else network.ce_head
+        with torch.no_grad():
+            return head(network(x)).gather(1, action.long().view(-1, 1)).view(-1)
+
+
+class DoubleQImpl(SASRecImpl):
+    """Random-swap double Q over N1 and N2 with CE + w·TD; after ``switch_step``, Q-weighted CE and fresh optimisers."""
+
+    _config: DoubleQConfig
+
+    @property
+    def n_negatives(self) -> int:
+        return self._config.n_negatives
+
+    def draw_main(self) -> int:
+        """0 for N1, 1 for N2: the seeded coin of the random-swap double Q."""
+        return int(torch.randint(2, (1,), generator=self._coin).item())
+
+    def in_phase2(self, grad_step: int) -> bool:
+        switch = self._config.switch_step
+        return switch is not None and grad_step >= switch
+
+    def loss_terms(self, step: UpdateStep, phase2: bool) -> LossTerms:
+        return {**super().loss_terms(step, phase2), "td_loss": (step.td, self._config.td_weight)}
+
+    def actor_weights(self, step: UpdateStep) -> torch.Tensor:
+        """Q̂(s, a) of main, detached, optionally clipped from below (SAC / SASRec-AC)."""
+        weights = step.q_logged.detach()
+        if self._config.q_weight_min is not None:
+            weights = weights.clamp_min(self._config.q_weight_min)
+        return weights
+
+    def monitored(self, step: UpdateStep, phase2: bool) -> dict[str, torch.Tensor]:
+        """Q of the logged and of sampled negative items (sampled for monitoring if the loss has none)."""
+        with torch.no_grad():
+            q_logged, q_negative = step.q_logged.detach(), step.q_negative.detach()
+            values = {
+                "q_logged_mean": q_logged.mean(),
+                "q_logged_max": q_logged.max(),
+                "q_negative_mean": q_negative.mean(),
+                "q_negative_max": q_negative.max(),
+            }
+            if phase2:
+                values["actor_weight_mean"] = self.actor_weights(step).mean()
+        return values
+
+
+class SASRecAlgoBase(QLearningAlgoBase[SASRecImpl, SASRecBaseConfig]):
+    """Builds the networks and optimisers and adds ``scores`` / ``recommend``; subclasses name their Impl."""
+
+    impl_class: ClassVar[type[SASRecImpl]] = SASRecImpl
+
+    def inner_create_impl(self, observation_shape: Shape, action_size: int) -> None:
+        config = self._config
+        double_q = isinstance(config, DoubleQConfig)
+        if not double_q and config.score_head == "q":
+            raise ValueError(f"{type(self).__name__} has no Q head; use score_head='ce'")
+        factory = config.encoder_factory
+        if isinstance(factory, SASRecEncoderFactory):
+            if factory.n_items not in (None, action_size):
+                raise ValueError(f"encoder_factory.n_items={factory.n_items} differs from the action size {action_size}")
+            factory = dataclasses.replace(factory, n_items=action_size)
+        networks = [self._create_network(factory, observation_shape, action_size, double_q) for _ in range(1 + double_q)]
+
+        def optimizers(learning_rate: float) -> list[Optional[OptimizerWrapper]]:
+            made = [config.optim_factory.create(n.named_modules(), lr=learning_rate, compiled=False) for n in networks]
+            return made + [None] * (2 - len(made))
+
+        phase1 = optimizers(config.learning_rate)
+        two_phases = double_q and config.switch_step is not None  # type: ignore[attr-defined]
+        phase2 = optimizers(config.learning_rate_2) if two_phases else [None, None]  # type: ignore[attr-defined]
+        modules = SASRecModules(
+            network1=networks[0],
+            network2=networks[1] if double_q else None,
+            optim1=phase1[0],  # type: ignore[arg-type]
+            optim2=phase1[1],
+            optim1_phase2=phase2[0],
+            optim2_phase2=phase2[1],
+        )
+        self._impl = self.impl_class(observation_shape, action_size, modules, config, self._device)
+
+    def _create_network(
+        self, factory: EncoderFactory, observation_shape: Shape, action_size: int, with_q_head: bool
+    ) -> SASRecNetwork:
+        encoder = factory.create(observation_shape)
+        hidden_size = compute_output_size([observation_shape], encoder)
+        return SASRecNetwork(encoder, hidden_size, action_size, with_q_head).to(self._device)
+
+    def get_action_type(self) -> ActionSpace:
+        return ActionSpace.DISCRETE
+
+    def scores(self, observations: Observations) -> torch.Tensor:
+        """(B, n_items) float32 item scores on the algo's device from N1's ``score_head``; no grad, eval mode."""
+        assert self._impl is not None, "call fit or build_with_dataset first"
+        return self._impl.scores(torch.as_tensor(observations).to(self._device))
+
+    def recommend(self, observations: Observations, k: int) -> np.ndarray:
+        """(B, k) item ids, best first."""
+        return torch.topk(self.scores(observations), k, dim=1).indices.cpu().numpy()

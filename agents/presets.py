@@ -1,0 +1,120 @@
+"""One visible preset per agent and dataset, and :func:`make_config` to build a config from it.
+
+Values follow the reference scripts (reference-protocol §3-4) with the recgym fixes (docs/compat.md):
+
+- every agent uses the same encoder (hidden 64, 1 block, 1 head, dropout 0.1; the reference SASRec baseline had 32),
+- discount 0.5, batch 256, 10 uniform negatives,
+- ``rc15``: Xin's RC15 learning rates (0.01), SA2C's switch at 15000 with lr_2 0.001, SASRec-AC/CO's 30000 with
+  lr_2 = lr, and CCQL's RC15 arguments (lr 0.005, lr_2 0.001, switch 15000, τ 0.5, α 0.01, r⁻ −1, NT-Xent τ_c 0.07,
+  permutation, gradients clamped to ±1),
+- ``retailrocket``: Xin's Kaggle learning rates (0.005) and the CCQL RetailRocket values that the reference script
+  hard-codes after argparse (batch 512, lr = lr_2 = 0.01, switch 50000, r⁻ −3), written here in the open,
+- ``synthetic``: the ``rc15`` values (the synthetic generator mimics RC15's size and statistics).
+
+``discrete_cql`` is d3rlpy's own :class:`~d3rlpy.algos.DiscreteCQLConfig` with the SASRec encoder; it needs the
+number of items: ``make_config("discrete_cql", n_items=dataset.n_items)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from d3rlpy.algos import DiscreteCQLConfig
+from d3rlpy.base import LearnableConfig
+
+from agents.ccql import SASRecCCQLConfig
+from agents.co import SASRecCOConfig
+from agents.encoders import SASRecEncoderFactory
+from agents.sa2c import SA2CConfig
+from agents.sasrec import SASRecConfig
+from agents.snqn import SNQNConfig
+from agents.sqn import SQNConfig
+from recgym.errors import InvalidOptionError
+
+__all__ = ["AGENTS", "PRESETS", "make_config"]
+
+AGENTS: dict[str, type[LearnableConfig]] = {
+    "sasrec": SASRecConfig,
+    "sqn": SQNConfig,
+    "snqn": SNQNConfig,
+    "sa2c": SA2CConfig,
+    "co": SASRecCOConfig,
+    "ccql": SASRecCCQLConfig,
+    "discrete_cql": DiscreteCQLConfig,
+}
+
+ENCODER: dict[str, Any] = {"hidden_size": 64, "n_blocks": 1, "n_heads": 1, "dropout": 0.1}
+
+RC15: dict[str, dict[str, Any]] = {
+    "sasrec": {**ENCODER, "batch_size": 256, "learning_rate": 0.01},
+    "sqn": {**ENCODER, "batch_size": 256, "gamma": 0.5, "learning_rate": 0.01, "td_weight": 1.0},
+    "snqn": {
+        **ENCODER, "batch_size": 256, "gamma": 0.5, "learning_rate": 0.01, "td_weight": 1.0,
+        "n_negatives": 10, "reward_negative": 0.0,
+    },
+    "sa2c": {
+        **ENCODER, "batch_size": 256, "gamma": 0.5, "learning_rate": 0.01, "learning_rate_2": 0.001,
+        "switch_step": 15000, "td_weight": 1.0, "n_negatives": 10, "reward_negative": 0.0,
+        "advantage_clip_min": 0.0, "advantage_clip_max": 10.0, "propensity_smooth": 0.0,
+    },
+    "co": {
+        **ENCODER, "batch_size": 256, "gamma": 0.5, "learning_rate": 0.01, "learning_rate_2": 0.01,
+        "switch_step": 30000, "td_weight": 1.0, "contrastive_weight": 1.0, "contrastive_temperature": 0.07,
+        "augmentation": "permutation",
+    },
+    "ccql": {
+        **ENCODER, "batch_size": 256, "gamma": 0.5, "learning_rate": 0.005, "learning_rate_2": 0.001,
+        "switch_step": 15000, "td_weight": 1.0, "n_negatives": 10, "cql_alpha": 0.01, "cql_temperature": 0.5,
+        "contrastive_weight": 1.0, "contrastive_temperature": 0.07, "augmentation": "permutation",
+        "negative_td": False, "reward_negative": -1.0, "clip_grad_value": 1.0,
+    },
+    "discrete_cql": {
+        **ENCODER, "n_items": None, "batch_size": 256, "gamma": 0.5, "learning_rate": 0.001, "alpha": 1.0,
+        "target_update_interval": 2000,
+    },
+}
+
+RETAILROCKET: dict[str, dict[str, Any]] = {
+    **RC15,
+    "sqn": {**RC15["sqn"], "learning_rate": 0.005},
+    "snqn": {**RC15["snqn"], "learning_rate": 0.005},
+    "sa2c": {**RC15["sa2c"], "learning_rate": 0.005},
+    "ccql": {
+        **RC15["ccql"], "batch_size": 512, "learning_rate": 0.01, "learning_rate_2": 0.01, "switch_step": 50000,
+        "reward_negative": -3.0,
+    },
+}
+
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {"rc15": RC15, "retailrocket": RETAILROCKET, "synthetic": RC15}
+
+_ENCODER_FIELDS = frozenset(field.name for field in dataclasses.fields(SASRecEncoderFactory))
+
+
+def make_config(name: str, dataset: str = "synthetic", **overrides: Any) -> LearnableConfig:
+    """The config of agent ``name`` from the ``dataset`` preset, with ``overrides`` applied.
+
+    Override keys are config fields or SASRecEncoderFactory fields (``hidden_size``, ``n_blocks``, ``n_heads``,
+    ``dropout``, ``n_items``), which go into the config's ``encoder_factory``; an ``encoder_factory`` override
+    replaces the preset's encoder values.
+    """
+    if name not in AGENTS:
+        raise InvalidOptionError(f"unknown agent {name!r}; expected one of {sorted(AGENTS)}")
+    if dataset not in PRESETS:
+        raise InvalidOptionError(f"unknown preset {dataset!r}; expected one of {sorted(PRESETS)}")
+    config_cls = AGENTS[name]
+    preset = PRESETS[dataset][name]
+    if "encoder_factory" in overrides:  # a given factory replaces the preset's encoder values
+        preset = {key: value for key, value in preset.items() if key not in _ENCODER_FIELDS}
+    values = {**preset, **overrides}
+    encoder = {key: values.pop(key) for key in list(values) if key in _ENCODER_FIELDS}
+    unknown = set(values) - {field.name for field in dataclasses.fields(config_cls)}
+    if unknown:
+        raise InvalidOptionError(f"{config_cls.__name__} has no field(s) {sorted(unknown)}")
+    base = values.get("encoder_factory", SASRecEncoderFactory())
+    if not isinstance(base, SASRecEncoderFactory) and encoder:
+        raise InvalidOptionError(f"encoder options {sorted(encoder)} need a SASRecEncoderFactory, got {base!r}")
+    values["encoder_factory"] = dataclasses.replace(base, **encoder) if encoder else base
+    if name == "discrete_cql" and values["encoder_factory"].n_items is None:
+        raise InvalidOptionError("discrete_cql needs the number of items: make_config('discrete_cql', n_items=...)")
+    return config_cls(**values)

@@ -1,0 +1,49 @@
+"""SASRec: the supervised baseline, cross-entropy on the next item with one network (reference-protocol §3.2)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from d3rlpy.base import DeviceArg, register_learnable
+
+from agents.double_q import SASRecAlgoBase, SASRecBaseConfig, SASRecImpl
+
+__all__ = ["SASRec", "SASRecConfig"]
+
+
+@dataclasses.dataclass()
+class SASRecConfig(SASRecBaseConfig):
+    r"""Config of SASRec trained with cross-entropy only.
+
+    .. math::
+
+        L = \mathbb{E}_{(s, a) \sim D} [-\log \mathrm{softmax}(W_{ce} h(s))_a]
+
+    References:
+        * Kang and McAuley, Self-Attentive Sequential Recommendation, ICDM 2018.
+
+    Args:
+        batch_size: mini-batch size.
+        gamma: unused (no bootstrapping); kept because every d3rlpy config has it.
+        learning_rate: Adam learning rate.
+        optim_factory: d3rlpy optimiser factory (Adam by default).
+        encoder_factory: state encoder; a :class:`agents.SASRecEncoderFactory` gets ``n_items`` from the action size.
+        score_head: evaluation head; only ``"ce"`` (there is no Q head).
+        clip_grad_norm: clip the gradient norm to this value (None: no clipping).
+        clip_grad_value: clamp every gradient element to [-v, v] (None: no clamping).
+        seed: seed of the agent's own random draws (None: drawn from torch's global RNG, so ``d3rlpy.seed`` fixes it).
+    """
+
+    def create(self, device: DeviceArg = False, enable_ddp: bool = False) -> "SASRec":
+        return SASRec(self, device, enable_ddp)
+
+    @staticmethod
+    def get_type() -> str:
+        return "sasrec"
+
+
+class SASRec(SASRecAlgoBase):
+    impl_class = SASRecImpl
+
+
+register_learnable(SASRecConfig)

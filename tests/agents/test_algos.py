@@ -1,0 +1,263 @@
+"""The SASRec agents as d3rlpy algorithms (agents/double_q.py and one module per agent)."""
+
+from __future__ import annotations
+
+import d3rlpy
+import numpy as np
+import pytest
+import torch
+from d3rlpy.dataset import MDPDataset, TransitionMiniBatch
+from d3rlpy.logging import NoopAdapterFactory
+
+from agents import AGENTS, SASRecCCQLConfig, SASRecEncoderFactory, SQNConfig, make_config
+from agents.losses import cross_entropy
+
+N_ITEMS = 40
+STATE_SIZE = 5
+OURS = ["sasrec", "sqn", "snqn", "sa2c", "co", "ccql"]
+TWO_PHASES = {"sa2c", "co", "ccql"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """The test machine is shared; one intra-op thread keeps small models fast and timings stable."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def sessions(n_sessions: int, seed: int) -> dict[str, np.ndarray]:
+    """Sessions where the next item is (item + 1) % n with probability 0.9, else uniform; right-padded states."""
+    rng = np.random.default_rng(seed)
+    rows: dict[str, list] = {"observations": [], "actions": [], "rewards": [], "terminals": []}
+    for _ in range(n_sessions):
+        length = int(rng.integers(3, 10))
+        item, history = int(rng.integers(N_ITEMS)), []
+        for t in range(length):
+            state = np.full(STATE_SIZE, N_ITEMS, dtype=np.int32)
+            recent = history[-STATE_SIZE:]
+            state[: len(recent)] = recent
+            purchase = rng.random() < 0.1
+            rows["observations"].append(state)
+            rows["actions"].append(item)
+            rows["rewards"].append(1.0 if purchase else 0.2)
+            rows["terminals"].append(t == length - 1)
+            history.append(item)
+            item = (item + 1) % N_ITEMS if rng.random() < 0.9 else int(rng.integers(N_ITEMS))
+    return {key: np.asarray(value) for key, value in rows.items()}
+
+
+@pytest.fixture(scope="module")
+def train() -> dict[str, np.ndarray]:
+    return sessions(300, seed=0)
+
+
+@pytest.fixture(scope="module")
+def dataset(train) -> MDPDataset:
+    return to_mdp(train)
+
+
+def to_mdp(rows: dict[str, np.ndarray]) -> MDPDataset:
+    return MDPDataset(
+        rows["observations"],
+        rows["actions"][:, None],
+        rows["rewards"].astype(np.float32),
+        rows["terminals"],
+        action_size=N_ITEMS,
+    )
+
+
+def config(name: str, **overrides):
+    """A tiny, fast config of agent ``name``; two-phase agents switch after 100 steps."""
+    values = {"hidden_size": 16, "batch_size": 64, "n_items": N_ITEMS}
+    if name in TWO_PHASES:
+        values["switch_step"] = 100
+    if name == "ccql":
+        values["learning_rate"] = 0.01
+    return make_config(name, "synthetic", **{**values, **overrides})
+
+
+def fit(algo, dataset: MDPDataset, n_steps: int, per_epoch: int | None = None) -> list:
+    return algo.fit(
+        dataset,
+        n_steps=n_steps,
+        n_steps_per_epoch=per_epoch or n_steps,
+        show_progress=False,
+        logger_adapter=NoopAdapterFactory(),
+    )
+
+
+def hit_rate(top: np.ndarray, targets: np.ndarray) -> float:
+    return float((top == targets[:, None]).any(axis=1).mean())
+
+
+def batch_of(dataset: MDPDataset, size: int = 32) -> TransitionMiniBatch:
+    return TransitionMiniBatch.from_transitions([dataset.sample_transition() for _ in range(size)])
+
+
+def parameters(network: torch.nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in network.parameters()]
+
+
+def changed(before: list[torch.Tensor], network: torch.nn.Module) -> bool:
+    return any(not torch.equal(b, p) for b, p in zip(before, network.parameters()))
+
+
+@pytest.mark.parametrize("name", OURS)
+def test_fit_beats_popularity(name: str, train, dataset) -> None:
+    d3rlpy.seed(0)
+    val = sessions(100, seed=1)
+    algo = config(name).create()
+    fit(algo, dataset, n_steps=300)
+    scores = algo.scores(val["observations"])
+    assert scores.shape == (len(val["actions"]), N_ITEMS) and scores.dtype == torch.float32
+    agent_hr = hit_rate(torch.topk(scores, 10, dim=1).indices.numpy(), val["actions"])
+    popular = np.argsort(-np.bincount(train["actions"], minlength=N_ITEMS), kind="stable")[:10]
+    popularity_hr = hit_rate(np.tile(popular, (len(val["actions"]), 1)), val["actions"])
+    assert agent_hr > popularity_hr + 0.3, (agent_hr, popularity_hr)
+
+
+@pytest.mark.parametrize("name", OURS)
+def test_predict_and_recommend_follow_scores(name: str, dataset) -> None:
+    algo = config(name).create()
+    fit(algo, dataset, n_steps=5)
+    observations = to_mdp(sessions(5, seed=2)).episodes[0].observations
+    scores = algo.scores(observations)
+    assert torch.equal(scores, algo.scores(torch.as_tensor(observations)))  # eval mode: no dropout
+    np.testing.assert_array_equal(algo.predict(observations), scores.argmax(dim=1).numpy())
+    np.testing.assert_array_equal(algo.recommend(observations, 3), torch.topk(scores, 3, dim=1).indices.numpy())
+
+
+@pytest.mark.parametrize("name", OURS)
+def test_save_and_load_learnable_give_identical_scores(name: str, dataset, tmp_path) -> None:
+    algo = config(name).create()
+    fit(algo, dataset, n_steps=10)
+    algo.save(str(tmp_path / "model.d3"))
+    loaded = d3rlpy.load_learnable(str(tmp_path / "model.d3"))
+    assert type(loaded.config) is AGENTS[name]
+    observations = dataset.episodes[0].observations
+    assert torch.equal(algo.scores(observations), loaded.scores(observations))
+
+
+def test_same_seed_reproduces_losses(dataset) -> None:
+    def losses(seed: int) -> list[dict[str, float]]:
+        d3rlpy.seed(seed)
+        results = fit(config("ccql", switch_step=4, negative_td=True).create(), dataset, n_steps=8, per_epoch=2)
+        return [{k: v for k, v in metrics.items() if not k.startswith("time")} for _, metrics in results]
+
+    first = losses(3)
+    assert first == losses(3)
+    assert first != losses(4)
+
+
+def test_config_seed_fixes_the_coin(dataset) -> None:
+    """With the same ``seed`` field the coin picks the same main networks whatever the global RNG."""
+
+    def mains(global_seed: int) -> list[int]:
+        d3rlpy.seed(global_seed)
+        algo = config("sqn", seed=11).create()
+        algo.build_with_dataset(dataset)
+        return [algo.impl.draw_main() for _ in range(20)]
+
+    assert mains(0) == mains(1)
+    assert set(mains(0)) == {0, 1}
+
+
+@pytest.mark.parametrize("poison", ["reward", "learning_rate"])
+def test_non_finite_loss_stops_training_before_the_update(poison: str, train) -> None:
+    rows = dict(train)
+    overrides = {}
+    if poison == "reward":
+        rows["rewards"] = np.full_like(rows["rewards"], np.nan)
+    else:
+        overrides = {"learning_rate": 1e30}
+    algo = config("sqn", **overrides).create()
+    data = to_mdp(rows)
+    algo.build_with_dataset(data)
+    before = [parameters(n) for n in (algo.impl.modules.network1, algo.impl.modules.network2)]
+    with pytest.raises(FloatingPointError, match=r"non-finite loss at step \d+: .*td_loss=nan"):
+        fit(algo, data, n_steps=50)
+    if poison == "reward":  # fails at step 0: nothing was updated
+        assert not changed(before[0], algo.impl.modules.network1)
+        assert not changed(before[1], algo.impl.modules.network2)
+
+
+def test_only_the_main_network_changes_in_a_step(dataset) -> None:
+    algo = config("sqn", seed=5).create()
+    algo.build_with_dataset(dataset)
+    coin = torch.Generator().manual_seed(5)  # the Impl's coin is seeded with the config seed
+    networks = (algo.impl.modules.network1, algo.impl.modules.network2)
+    for _ in range(6):
+        main = int(torch.randint(2, (1,), generator=coin).item())
+        before = [parameters(n) for n in networks]
+        algo.update(batch_of(dataset))
+        assert changed(before[main], networks[main])
+        assert not changed(before[1 - main], networks[1 - main])
+
+
+def test_phase_switch_changes_optimiser_and_learning_rate(dataset) -> None:
+    algo = config("sqn", switch_step=3, learning_rate=0.01, learning_rate_2=0.001).create()
+    algo.build_with_dataset(dataset)
+    modules = algo.impl.modules
+    phase1, phase2 = (modules.optim1, modules.optim2), (modules.optim1_phase2, modules.optim2_phase2)
+    assert [o.optim.param_groups[0]["lr"] for o in phase1 + phase2] == [0.01, 0.01, 0.001, 0.001]
+
+    def adam_steps(optims) -> int:
+        return sum(int(o.optim.state[o.optim.param_groups[0]["params"][0]].get("step", 0)) for o in optims)
+
+    logs = [algo.update(batch_of(dataset)) for _ in range(3)]
+    assert adam_steps(phase1) == 3 and adam_steps(phase2) == 0
+    assert all("actor_weight_mean" not in log for log in logs)
+    logs = [algo.update(batch_of(dataset)) for _ in range(4)]
+    assert adam_steps(phase1) == 3 and adam_steps(phase2) == 4
+    assert all("actor_weight_mean" in log for log in logs)
+
+
+def test_phase_two_weights_each_sample_by_its_own_q(dataset) -> None:
+    """After the switch the CE term is mean_i(Q(s_i, a_i) · CE_i), not mean(Q) · mean(CE) (reference §7.14)."""
+    algo = config("sqn", switch_step=0, seed=2, encoder_factory=SASRecEncoderFactory(hidden_size=16, dropout=0.0))
+    algo = algo.create()
+    algo.build_with_dataset(dataset)
+    batch = batch_of(dataset, 64)
+    main = (algo.impl.modules.network1, algo.impl.modules.network2)[int(torch.randint(2, (1,), generator=torch.Generator().manual_seed(2)).item())]
+    with torch.no_grad():
+        observations = torch.as_tensor(batch.observations)
+        actions = torch.as_tensor(batch.actions).long().view(-1)
+        state = main(observations)
+        ce = cross_entropy(main.ce_head(state), actions)
+        q = main.q_head(state).gather(1, actions[:, None]).view(-1)
+    log = algo.update(batch)
+    assert log["ce_loss"] == pytest.approx(float((q * ce).mean()), rel=1e-5)
+    assert abs(float((q * ce).mean()) - float(q.mean() * ce.mean())) > 1e-6
+
+
+def test_ccql_logs_every_term_and_sums_them(dataset) -> None:
+    algo = config("ccql", negative_td=True, td_weight=0.7, cql_alpha=0.3, contrastive_weight=0.2).create()
+    algo.build_with_dataset(dataset)
+    log = algo.update(batch_of(dataset))
+    expected = {
+        "loss", "ce_loss", "td_loss", "negative_td_loss", "cql_loss", "contrastive_loss",
+        "q_logged_mean", "q_logged_max", "q_negative_mean", "q_negative_max",
+    }
+    assert expected <= set(log)
+    total = log["ce_loss"] + 0.7 * (log["td_loss"] + log["negative_td_loss"]) + 0.3 * log["cql_loss"]
+    assert log["loss"] == pytest.approx(total + 0.2 * log["contrastive_loss"], rel=1e-5)
+    assert log["q_logged_max"] >= log["q_logged_mean"] and log["q_negative_max"] >= log["q_negative_mean"]
+
+
+def test_ccql_defaults_follow_the_reference() -> None:
+    cfg = SASRecCCQLConfig()
+    assert (cfg.learning_rate, cfg.learning_rate_2, cfg.switch_step, cfg.n_negatives) == (0.005, 0.001, 15000, 10)
+    assert (cfg.cql_temperature, cfg.cql_alpha, cfg.contrastive_temperature) == (0.5, 0.01, 0.07)
+    assert (cfg.augmentation, cfg.gamma, cfg.batch_size, cfg.clip_grad_value) == ("permutation", 0.5, 256, 1.0)
+    assert SQNConfig().switch_step is None
+
+
+def test_discrete_cql_with_the_sasrec_encoder_fits_and_loads(dataset, tmp_path) -> None:
+    algo = make_config("discrete_cql", n_items=N_ITEMS, hidden_size=16, batch_size=64).create()
+    fit(algo, dataset, n_steps=20)
+    algo.save(str(tmp_path / "cql.d3"))
+    loaded = d3rlpy.load_learnable(str(tmp_path / "cql.d3"))
+    observations = dataset.episodes[0].observations
+    np.testing.assert_array_equal(algo.predict(observations), loaded.predict(observations))
