@@ -28,28 +28,30 @@ EVENT_NAMES: dict[int, str] = {EventType.CLICK: "click", EventType.PURCHASE: "pu
 def top_k(scores: torch.Tensor, k: int) -> torch.Tensor:
     """Ids of the ``min(k, n_items)`` best items of each row of ``scores`` (B, n_items), best first.
 
-    Ties follow the module's rule (equal scores: lower item id first). Cost: one ``torch.topk`` plus one comparison
-    pass over the scores; the exact tie repair runs only on rows where a tie straddles the k-th place.
+    Ties follow the module's rule (equal scores: lower item id first). Cost: one ``torch.topk`` of k + 1 places; the
+    exact tie repair (a second top-k over an integer key) runs only on rows where a tie straddles the k-th place.
     """
     if scores.ndim != 2:
         raise ValueError(f"scores must have shape (batch, n_items), got {tuple(scores.shape)}")
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    k = min(k, scores.shape[1])
-    values, items = torch.topk(scores, k, dim=1, sorted=False)
-    if torch.isnan(values).any():  # topk ranks NaN above everything, so any NaN in a row shows up here
-        row = int(torch.isnan(values).any(dim=1).nonzero()[0, 0])
+    n_items = scores.shape[1]
+    k = min(k, n_items)
+    # one extra place tells whether a tie straddles the k-th place: the (k+1)-th best equals the k-th best
+    values, items = torch.topk(scores, min(k + 1, n_items), dim=1)
+    if torch.isnan(values[:, 0]).any():  # topk ranks NaN above everything
+        row = int(torch.isnan(values[:, 0]).nonzero()[0, 0])
         raise ValueError(f"scores contain NaN (row {row} of the batch)")
-    kth = values.min(dim=1, keepdim=True).values
-    straddling = (scores >= kth).sum(dim=1) > k
-    if straddling.any():
-        rows = straddling.nonzero().squeeze(1)
-        row_scores, row_kth = scores[rows], kth[rows]
-        above = row_scores > row_kth
-        tied = row_scores == row_kth
-        free_places = k - above.sum(dim=1, keepdim=True)
-        chosen = above | (tied & (tied.cumsum(dim=1) <= free_places))
-        items[rows] = chosen.nonzero()[:, 1].view(-1, k)
+    items = items[:, :k]
+    if k < n_items:
+        straddling = values[:, k] == values[:, k - 1]
+        if straddling.any():
+            # rank those rows again by an exact key: every item above the k-th score, then tied items by lowest id
+            rows = straddling.nonzero().squeeze(1)
+            row_scores, kth = scores[rows], values[rows, k - 1 : k]
+            ids_descending = torch.arange(n_items - 1, -1, -1, dtype=torch.int32, device=scores.device)
+            key = torch.where(row_scores == kth, ids_descending, -1).masked_fill_(row_scores > kth, n_items)
+            items[rows] = torch.topk(key, k, dim=1).indices
     items = items.sort(dim=1).values
     order = scores.gather(1, items).argsort(dim=1, descending=True, stable=True)
     return items.gather(1, order)

@@ -15,7 +15,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from recgym.data.schema import EventType
+from recgym.data.transitions import rewards_from_events
 
 __all__ = ["RecReplayEnv"]
 
@@ -122,7 +122,7 @@ class RecReplayEnv(gym.Env[np.ndarray, Any]):
             return events.rewards
         click = self.dataset.reward_click if reward_click is None else reward_click
         purchase = self.dataset.reward_purchase if reward_purchase is None else reward_purchase
-        return np.where(events.event_types == EventType.PURCHASE, purchase, click).astype(np.float32)
+        return rewards_from_events(events.event_types, reward_click=click, reward_purchase=purchase)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)

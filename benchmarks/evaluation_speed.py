@@ -1,0 +1,119 @@
+"""Speed of the offline evaluator and of RecReplayEnv on the RC15-scale synthetic validation split.
+
+The scorer is an untrained SASRec encoder (64 dims, one block) with a (n_items, 64) output matrix, the shape of
+every agent's evaluation head. The same run times the scorer alone (encoder + matmul), the matmul alone and the
+top-k alone, so the evaluator's own overhead can be read off the table. Target: a full val evaluation under 10 s.
+
+    .venv/bin/python benchmarks/evaluation_speed.py [--data-dir DIR] [--n-sessions 200000] [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+import recgym
+from agents import SASRecEncoder
+from recgym.envs import RecReplayEnv
+from recgym.metrics import top_k
+
+T = TypeVar("T")
+
+
+class SASRecScorer:
+    """Untrained SASRec state encoder followed by a linear head over the whole catalogue."""
+
+    def __init__(self, n_items: int, state_size: int, device: str) -> None:
+        torch.manual_seed(0)
+        self.device = device
+        self.encoder = SASRecEncoder(n_items, state_size, hidden_size=64).to(device).eval()
+        self.head = (torch.randn(n_items, 64) * 0.05).to(device)
+
+    @torch.no_grad()
+    def states(self, observations: np.ndarray) -> torch.Tensor:
+        return self.encoder(torch.as_tensor(observations, device=self.device))
+
+    @torch.no_grad()
+    def scores(self, observations: np.ndarray) -> torch.Tensor:
+        return self.states(observations) @ self.head.T
+
+
+def timed(function: Callable[[], T], device: str) -> tuple[T, float]:
+    """The function's result and its wall time in seconds (after the device has finished)."""
+    start = time.perf_counter()
+    result = function()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return result, time.perf_counter() - start
+
+
+def env_steps_per_second(env: RecReplayEnv, slate: np.ndarray | int, max_steps: int) -> tuple[int, float]:
+    steps, start = 0, time.perf_counter()
+    env.reset(seed=0)
+    while steps < max_steps:
+        _, _, terminated, _, _ = env.step(slate)
+        steps += 1
+        if terminated:
+            env.reset()
+    return steps, steps / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=None, help="recgym data directory (default: recgym's cache directory)")
+    parser.add_argument("--n-sessions", type=int, default=200_000, help="synthetic sessions (200k gives RC15 scale)")
+    parser.add_argument("--batch-size", type=int, default=4096)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--env-steps", type=int, default=50_000)
+    args = parser.parse_args()
+
+    start = time.perf_counter()
+    dataset = recgym.load_dataset("synthetic", n_sessions=args.n_sessions, data_dir=args.data_dir)
+    load_s = time.perf_counter() - start
+    val = dataset.split("val")
+    n_events = val.n_transitions
+    scorer = SASRecScorer(dataset.n_items, dataset.state_size, args.device)
+    scorer.scores(val.observations[:8].astype(np.int64))  # warm-up
+
+    # one pass over the batches timing each stage on its own, then evaluate() end to end
+    stages = {"encoder": 0.0, "matmul": 0.0, "top_k": 0.0}
+    for start in range(0, n_events, args.batch_size):
+        batch = val.observations[start : start + args.batch_size].astype(np.int64)
+        states, seconds = timed(lambda: scorer.states(batch), args.device)
+        stages["encoder"] += seconds
+        scores, seconds = timed(lambda: states @ scorer.head.T, args.device)
+        stages["matmul"] += seconds
+        stages["top_k"] += timed(lambda: top_k(scores, 20), args.device)[1]
+        del scores
+    _, evaluate_s = timed(lambda: recgym.evaluate(scorer, dataset, batch_size=args.batch_size, device=args.device), args.device)
+    rows = [
+        ("evaluate(): score + top-20 + metrics", evaluate_s, f"{n_events / evaluate_s:,.0f} events/s"),
+        ("  SASRec encoder alone", stages["encoder"], f"{n_events / stages['encoder']:,.0f} events/s"),
+        ("  matmul alone (B x 64 @ 64 x n_items)", stages["matmul"], f"{n_events / stages['matmul']:,.0f} events/s"),
+        ("  top_k(k=20) alone", stages["top_k"], f"{n_events / stages['top_k']:,.0f} events/s"),
+    ]
+
+    for slate_size in (1, 20):
+        env = RecReplayEnv(dataset, slate_size=slate_size)
+        action = 0 if slate_size == 1 else np.arange(slate_size)
+        steps, rate = env_steps_per_second(env, action, args.env_steps)
+        rows.append((f"env.step, fixed action, slate_size={slate_size}", steps / rate, f"{rate:,.0f} steps/s"))
+
+    print(
+        f"dataset synthetic n_sessions={args.n_sessions}: {dataset.n_items:,} items, val {val.n_sessions:,} sessions, "
+        f"{n_events:,} events (loaded in {load_s:.1f} s); device {args.device}, batch {args.batch_size}, "
+        f"torch threads {torch.get_num_threads()}"
+    )
+    width = max(len(name) for name, _, _ in rows)
+    print(f"{'what':<{width}}  {'seconds':>8}  rate")
+    for name, seconds, rate in rows:
+        print(f"{name:<{width}}  {seconds:8.2f}  {rate}")
+
+
+if __name__ == "__main__":
+    main()
