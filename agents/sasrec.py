@@ -26,7 +26,7 @@ class SASRecConfig(SASRecBaseConfig):
         batch_size: mini-batch size.
         gamma: unused (no bootstrapping); kept because every d3rlpy config has it.
         learning_rate: Adam learning rate.
-        optim_factory: d3rlpy optimiser factory (Adam by default).
+        optim_factory: d3rlpy optimiser factory (fused Adam by default, :class:`agents.double_q.FusedAdamFactory`).
         encoder_factory: state encoder; a :class:`agents.SASRecEncoderFactory` gets ``n_items`` from the action size.
         score_head: evaluation head; only ``"ce"`` (there is no Q head).
         clip_grad_norm: clip the gradient norm to this value (None: no clipping).

@@ -33,7 +33,7 @@ class SQNConfig(DoubleQConfig):
         batch_size: mini-batch size.
         gamma: discount factor.
         learning_rate: Adam learning rate of phase 1.
-        optim_factory: d3rlpy optimiser factory (Adam by default), one optimiser per network and phase.
+        optim_factory: d3rlpy optimiser factory (fused Adam by default), one optimiser per network and phase.
         encoder_factory: state encoder; a :class:`agents.SASRecEncoderFactory` gets ``n_items`` from the action size.
         score_head: evaluation head of N1, ``"ce"`` or ``"q"``.
         clip_grad_norm: clip the gradient norm to this value (None: no clipping).

@@ -261,3 +261,57 @@ def test_discrete_cql_with_the_sasrec_encoder_fits_and_loads(dataset, tmp_path) 
     loaded = d3rlpy.load_learnable(str(tmp_path / "cql.d3"))
     observations = dataset.episodes[0].observations
     np.testing.assert_array_equal(algo.predict(observations), loaded.predict(observations))
+
+
+def test_sa2c_propensity_weights_train_and_survive_save(train, dataset, tmp_path) -> None:
+    popularity = np.bincount(train["actions"], minlength=N_ITEMS) / len(train["actions"])
+    algo = config("sa2c", switch_step=0, propensity_smooth=1.0, behaviour_probs=popularity).create()
+    algo.build_with_dataset(dataset)
+    log = algo.update(batch_of(dataset))
+    assert {"negative_td_loss", "actor_weight_mean"} <= set(log)
+    algo.save(str(tmp_path / "sa2c.d3"))
+    np.testing.assert_allclose(d3rlpy.load_learnable(str(tmp_path / "sa2c.d3")).config.behaviour_probs, popularity)
+
+
+def test_score_head_q_ranks_by_n1_q_values(dataset) -> None:
+    algo = config("sqn", score_head="q").create()
+    fit(algo, dataset, n_steps=5)
+    observations = dataset.episodes[0].observations
+    actions = np.arange(len(observations)) % N_ITEMS
+    scores = algo.scores(observations)
+    values = algo.predict_value(observations, actions)
+    np.testing.assert_allclose(values, scores[np.arange(len(actions)), actions].numpy(), rtol=1e-6)
+
+
+def test_sasrec_has_no_q_head(dataset) -> None:
+    with pytest.raises(ValueError, match="no Q head"):
+        config("sasrec", score_head="q").create().build_with_dataset(dataset)
+
+
+def test_td_terms_match_a_brute_force_double_q(dataset) -> None:
+    """TD and negative TD against full-catalogue double Q computed by hand (dropout 0, so train == eval mode)."""
+    seed, gamma = 9, 0.5
+    algo = config("snqn", seed=seed, gamma=gamma, reward_negative=-0.3, dropout=0.0).create()
+    algo.build_with_dataset(dataset)
+    batch = batch_of(dataset, 64)
+    networks = (algo.impl.modules.network1, algo.impl.modules.network2)
+    main_index = int(torch.randint(2, (1,), generator=torch.Generator().manual_seed(seed)).item())
+    main, target = networks[main_index], networks[1 - main_index]
+    observations, next_observations = torch.as_tensor(batch.observations), torch.as_tensor(batch.next_observations)
+    actions = torch.as_tensor(batch.actions).long().view(-1)
+    rewards, terminals = torch.as_tensor(batch.rewards).view(-1), torch.as_tensor(batch.terminals).view(-1)
+    negatives = torch.randint(0, N_ITEMS - 1, (64, 10), generator=torch.Generator().manual_seed(seed + 1))
+    negatives = negatives + (negatives >= actions[:, None]).long()
+    with torch.no_grad():
+        q_main, q_target = main.q_head(main(observations)), target.q_head(target(observations))
+        q_main_next, q_target_next = main.q_head(main(next_observations)), target.q_head(target(next_observations))
+        expected_td, expected_negative = [], []
+        for i in range(64):
+            best_next = int(q_main_next[i].argmax())
+            y = rewards[i] + gamma * (1 - terminals[i]) * q_target_next[i, best_next]
+            expected_td.append(0.5 * (y - q_main[i, actions[i]]) ** 2)
+            y_negative = -0.3 + gamma * q_target[i, int(q_main[i].argmax())]
+            expected_negative.append(sum(0.5 * (y_negative - q_main[i, int(a)]) ** 2 for a in negatives[i]))
+    log = algo.update(batch)
+    assert log["td_loss"] == pytest.approx(float(torch.stack(expected_td).mean()), rel=1e-4)
+    assert log["negative_td_loss"] == pytest.approx(float(torch.stack(expected_negative).mean()), rel=1e-4)

@@ -1,0 +1,194 @@
+"""Training speed of every agent at batch 256 on an RC15-sized catalogue, next to its matmul roofline, and peak RSS.
+
+The roofline of a step is the time of the full-catalogue matmuls it cannot avoid, timed with torch in the same run
+into preallocated outputs: (B×d)@(d×n) forward + the two backward products for the CE head of the updated network
+(for d3rlpy's DiscreteCQL: its Q head, whose CQL term is a logsumexp over all items), and the forward of the double-Q
+selector's Q(s′, ·) for its argmax (plus Q(s, ·) for the negative-action TD); everything else (encoder, gathered Q
+columns, softmax, Adam) is overhead. The "heads" column adds what any implementation that materialises the logits
+pays on top: the heads as torch ops (Linear + cross-entropy forward and backward, selector Linear + argmax).
+Data are random ids (speed does not depend on them).
+
+    .venv/bin/python benchmarks/agents_speed.py            # table for 26,702 items, RSS for 26,702 and 70,852
+    .venv/bin/python benchmarks/agents_speed.py --steps 5 --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+from d3rlpy.dataset import TransitionMiniBatch
+from d3rlpy.dataset.components import Transition
+
+from agents import make_config
+
+RC15_ITEMS = 26_702
+RETAILROCKET_ITEMS = 70_852
+STATE_SIZE = 10
+HIDDEN = 64
+
+# agent -> (heads with forward + backward, rows of forward-only selector Q as multiples of B)
+MATMULS = {
+    "sasrec": (1, 0),
+    "sqn": (1, 1),
+    "snqn": (1, 2),
+    "sa2c": (1, 2),
+    "co": (1, 1),
+    "ccql": (1, 1),
+    "ccql+negTD": (1, 2),
+    "discrete_cql": (1, 1),
+}
+
+
+def random_batch(n_items: int, batch_size: int, rng: np.random.Generator) -> TransitionMiniBatch:
+    """Right-padded random states of random length, random actions, rewards and terminals."""
+
+    def state() -> np.ndarray:
+        s = np.full(STATE_SIZE, n_items, dtype=np.int32)
+        length = rng.integers(0, STATE_SIZE + 1)
+        s[:length] = rng.integers(0, n_items, length)
+        return s
+
+    transitions = [
+        Transition(
+            observation=state(),
+            action=np.array([rng.integers(n_items)]),
+            reward=np.array([rng.choice([0.2, 1.0])], dtype=np.float32),
+            next_observation=state(),
+            next_action=np.array([0]),
+            terminal=float(rng.random() < 0.15),
+            interval=1,
+            rewards_to_go=np.zeros((1, 1), dtype=np.float32),
+        )
+        for _ in range(batch_size)
+    ]
+    return TransitionMiniBatch.from_transitions(transitions)
+
+
+def make_algo(name: str, n_items: int, batch_size: int):
+    overrides = {"negative_td": True} if name == "ccql+negTD" else {}
+    config = make_config(name.split("+")[0], "rc15", n_items=n_items, batch_size=batch_size, **overrides)
+    algo = config.create(device="cpu")
+    algo.create_impl((STATE_SIZE,), n_items)
+    return algo
+
+
+def steps_per_second(algo, batches: list[TransitionMiniBatch], steps: int) -> float:
+    for batch in batches[:3]:
+        algo.update(batch)
+    start = time.perf_counter()
+    for i in range(steps):
+        algo.update(batches[i % len(batches)])
+    return steps / (time.perf_counter() - start)
+
+
+def roofline_seconds(n_items: int, batch_size: int, full: int, forward_rows: int, repeats: int) -> float:
+    """Time of ``full`` (B×d)@(d×n) forward+backward products and forward products over ``forward_rows``·B rows."""
+    x, w, grad = torch.randn(batch_size, HIDDEN), torch.randn(n_items, HIDDEN), torch.randn(batch_size, n_items)
+    logits, grad_x, grad_w = torch.empty(batch_size, n_items), torch.empty(batch_size, HIDDEN), torch.empty_like(w)
+    x_selector = torch.randn(forward_rows * batch_size, HIDDEN)
+    q_selector = torch.empty(forward_rows * batch_size, n_items)
+
+    def once() -> None:
+        for _ in range(full):
+            torch.mm(x, w.T, out=logits)  # forward
+            torch.mm(grad, w, out=grad_x)  # grad of the input
+            torch.mm(grad.T, x, out=grad_w)  # grad of the weight
+        if forward_rows:
+            torch.mm(x_selector, w.T, out=q_selector)
+
+    once()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        once()
+    return (time.perf_counter() - start) / repeats
+
+
+def heads_seconds(n_items: int, batch_size: int, full: int, forward_rows: int, repeats: int) -> float:
+    """Time of the heads as torch ops: ``full`` Linear + cross-entropy forward/backward, selector Linear + argmax."""
+    head = torch.nn.Linear(HIDDEN, n_items)
+    x = torch.randn(batch_size, HIDDEN, requires_grad=True)
+    actions = torch.randint(n_items, (batch_size,))
+    x_selector = torch.randn(forward_rows * batch_size, HIDDEN)
+
+    def once() -> None:
+        for _ in range(full):
+            torch.nn.functional.cross_entropy(head(x), actions, reduction="none").mean().backward()
+        if forward_rows:
+            with torch.no_grad():
+                head(x_selector).argmax(dim=-1)
+
+    once()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        once()
+    return (time.perf_counter() - start) / repeats
+
+
+def peak_rss_child(n_items: int, batch_size: int, steps: int) -> None:
+    """Run in a fresh process: train CCQL with the negative TD (the largest step) and print the peak RSS in MiB."""
+    baseline = _high_water_mib()
+    algo = make_algo("ccql+negTD", n_items, batch_size)
+    batches = [random_batch(n_items, batch_size, np.random.default_rng(i)) for i in range(2)]
+    for i in range(steps):
+        algo.update(batches[i % 2])
+    print(f"{baseline:.0f} {_high_water_mib():.0f}")
+
+
+def _high_water_mib() -> float:
+    """Peak RSS of this process (VmHWM; unlike ru_maxrss it is not inherited from the parent across exec)."""
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
+def peak_rss(n_items: int, batch_size: int, threads: int) -> tuple[float, float]:
+    """(RSS after imports, peak RSS in training) in MiB, measured in a child process."""
+    command = [sys.executable, __file__, "--rss-child", str(n_items), "--batch-size", str(batch_size)]
+    command += ["--threads", str(threads)]
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout.split()
+    return float(out[-2]), float(out[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=10, help="timed updates per agent (after 3 warm-up updates)")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--n-items", type=int, default=RC15_ITEMS)
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1: stable timings)")
+    parser.add_argument("--agents", default=",".join(MATMULS), help=f"comma-separated subset of {list(MATMULS)}")
+    parser.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    if args.rss_child:
+        peak_rss_child(args.rss_child, args.batch_size, steps=3)
+        return
+
+    rng = np.random.default_rng(0)
+    batches = [random_batch(args.n_items, args.batch_size, rng) for _ in range(4)]
+    print(f"n_items={args.n_items} batch={args.batch_size} hidden={HIDDEN} state={STATE_SIZE} "
+          f"threads={args.threads} torch={torch.__version__}")
+    print(f"{'agent':<14}{'steps/s':>9}{'ms/step':>9}{'roofline ms':>13}{'ratio':>7}{'heads ms':>10}{'ratio':>7}")
+    for name in args.agents.split(","):
+        algo = make_algo(name, args.n_items, args.batch_size)
+        rate = steps_per_second(algo, batches, args.steps)
+        full, forward_rows = MATMULS[name]
+        roof = roofline_seconds(args.n_items, args.batch_size, full, forward_rows, repeats=5)
+        heads = heads_seconds(args.n_items, args.batch_size, full, forward_rows, repeats=5)
+        print(
+            f"{name:<14}{rate:>9.2f}{1000 / rate:>9.1f}{1000 * roof:>13.1f}{1 / (rate * roof):>7.2f}"
+            f"{1000 * heads:>10.1f}{1 / (rate * heads):>7.2f}"
+        )
+        del algo
+    for n_items in (RC15_ITEMS, RETAILROCKET_ITEMS):
+        base, peak = peak_rss(n_items, args.batch_size, args.threads)
+        print(f"peak RSS, CCQL+negTD training, {n_items:,} items: {peak:.0f} MiB (after imports: {base:.0f} MiB)")
+
+
+if __name__ == "__main__":
+    main()

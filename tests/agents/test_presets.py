@@ -1,0 +1,108 @@
+"""Presets and make_config (agents/presets.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from d3rlpy.algos import DiscreteCQLConfig
+
+from agents import (
+    AGENTS,
+    PRESETS,
+    SA2CConfig,
+    SASRecCCQLConfig,
+    SASRecCOConfig,
+    SASRecConfig,
+    SASRecEncoderFactory,
+    SNQNConfig,
+    SQNConfig,
+    make_config,
+)
+from recgym.errors import InvalidOptionError
+
+ENCODER_KEYS = {"hidden_size", "n_blocks", "n_heads", "dropout", "n_items"}
+
+
+def test_agents_names_their_configs() -> None:
+    assert AGENTS == {
+        "sasrec": SASRecConfig,
+        "sqn": SQNConfig,
+        "snqn": SNQNConfig,
+        "sa2c": SA2CConfig,
+        "co": SASRecCOConfig,
+        "ccql": SASRecCCQLConfig,
+        "discrete_cql": DiscreteCQLConfig,
+    }
+    assert set(PRESETS) == {"rc15", "retailrocket", "synthetic"}
+    assert all(set(preset) == set(AGENTS) for preset in PRESETS.values())
+
+
+@pytest.mark.parametrize("dataset", sorted(PRESETS))
+@pytest.mark.parametrize("name", sorted(AGENTS))
+def test_every_preset_value_reaches_the_config(name: str, dataset: str) -> None:
+    config = make_config(name, dataset, n_items=100)
+    assert type(config) is AGENTS[name]
+    for key, value in PRESETS[dataset][name].items():
+        holder = config.encoder_factory if key in ENCODER_KEYS else config
+        expected = 100 if key == "n_items" else value
+        assert getattr(holder, key) == expected, key
+    assert isinstance(config.encoder_factory, SASRecEncoderFactory) and config.encoder_factory.n_items == 100
+
+
+def test_reference_values() -> None:
+    rc15, rr = make_config("ccql", "rc15"), make_config("ccql", "retailrocket")
+    assert (rc15.learning_rate, rc15.learning_rate_2, rc15.switch_step, rc15.batch_size) == (0.005, 0.001, 15000, 256)
+    assert (rc15.reward_negative, rc15.clip_grad_value, rc15.encoder_factory.hidden_size) == (-1.0, 1.0, 64)
+    assert (rr.learning_rate, rr.learning_rate_2, rr.switch_step, rr.batch_size, rr.reward_negative) == (
+        0.01, 0.01, 50000, 512, -3.0,
+    )
+    sa2c = make_config("sa2c", "retailrocket")
+    assert (sa2c.learning_rate, sa2c.learning_rate_2, sa2c.switch_step) == (0.005, 0.001, 15000)
+    co = make_config("co", "rc15")
+    assert (co.learning_rate, co.learning_rate_2, co.switch_step) == (0.01, 0.01, 30000)
+    assert make_config("sqn").switch_step is None and make_config("sasrec").encoder_factory.hidden_size == 64
+
+
+def test_overrides_go_to_the_config_or_the_encoder() -> None:
+    config = make_config("snqn", "rc15", learning_rate=0.1, hidden_size=8, dropout=0.0, switch_step=5)
+    assert (config.learning_rate, config.switch_step) == (0.1, 5)
+    assert (config.encoder_factory.hidden_size, config.encoder_factory.dropout) == (8, 0.0)
+    assert config.encoder_factory.n_heads == 1
+
+
+def test_an_encoder_factory_override_replaces_the_preset_encoder() -> None:
+    factory = SASRecEncoderFactory(hidden_size=12, n_blocks=2)
+    assert make_config("sqn", encoder_factory=factory).encoder_factory == factory
+    assert make_config("sqn", encoder_factory=factory, dropout=0.3).encoder_factory == dataclasses.replace(
+        factory, dropout=0.3
+    )
+
+
+def test_presets_are_not_mutated() -> None:
+    before = {dataset: {name: dict(values) for name, values in preset.items()} for dataset, preset in PRESETS.items()}
+    make_config("ccql", "rc15", learning_rate=1.0, hidden_size=4)
+    assert PRESETS == before
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: make_config("dqn"), "unknown agent 'dqn'"),
+        (lambda: make_config("sqn", "movielens"), "unknown preset 'movielens'"),
+        (lambda: make_config("sqn", learning_rte=0.1), r"SQNConfig has no field\(s\) \['learning_rte'\]"),
+        (lambda: make_config("discrete_cql"), "discrete_cql needs the number of items"),
+    ],
+)
+def test_bad_options_raise(call, message: str) -> None:
+    with pytest.raises(InvalidOptionError, match=message):
+        call()
+
+
+def test_configs_validate_their_choices() -> None:
+    with pytest.raises(ValueError, match="score_head"):
+        SQNConfig(score_head="policy")
+    with pytest.raises(ValueError, match="augmentation"):
+        SASRecCOConfig(augmentation="shuffle")
+    with pytest.raises(ValueError, match="behaviour_probs"):
+        SA2CConfig(propensity_smooth=1.0)
