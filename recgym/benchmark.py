@@ -75,7 +75,6 @@ __all__ = [
 AgentSpec = Union[str, LearnableConfig]
 """A registered agent name (``agents.AGENTS`` or "discrete_cql"), a d3rlpy config, or "module:ConfigClass"."""
 
-PRESETS = ("synthetic", "rc15", "retailrocket")
 RESULT_FILE = "result.json"
 _LABEL = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -459,6 +458,8 @@ def run_benchmark(
         raise BenchmarkError(f"select_by must be one of {val_metrics(ks)}, got {select_by!r}")
 
     data, data_description = _load(dataset, dataset_options, progress)
+    from agents import PRESETS
+
     preset = preset or (data.name if data.name in PRESETS else "synthetic")
     specs = resolve_agents(agents, preset=preset, n_items=int(data.n_items))
     config = {

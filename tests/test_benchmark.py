@@ -288,3 +288,23 @@ def test_agent_specs_resolve_to_labelled_configs():
         resolve_agents(["json:dumps"], preset="synthetic", n_items=50)
     with pytest.raises(BenchmarkError, match="must match"):
         resolve_agents({"a/b": DiscreteCQLConfig()}, preset="synthetic", n_items=50)
+
+
+def test_cli_benchmark_with_registered_names(one_thread, tmp_path, capsys):
+    from recgym.cli import main
+
+    argv = [
+        "benchmark", "synthetic", "--data-dir", str(tmp_path / "data"), "-o", "n_sessions=300", "-o", "n_items=50",
+        "--agents", "sasrec", "--seeds", "1", "--steps", "2", "--eval-every", "1", "--top-n", "1",
+        "--out", str(tmp_path / "out"),
+    ]  # fmt: skip
+    assert main(argv) == 0
+    assert "| sasrec | 1 |" in capsys.readouterr().out
+    config = json.loads((tmp_path / "out" / "config.json").read_text())["config"]
+    assert config["agent_preset"] == "synthetic"
+    assert config["agents"]["sasrec"]["spec"] == "sasrec"
+    assert config["agents"]["sasrec"]["params"]["encoder_factory"]["params"]["n_items"] == 50
+    assert config["dataset"]["options"] == {"state_size": 10, "seed": 0, "n_sessions": 300, "n_items": 50}
+
+    assert main([*argv, "-o", "n_items=60"]) == 2  # another dataset into the same folder
+    assert "recgym: error:" in capsys.readouterr().err
