@@ -112,7 +112,7 @@ class SASRecNetwork(nn.Module):
 
 @dataclasses.dataclass(frozen=True)
 class SASRecModules(Modules):
-    """Networks and optimisers saved by d3rlpy's checkpointer; the second network and phase-2 optimisers are optional."""
+    """Networks and optimisers saved by d3rlpy's checkpointer; network2 and the phase-2 optimisers are optional."""
 
     network1: SASRecNetwork
     network2: Optional[SASRecNetwork]
@@ -352,7 +352,7 @@ class SASRecImpl(QLearningAlgoImplBase):
 
 
 class DoubleQImpl(SASRecImpl):
-    """Random-swap double Q over N1 and N2 with CE + w·TD; after ``switch_step``, Q-weighted CE and fresh optimisers."""
+    """Random-swap double Q over N1 and N2 with CE + w·TD; from ``switch_step``, Q-weighted CE and fresh optimisers."""
 
     _config: DoubleQConfig
 
@@ -406,9 +406,11 @@ class SASRecAlgoBase(QLearningAlgoBase[SASRecImpl, SASRecBaseConfig]):
         factory = config.encoder_factory
         if isinstance(factory, SASRecEncoderFactory):
             if factory.n_items not in (None, action_size):
-                raise ValueError(f"encoder_factory.n_items={factory.n_items} differs from the action size {action_size}")
+                raise ValueError(f"encoder_factory.n_items={factory.n_items} is not the action size {action_size}")
             factory = dataclasses.replace(factory, n_items=action_size)
-        networks = [self._create_network(factory, observation_shape, action_size, double_q) for _ in range(1 + double_q)]
+        networks = [
+            self._create_network(factory, observation_shape, action_size, double_q) for _ in range(1 + double_q)
+        ]
 
         def optimizers(learning_rate: float) -> list[Optional[OptimizerWrapper]]:
             made = [config.optim_factory.create(n.named_modules(), lr=learning_rate, compiled=False) for n in networks]

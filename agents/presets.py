@@ -5,8 +5,8 @@ Values follow the reference scripts (reference-protocol §3-4) with the recgym f
 - every agent uses the same encoder (hidden 64, 1 block, 1 head, dropout 0.1; the reference SASRec baseline had 32),
 - discount 0.5, batch 256, 10 uniform negatives,
 - ``rc15``: Xin's RC15 learning rates (0.01), SA2C's switch at 15000 with lr_2 0.001, SASRec-AC/CO's 30000 with
-  lr_2 = lr, and CCQL's RC15 arguments (lr 0.005, lr_2 0.001, switch 15000, τ 0.5, α 0.01, r⁻ −1, NT-Xent τ_c 0.07,
-  permutation, gradients clamped to ±1),
+  lr_2 = lr, and CCQL's RC15 arguments (lr 0.005, lr_2 0.001, switch 15000, τ 0.5, α 0.01, r⁻ −1,
+  NT-Xent τ_c 0.07, permutation, gradients clamped to ±1),
 - ``retailrocket``: Xin's Kaggle learning rates (0.005) and the CCQL RetailRocket values that the reference script
   hard-codes after argparse (batch 512, lr = lr_2 = 0.01, switch 50000, r⁻ −3), written here in the open,
 - ``synthetic``: the ``rc15`` values (the synthetic generator mimics RC15's size and statistics).

@@ -1,4 +1,4 @@
-"""SA2C: SNQN whose second phase weights each sample's CE by its clipped advantage (and propensity) (reference §3.5)."""
+"""SA2C: SNQN whose second phase weights each sample's CE by its advantage and propensity (reference §3.5)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Optional
 import numpy as np
 import torch
 from d3rlpy.base import DeviceArg, register_learnable
-from dataclasses_json import config as json_config
 from d3rlpy.types import NDArray, Shape
+from dataclasses_json import config as json_config
 
 from agents.double_q import SASRecAlgoBase, SASRecModules, UpdateStep
 from agents.losses import advantage_weights, propensity_weights
@@ -54,8 +54,8 @@ class SA2CConfig(SNQNConfig):
         advantage_clip_min: lower clip of A (None: no clipping at all).
         advantage_clip_max: upper clip of A.
         propensity_smooth: η; 0 turns the propensity off.
-        behaviour_probs: μ, (n_items,) item probabilities of the logging policy (e.g. ``SessionDataset.item_popularity``);
-            required when η > 0.
+        behaviour_probs: μ, (n_items,) item probabilities of the logging policy
+            (e.g. ``SessionDataset.item_popularity``); required when η > 0.
     """
 
     switch_step: Optional[int] = 15000
@@ -91,7 +91,8 @@ class SA2CImpl(SNQNImpl):
 
     def actor_weights(self, step: UpdateStep) -> torch.Tensor:
         config = self._config
-        weights = advantage_weights(step.q_logged, step.q_negative, config.advantage_clip_min, config.advantage_clip_max)
+        clip_min, clip_max = config.advantage_clip_min, config.advantage_clip_max
+        weights = advantage_weights(step.q_logged, step.q_negative, clip_min, clip_max)
         if config.propensity_smooth > 0:
             assert self._behaviour_probs is not None
             weights = weights * propensity_weights(

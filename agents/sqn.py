@@ -1,4 +1,4 @@
-"""SQN and SASRec-AC: CE + w·TD on two double-Q networks; with a switch, Q-weighted CE afterwards (reference §3.3, §3.6)."""
+"""SQN and SASRec-AC: CE + w·TD on two double-Q networks, then optionally Q-weighted CE (reference §3.3, §3.6)."""
 
 from __future__ import annotations
 

@@ -220,7 +220,8 @@ def test_phase_two_weights_each_sample_by_its_own_q(dataset) -> None:
     algo = algo.create()
     algo.build_with_dataset(dataset)
     batch = batch_of(dataset, 64)
-    main = (algo.impl.modules.network1, algo.impl.modules.network2)[int(torch.randint(2, (1,), generator=torch.Generator().manual_seed(2)).item())]
+    main_index = int(torch.randint(2, (1,), generator=torch.Generator().manual_seed(2)).item())
+    main = (algo.impl.modules.network1, algo.impl.modules.network2)[main_index]
     with torch.no_grad():
         observations = torch.as_tensor(batch.observations)
         actions = torch.as_tensor(batch.actions).long().view(-1)
