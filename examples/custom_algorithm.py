@@ -86,7 +86,8 @@ class SmoothBC(QLearningAlgoBase[SmoothBCImpl, SmoothBCConfig]):
         encoder = SASRecEncoderFactory(n_items=action_size, hidden_size=self._config.hidden_size)
         network = nn.Sequential(encoder.create(observation_shape), nn.Linear(self._config.hidden_size, action_size))
         network.to(self._device)
-        optim = self._config.optim_factory.create(network.named_modules(), lr=self._config.learning_rate, compiled=False)
+        lr = self._config.learning_rate
+        optim = self._config.optim_factory.create(network.named_modules(), lr=lr, compiled=False)
         modules = SmoothBCModules(network=network, optim=optim)
         self._impl = SmoothBCImpl(observation_shape, action_size, modules, self._config.label_smoothing, self._device)
 

@@ -59,21 +59,25 @@ from tqdm.auto import tqdm
 from recgym.errors import RecgymError
 
 __all__ = [
+    "AgentSpec",
     "BenchmarkError",
     "BenchmarkResult",
     "aggregate",
     "config_hash",
+    "describe_config",
     "load_result",
+    "load_weights",
+    "resolve_agents",
     "run_benchmark",
+    "save_weights",
     "select_steps",
-    "selection_metrics",
     "summarize_run",
     "table_metrics",
     "val_metrics",
 ]
 
 AgentSpec = Union[str, LearnableConfig]
-"""A registered agent name (``agents.AGENTS`` or "discrete_cql"), a d3rlpy config, or "module:ConfigClass"."""
+"""A registered agent name (a key of ``agents.AGENTS``), a d3rlpy config, or "module:ConfigClass"."""
 
 RESULT_FILE = "result.json"
 _LABEL = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -121,7 +125,7 @@ def selection_names(top_n: int) -> tuple[str, str]:
 def summarize_run(
     test: Mapping[int, Mapping[str, float]], ranked_steps: Sequence[int], top_n: int
 ) -> dict[str, dict[str, float]]:
-    """Test metrics per selection: the best val checkpoint's, and the mean over the ``top_n`` best (``ranked_steps``)."""
+    """Test metrics per selection: the best val checkpoint's, and the mean over the ``top_n`` best of ``ranked_steps``."""
     best, top = selection_names(top_n)
     chosen = [test[step] for step in ranked_steps[:top_n]]
     return {
@@ -205,7 +209,7 @@ def resolve_agents(
         if not _LABEL.match(label):
             raise BenchmarkError(f"agent label {label!r} must match {_LABEL.pattern} (it names a folder)")
         if label in resolved:
-            raise BenchmarkError(f"two agents are labelled {label!r}: pass a mapping {{label: spec}} to tell them apart")
+            raise BenchmarkError(f"two agents are labelled {label!r}: pass a mapping {{label: spec}} instead")
         resolved[label] = (config, spec if isinstance(spec, str) else None)
     if not resolved:
         raise BenchmarkError("no agents given")
@@ -222,7 +226,8 @@ def _make_config(spec: AgentSpec, *, preset: str, n_items: int) -> LearnableConf
         try:
             obj = getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError) as error:
-            raise BenchmarkError(f"cannot import agent spec {spec!r}: {error} (is its folder on PYTHONPATH?)") from error
+            message = f"cannot import agent spec {spec!r}: {error} (is its folder on PYTHONPATH?)"
+            raise BenchmarkError(message) from error
         config = obj() if isinstance(obj, type) else obj
         if not isinstance(config, LearnableConfig):
             raise BenchmarkError(f"{spec} is not a d3rlpy LearnableConfig (class or instance)")
@@ -365,6 +370,7 @@ def _train_run(
     n_epochs = settings.steps // settings.eval_every
     curve: list[dict[str, Any]] = []
     kept: set[int] = set()
+    val_seconds = 0.0
     started = time.perf_counter()
     fitter = algo.fitter(
         dataset.to_d3rlpy("train"),
@@ -378,7 +384,9 @@ def _train_run(
     )
     for epoch, logged in fitter:
         step = epoch * settings.eval_every
+        tick = time.perf_counter()
         val = {k: v for k, v in _evaluate(algo, dataset, "val", settings.ks).items() if not k.startswith("n_")}
+        val_seconds += time.perf_counter() - tick
         train = {f"train/{k}": float(v) for k, v in logged.items() if not k.startswith("time_")}
         curve.append({"step": step, "epoch": epoch, **val, **train})
         save_weights(algo, checkpoints / f"step{step}.pt")
@@ -387,7 +395,7 @@ def _train_run(
         for stale in kept - keep:
             (checkpoints / f"step{stale}.pt").unlink()
         kept = keep
-    train_seconds = time.perf_counter() - started
+    fitted = time.perf_counter()
     ranked = select_steps(pd.DataFrame(curve), settings.select_by, settings.top_n)
     test = {}
     for step in ranked:
@@ -406,8 +414,9 @@ def _train_run(
         "selections": summarize_run(test, ranked, settings.top_n),
         "test": {str(step): metrics for step, metrics in test.items()},
         "curve": curve,
-        "train_seconds": train_seconds,
-        "total_seconds": time.perf_counter() - started,
+        "train_seconds": fitted - started - val_seconds,
+        "val_seconds": val_seconds,
+        "test_seconds": time.perf_counter() - fitted,
     }
     _write_json(run_dir / RESULT_FILE, result)
     return result
@@ -442,6 +451,7 @@ def run_benchmark(
     ``steps`` must be a multiple of ``eval_every`` (one evaluation per d3rlpy epoch). ``select_by`` defaults to
     ``reward@<max k>``.
     """
+    from agents import PRESETS
     from recgym import __version__
     from recgym.plotting import plot_results
 
@@ -458,8 +468,6 @@ def run_benchmark(
         raise BenchmarkError(f"select_by must be one of {val_metrics(ks)}, got {select_by!r}")
 
     data, data_description = _load(dataset, dataset_options, progress)
-    from agents import PRESETS
-
     preset = preset or (data.name if data.name in PRESETS else "synthetic")
     specs = resolve_agents(agents, preset=preset, n_items=int(data.n_items))
     config = {
@@ -481,9 +489,8 @@ def run_benchmark(
 
     plan = [(label, seed) for seed in seed_list for label in specs]
     results = {key: load_result(_run_dir(out_dir, *key), digest) for key in plan}
-    bar = tqdm(total=len(plan), initial=sum(r is not None for r in results.values()), desc="benchmark runs",
-               unit="run", disable=not progress)
-    with bar:
+    done = sum(result is not None for result in results.values())
+    with tqdm(total=len(plan), initial=done, desc="benchmark runs", unit="run", disable=not progress) as bar:
         for label, seed in plan:
             if results[label, seed] is not None:
                 continue

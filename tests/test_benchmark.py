@@ -135,7 +135,9 @@ def tiny_agents() -> dict:
 
     return {
         "sqn": SQNConfig(encoder_factory=SASRecEncoderFactory(hidden_size=8), batch_size=16),
-        "discrete_cql": DiscreteCQLConfig(encoder_factory=SASRecEncoderFactory(n_items=50, hidden_size=8), batch_size=16),
+        "discrete_cql": DiscreteCQLConfig(
+            encoder_factory=SASRecEncoderFactory(n_items=50, hidden_size=8), batch_size=16
+        ),
     }
 
 
@@ -235,7 +237,11 @@ def test_resume_retrains_only_unfinished_runs_and_gives_the_same_table(finished,
     (out / "results.csv").unlink()
     trained = []
     original = benchmark._train_run
-    monkeypatch.setattr(benchmark, "_train_run", lambda label, *a, **k: trained.append(label) or original(label, *a, **k))
+    def counting(label, *args, **kwargs):
+        trained.append(label)
+        return original(label, *args, **kwargs)
+
+    monkeypatch.setattr(benchmark, "_train_run", counting)
 
     resumed = bench(tiny_dataset, out)
     assert trained == ["sqn"]
@@ -279,7 +285,8 @@ def test_agent_specs_resolve_to_labelled_configs():
         "class": "d3rlpy.algos.qlearning.dqn:DQNConfig",
         "params": json.loads(resolved["dqn"][0].serialize()),
     }
-    assert list(resolve_agents({"a": DiscreteCQLConfig(), "b": DiscreteCQLConfig()}, preset="x", n_items=5)) == ["a", "b"]
+    labelled = resolve_agents({"a": DiscreteCQLConfig(), "b": DiscreteCQLConfig()}, preset="synthetic", n_items=5)
+    assert list(labelled) == ["a", "b"]
     with pytest.raises(BenchmarkError, match="two agents are labelled 'discrete_cql'"):
         resolve_agents([DiscreteCQLConfig(), DiscreteCQLConfig()], preset="synthetic", n_items=50)
     with pytest.raises(BenchmarkError, match="cannot import agent spec 'nowhere:Config'"):
@@ -308,3 +315,17 @@ def test_cli_benchmark_with_registered_names(one_thread, tmp_path, capsys):
 
     assert main([*argv, "-o", "n_items=60"]) == 2  # another dataset into the same folder
     assert "recgym: error:" in capsys.readouterr().err
+
+
+def test_a_users_own_algorithm_runs_from_a_module_spec(one_thread, tiny_dataset, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from recgym.benchmark import run_benchmark
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "examples"))
+    result = run_benchmark(
+        tiny_dataset, ["custom_algorithm:SmoothBCConfig"], seeds=1, steps=2, eval_every=1, top_n_checkpoints=1,
+        out=tmp_path, progress=False,
+    )  # fmt: skip
+    assert result.table[["agent", "selection"]].values.tolist() == [["smooth_bc", "best"], ["smooth_bc", "top1"]]
+    assert result.curves["train/loss"].notna().all()
