@@ -125,7 +125,7 @@ def selection_names(top_n: int) -> tuple[str, str]:
 def summarize_run(
     test: Mapping[int, Mapping[str, float]], ranked_steps: Sequence[int], top_n: int
 ) -> dict[str, dict[str, float]]:
-    """Test metrics per selection: the best val checkpoint's, and the mean over the ``top_n`` best of ``ranked_steps``."""
+    """Test metrics per selection: the best val checkpoint's and the mean over the ``top_n`` first of ``ranked_steps``."""
     best, top = selection_names(top_n)
     chosen = [test[step] for step in ranked_steps[:top_n]]
     return {
@@ -198,13 +198,20 @@ def curves_table(results: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def resolve_agents(
-    agents: Sequence[AgentSpec] | Mapping[str, AgentSpec], *, preset: str, n_items: int
+    agents: Sequence[AgentSpec] | Mapping[str, AgentSpec],
+    *,
+    preset: str,
+    n_items: int,
+    agent_options: Mapping[str, Any] | None = None,
 ) -> dict[str, tuple[LearnableConfig, str | None]]:
-    """Label -> (config, spec string or None) for every agent spec; labels name the run folders."""
+    """Label -> (config, spec string or None) for every agent spec; labels name the run folders.
+
+    ``agent_options`` are overrides for every agent given by name (``agents.make_config(name, **agent_options)``).
+    """
     items = agents.items() if isinstance(agents, Mapping) else ((None, spec) for spec in agents)
     resolved: dict[str, tuple[LearnableConfig, str | None]] = {}
     for label, spec in items:
-        config = _make_config(spec, preset=preset, n_items=n_items)
+        config = _make_config(spec, preset=preset, n_items=n_items, options=agent_options or {})
         label = label or (spec if isinstance(spec, str) and ":" not in spec else config.get_type())
         if not _LABEL.match(label):
             raise BenchmarkError(f"agent label {label!r} must match {_LABEL.pattern} (it names a folder)")
@@ -216,7 +223,7 @@ def resolve_agents(
     return resolved
 
 
-def _make_config(spec: AgentSpec, *, preset: str, n_items: int) -> LearnableConfig:
+def _make_config(spec: AgentSpec, *, preset: str, n_items: int, options: Mapping[str, Any]) -> LearnableConfig:
     if isinstance(spec, LearnableConfig):
         return spec
     if not isinstance(spec, str):
@@ -234,7 +241,7 @@ def _make_config(spec: AgentSpec, *, preset: str, n_items: int) -> LearnableConf
         return config
     from agents import make_config
 
-    return make_config(spec, dataset=preset, n_items=n_items)
+    return make_config(spec, dataset=preset, **{"n_items": n_items, **options})
 
 
 def describe_config(config: LearnableConfig, spec: str | None) -> dict[str, Any]:
@@ -438,6 +445,7 @@ def run_benchmark(
     top_n_checkpoints: int = 5,
     select_by: str | None = None,
     preset: str | None = None,
+    agent_options: Mapping[str, Any] | None = None,
     progress: bool = True,
     **dataset_options: Any,
 ) -> BenchmarkResult:
@@ -447,7 +455,8 @@ def run_benchmark(
     **dataset_options)``), or a ``SessionDataset``. ``agents``: a list of specs (labelled by name or d3rlpy type)
     or a mapping label -> spec; a spec is a registered name (``agents.make_config(name, dataset=preset,
     n_items=...)``, ``preset`` defaulting to the dataset's name when it is one of the presets, else "synthetic"),
-    a d3rlpy ``LearnableConfig`` or "module:ConfigClass". ``seeds``: a count (seeds 0..n-1) or explicit seeds.
+    a d3rlpy ``LearnableConfig`` or "module:ConfigClass"; ``agent_options`` (e.g. ``{"hidden_size": 32}``) override
+    the preset of every agent given by name. ``seeds``: a count (seeds 0..n-1) or explicit seeds.
     ``steps`` must be a multiple of ``eval_every`` (one evaluation per d3rlpy epoch). ``select_by`` defaults to
     ``reward@<max k>``.
     """
@@ -469,7 +478,7 @@ def run_benchmark(
 
     data, data_description = _load(dataset, dataset_options, progress)
     preset = preset or (data.name if data.name in PRESETS else "synthetic")
-    specs = resolve_agents(agents, preset=preset, n_items=int(data.n_items))
+    specs = resolve_agents(agents, preset=preset, n_items=int(data.n_items), agent_options=agent_options)
     config = {
         "dataset": data_description,
         "agent_preset": preset,

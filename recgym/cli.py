@@ -117,6 +117,7 @@ def _run_benchmark(args: argparse.Namespace) -> int:
         out=args.out,
         top_n_checkpoints=args.top_n,
         select_by=args.select_by,
+        agent_options=dict(args.agent_options),
         data_dir=args.data_dir,
         state_size=args.state_size,
         seed=args.seed,
@@ -143,8 +144,18 @@ def add_benchmark_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--eval-every", type=int, required=True, help="steps between val evaluations / checkpoints")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     parser.add_argument("--out", required=True, help="results folder; rerun the same command to resume")
-    parser.add_argument("--top-n", type=int, default=5, help="val checkpoints averaged in the top-n selection (default: 5)")
+    parser.add_argument("--top-n", type=int, default=5, help="val checkpoints averaged by the top-n selection (default: 5)")
     parser.add_argument("--select-by", help="val metric ranking checkpoints (default: reward@20)")
+    parser.add_argument(
+        "-a",
+        "--agent-option",
+        dest="agent_options",
+        action="append",
+        type=parse_option,
+        default=[],
+        metavar="KEY=VALUE",
+        help="override of every named agent's preset, e.g. -a hidden_size=32 -a batch_size=128 (repeatable)",
+    )
     parser.set_defaults(handler=_run_benchmark)
 
 

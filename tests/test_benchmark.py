@@ -303,7 +303,7 @@ def test_cli_benchmark_with_registered_names(one_thread, tmp_path, capsys):
     argv = [
         "benchmark", "synthetic", "--data-dir", str(tmp_path / "data"), "-o", "n_sessions=300", "-o", "n_items=50",
         "--agents", "sasrec", "--seeds", "1", "--steps", "2", "--eval-every", "1", "--top-n", "1",
-        "--out", str(tmp_path / "out"),
+        "-a", "hidden_size=8", "--out", str(tmp_path / "out"),
     ]  # fmt: skip
     assert main(argv) == 0
     assert "| sasrec | 1 |" in capsys.readouterr().out
@@ -311,6 +311,7 @@ def test_cli_benchmark_with_registered_names(one_thread, tmp_path, capsys):
     assert config["agent_preset"] == "synthetic"
     assert config["agents"]["sasrec"]["spec"] == "sasrec"
     assert config["agents"]["sasrec"]["params"]["encoder_factory"]["params"]["n_items"] == 50
+    assert config["agents"]["sasrec"]["params"]["encoder_factory"]["params"]["hidden_size"] == 8
     assert config["dataset"]["options"] == {"state_size": 10, "seed": 0, "n_sessions": 300, "n_items": 50}
 
     assert main([*argv, "-o", "n_items=60"]) == 2  # another dataset into the same folder
