@@ -125,7 +125,7 @@ def selection_names(top_n: int) -> tuple[str, str]:
 def summarize_run(
     test: Mapping[int, Mapping[str, float]], ranked_steps: Sequence[int], top_n: int
 ) -> dict[str, dict[str, float]]:
-    """Test metrics per selection: the best val checkpoint's and the mean over the ``top_n`` first of ``ranked_steps``."""
+    """Test metrics per selection: the best val checkpoint's, and the mean over the first ``top_n`` ranked steps."""
     best, top = selection_names(top_n)
     chosen = [test[step] for step in ranked_steps[:top_n]]
     return {

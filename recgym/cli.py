@@ -144,7 +144,7 @@ def add_benchmark_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--eval-every", type=int, required=True, help="steps between val evaluations / checkpoints")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     parser.add_argument("--out", required=True, help="results folder; rerun the same command to resume")
-    parser.add_argument("--top-n", type=int, default=5, help="val checkpoints averaged by the top-n selection (default: 5)")
+    parser.add_argument("--top-n", type=int, default=5, help="val checkpoints averaged by the top-n selection")
     parser.add_argument("--select-by", help="val metric ranking checkpoints (default: reward@20)")
     parser.add_argument(
         "-a",
