@@ -20,6 +20,7 @@ import torch
 import recgym
 from agents import SASRecEncoder
 from recgym.envs import RecReplayEnv
+from recgym.evaluation import SCORE_BATCH_FLOATS
 from recgym.metrics import top_k
 
 T = TypeVar("T")
@@ -67,7 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=None, help="recgym data directory (default: recgym's cache directory)")
     parser.add_argument("--n-sessions", type=int, default=200_000, help="synthetic sessions (200k gives RC15 scale)")
-    parser.add_argument("--batch-size", type=int, default=4096)
+    parser.add_argument("--batch-size", type=int, default=None, help="rows per scoring call (default: evaluate's)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--env-steps", type=int, default=50_000)
     args = parser.parse_args()
@@ -77,20 +78,21 @@ def main() -> None:
     load_s = time.perf_counter() - start
     val = dataset.split("val")
     n_events = val.n_transitions
+    batch_size = args.batch_size or max(1, min(4096, SCORE_BATCH_FLOATS // dataset.n_items))
     scorer = SASRecScorer(dataset.n_items, dataset.state_size, args.device)
     scorer.scores(val.observations[:8].astype(np.int64))  # warm-up
 
-    # one pass over the batches timing each stage on its own, then evaluate() end to end
+    # one pass over all events timing each stage on its own, then evaluate() end to end (distinct states only)
     stages = {"encoder": 0.0, "matmul": 0.0, "top_k": 0.0}
-    for start in range(0, n_events, args.batch_size):
-        batch = val.observations[start : start + args.batch_size].astype(np.int64)
+    for start in range(0, n_events, batch_size):
+        batch = val.observations[start : start + batch_size].astype(np.int64)
         states, seconds = timed(lambda: scorer.states(batch), args.device)
         stages["encoder"] += seconds
         scores, seconds = timed(lambda: states @ scorer.head.T, args.device)
         stages["matmul"] += seconds
         stages["top_k"] += timed(lambda: top_k(scores, 20), args.device)[1]
         del scores
-    _, evaluate_s = timed(lambda: recgym.evaluate(scorer, dataset, batch_size=args.batch_size, device=args.device), args.device)
+    _, evaluate_s = timed(lambda: recgym.evaluate(scorer, dataset, batch_size=batch_size, device=args.device), args.device)
     rows = [
         ("evaluate(): score + top-20 + metrics", evaluate_s, f"{n_events / evaluate_s:,.0f} events/s"),
         ("  SASRec encoder alone", stages["encoder"], f"{n_events / stages['encoder']:,.0f} events/s"),
@@ -106,7 +108,8 @@ def main() -> None:
 
     print(
         f"dataset synthetic n_sessions={args.n_sessions}: {dataset.n_items:,} items, val {val.n_sessions:,} sessions, "
-        f"{n_events:,} events (loaded in {load_s:.1f} s); device {args.device}, batch {args.batch_size}, "
+        f"{n_events:,} events, {len(np.unique(val.observations, axis=0)):,} distinct states (loaded in {load_s:.1f} s); "
+        f"device {args.device}, batch {batch_size}, "
         f"torch threads {torch.get_num_threads()}"
     )
     width = max(len(name) for name, _, _ in rows)

@@ -30,6 +30,7 @@ __all__ = [
 Scorer = Callable[[np.ndarray], "torch.Tensor"]
 METRIC_PATTERN = re.compile(r"^(?:(?:click|purchase)/(?:hr|ndcg)|reward)@(\d+)$")
 DEFAULT_KS = (5, 10, 20)
+SCORE_BATCH_FLOATS = 6 * 2**20  # 24 MB of float32 scores per batch: under glibc's 32 MB mmap ceiling
 
 
 class PopularityPolicy:
@@ -125,33 +126,45 @@ def evaluate(
     dataset: Any,
     split: str = "val",
     ks: Sequence[int] = DEFAULT_KS,
-    batch_size: int = 4096,
+    batch_size: int | None = None,
     device: str | torch.device | None = None,
     progress: bool = False,
+    unique_states: bool = True,
 ) -> dict[str, float]:
     """HR@k and NDCG@k per event type, Reward@k and event counts of ``policy`` on the events of ``split``.
 
     Keys: ``click/hr@5``, ``click/ndcg@5``, ``purchase/hr@5``, ``purchase/ndcg@5``, ``reward@5`` for each k, then
     ``n_click_events``, ``n_purchase_events``, ``n_events``. HR/NDCG of an event type without events is NaN.
     Reward@k is the raw sum of the logged rewards of the hit events (not normalised, as in the reference).
+
+    A policy is a function of the observation, so by default each distinct state of the split is scored once (a
+    fifth to a third of the events share their state with another event: every session starts from the empty
+    state) and its top-k is shared by the events with that state; ``unique_states=False`` scores every event in log
+    order instead, for a policy that reads more than the observation (an oracle replaying the log, say). ``batch_size`` counts distinct states per scoring call; the
+    default keeps a batch's score matrix under 24 MB, small enough for the allocator to reuse it from call to call.
     ``device`` moves the scores before the top-k (default: where the policy returned them).
     """
     import torch
     from tqdm.auto import tqdm
 
-    from recgym.metrics import RankCounts, target_ranks
+    from recgym.metrics import RankCounts, slate_ranks, top_k
 
     ks = _check_ks(ks)
+    if batch_size is None:
+        batch_size = max(1, min(4096, SCORE_BATCH_FLOATS // dataset.n_items))
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     events = dataset.split(split)
     scorer = as_scorer(policy)
-    counts = RankCounts(max(ks))
-    n_events = len(events.actions)
+    max_k = min(max(ks), dataset.n_items)
+    if unique_states:
+        states, state_of_event = np.unique(events.observations, axis=0, return_inverse=True)
+    else:
+        states, state_of_event = events.observations, np.arange(len(events.observations))
+    slates = torch.empty(len(states), max_k, dtype=torch.int64)
     with torch.no_grad():
-        for start in tqdm(range(0, n_events, batch_size), desc=f"evaluate {split}", disable=not progress):
-            rows = slice(start, start + batch_size)
-            observations = events.observations[rows].astype(np.int64)
+        for start in tqdm(range(0, len(states), batch_size), desc=f"evaluate {split}", disable=not progress):
+            observations = states[start : start + batch_size].astype(np.int64)
             scores = scorer(observations)
             if device is not None:
                 scores = scores.to(device)
@@ -160,8 +173,10 @@ def evaluate(
                     f"policy returned scores of shape {tuple(scores.shape)}, "
                     f"expected ({len(observations)}, {dataset.n_items})"
                 )
-            ranks = target_ranks(scores, torch.from_numpy(events.actions[rows].astype(np.int64)), max(ks))
-            counts.update(ranks, torch.from_numpy(events.event_types[rows]), torch.from_numpy(events.rewards[rows]))
+            slates[start : start + len(observations)] = top_k(scores, max_k).cpu()
+    counts = RankCounts(max(ks))
+    ranks = slate_ranks(slates[torch.from_numpy(state_of_event.reshape(-1))], torch.from_numpy(events.actions))
+    counts.update(ranks, torch.from_numpy(events.event_types), torch.from_numpy(events.rewards))
     return counts.metrics(ks)
 
 
@@ -175,7 +190,7 @@ def _check_ks(ks: Sequence[int]) -> tuple[int, ...]:
 class _SharedEvaluation:
     """Runs :func:`evaluate` once per (algorithm, gradient step) and hands the same metrics to every evaluator."""
 
-    def __init__(self, dataset: Any, split: str, ks: Sequence[int], batch_size: int, device: Any) -> None:
+    def __init__(self, dataset: Any, split: str, ks: Sequence[int], batch_size: int | None, device: Any) -> None:
         self.dataset, self.split, self.ks = dataset, split, _check_ks(ks)
         self.batch_size, self.device = batch_size, device
         self._key: tuple[Any, int | None] | None = None
@@ -203,7 +218,7 @@ class MetricEvaluator:
         metric: str = "purchase/hr@20",
         split: str = "val",
         ks: Sequence[int] | None = None,
-        batch_size: int = 4096,
+        batch_size: int | None = None,
         device: str | torch.device | None = None,
         *,
         shared: _SharedEvaluation | None = None,
@@ -226,7 +241,7 @@ def metric_evaluators(
     dataset: Any,
     metrics: Sequence[str] = ("purchase/hr@20", "purchase/ndcg@20", "reward@20"),
     split: str = "val",
-    batch_size: int = 4096,
+    batch_size: int | None = None,
     device: str | torch.device | None = None,
 ) -> dict[str, MetricEvaluator]:
     """Evaluators for ``fit(..., evaluators=...)`` sharing one scoring pass per epoch.

@@ -20,7 +20,7 @@ import torch
 
 from recgym.data.schema import EventType
 
-__all__ = ["RankCounts", "target_ranks", "top_k"]
+__all__ = ["RankCounts", "slate_ranks", "target_ranks", "top_k"]
 
 EVENT_NAMES: dict[int, str] = {EventType.CLICK: "click", EventType.PURCHASE: "purchase"}
 
@@ -59,8 +59,12 @@ def top_k(scores: torch.Tensor, k: int) -> torch.Tensor:
 
 def target_ranks(scores: torch.Tensor, targets: torch.Tensor, k: int) -> torch.Tensor:
     """1-based rank of ``targets[i]`` in the top-k of ``scores[i]`` (module tie rule), 0 where it is not in it."""
-    slate = top_k(scores, k)
-    hits = slate == targets.to(slate.device).view(-1, 1)
+    return slate_ranks(top_k(scores, k), targets)
+
+
+def slate_ranks(slates: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """1-based position of ``targets[i]`` in ``slates[i]`` (B, k) of :func:`top_k`, 0 where it is not in it."""
+    hits = slates == targets.to(slates.device).view(-1, 1)
     positions = hits.to(torch.int64).argmax(dim=1) + 1
     return torch.where(hits.any(dim=1), positions, torch.zeros_like(positions))
 

@@ -54,7 +54,7 @@ def test_popularity_policy_ties_follow_item_ids() -> None:
 
 
 class Oracle:
-    """Scores the logged item of each event highest (evaluate walks the events in order)."""
+    """Scores the logged item of each event highest; it reads the log, so it needs ``unique_states=False``."""
 
     def __init__(self, actions: np.ndarray, n_items: int) -> None:
         self.actions, self.n_items, self.position = actions, n_items, 0
@@ -67,7 +67,7 @@ class Oracle:
 
 def test_oracle_gets_every_hit_and_the_maximal_reward(synthetic) -> None:
     val = synthetic.split("val")
-    m = evaluate(Oracle(val.actions, synthetic.n_items), synthetic, ks=(1, 20), batch_size=1000)
+    m = evaluate(Oracle(val.actions, synthetic.n_items), synthetic, ks=(1, 20), batch_size=1000, unique_states=False)
     for key in ("click/hr@1", "click/ndcg@1", "purchase/hr@20", "purchase/ndcg@20"):
         assert m[key] == 1.0
     assert m["reward@1"] == m["reward@20"] == math.fsum(val.rewards.astype(np.float64))
@@ -101,7 +101,7 @@ def test_popularity_matches_a_brute_force_loop(synthetic) -> None:
         assert m[f"reward@{k}"] == pytest.approx(math.fsum(float(r) for r, h in zip(val.rewards, hits) if h), abs=1e-9)
 
 
-def test_batch_size_and_score_type_do_not_change_the_result(synthetic) -> None:
+def test_batch_size_score_type_and_state_sharing_do_not_change_the_result(synthetic) -> None:
     rng = np.random.default_rng(0)
     weights = rng.normal(size=(synthetic.n_items + 1, synthetic.n_items)).astype(np.float32)
 
@@ -110,6 +110,7 @@ def test_batch_size_and_score_type_do_not_change_the_result(synthetic) -> None:
 
     reference = evaluate(numpy_scorer, synthetic)
     assert evaluate(numpy_scorer, synthetic, batch_size=333) == reference
+    assert evaluate(numpy_scorer, synthetic, batch_size=333, unique_states=False) == reference
     assert evaluate(lambda obs: torch.from_numpy(numpy_scorer(obs)), synthetic, batch_size=50) == reference
     assert set(reference) == {
         f"{kind}/{name}@{k}" for kind in ("click", "purchase") for name in ("hr", "ndcg") for k in (5, 10, 20)
