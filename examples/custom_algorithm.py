@@ -10,7 +10,7 @@ saved models reload), an Algo (builds networks and optimisers) and an Impl (one 
 
 The same class runs from the command line once its module is importable:
 
-    PYTHONPATH=examples recgym benchmark synthetic --agents ccql,custom_algorithm:SmoothBCConfig ...
+    PYTHONPATH=examples recgym benchmark --dataset synthetic --agents ccql,custom_algorithm:SmoothBCConfig ...
 """
 
 from __future__ import annotations

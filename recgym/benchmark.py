@@ -206,7 +206,9 @@ def resolve_agents(
 ) -> dict[str, tuple[LearnableConfig, str | None]]:
     """Label -> (config, spec string or None) for every agent spec; labels name the run folders.
 
-    ``agent_options`` are overrides for every agent given by name (``agents.make_config(name, **agent_options)``).
+    ``agent_options`` are overrides for the agents given by name (``agents.make_config(name, **overrides)``): a plain
+    key (``"hidden_size"``) applies to every such agent, a key qualified by the agent's name (``"ccql.switch_step"``)
+    to that agent only.
     """
     items = agents.items() if isinstance(agents, Mapping) else ((None, spec) for spec in agents)
     resolved: dict[str, tuple[LearnableConfig, str | None]] = {}
@@ -241,7 +243,9 @@ def _make_config(spec: AgentSpec, *, preset: str, n_items: int, options: Mapping
         return config
     from agents import make_config
 
-    return make_config(spec, dataset=preset, **{"n_items": n_items, **options})
+    shared = {key: value for key, value in options.items() if "." not in key}
+    own = {key.partition(".")[2]: value for key, value in options.items() if key.partition(".")[0] == spec}
+    return make_config(spec, dataset=preset, **{"n_items": n_items, **shared, **own})
 
 
 def describe_config(config: LearnableConfig, spec: str | None) -> dict[str, Any]:

@@ -30,9 +30,13 @@ def parse_option(text: str) -> tuple[str, Any]:
         return key, value
 
 
-def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments naming a processed dataset, shared by every command that loads one."""
-    parser.add_argument("dataset", help="synthetic, rc15, retailrocket, or a path to a log file")
+def add_dataset_arguments(parser: argparse.ArgumentParser, *, as_option: bool = False) -> None:
+    """Arguments naming a processed dataset, shared by every command that loads one (``--dataset`` if ``as_option``)."""
+    parser.add_argument(
+        *(["--dataset"] if as_option else ["dataset"]),
+        **({"required": True} if as_option else {}),
+        help="synthetic, rc15, retailrocket, or a path to a log file",
+    )
     parser.add_argument("--data-dir", help="raw files and cache (default: $RECGYM_DATA or ~/.cache/recgym)")
     parser.add_argument("--state-size", type=int, default=10, help="items per state (default: 10)")
     parser.add_argument("--seed", type=int, default=0, help="seed of session sampling and the split (default: 0)")
@@ -133,7 +137,7 @@ def add_benchmark_parser(subparsers: argparse._SubParsersAction) -> None:
         "benchmark",
         help="train agents over seeds, select checkpoints on val, report test as a table and curves (resumable)",
     )
-    add_dataset_arguments(parser)
+    add_dataset_arguments(parser, as_option=True)
     parser.add_argument(
         "--agents",
         default="sasrec,sqn,snqn,sa2c,co,ccql",
@@ -154,7 +158,7 @@ def add_benchmark_parser(subparsers: argparse._SubParsersAction) -> None:
         type=parse_option,
         default=[],
         metavar="KEY=VALUE",
-        help="override of every named agent's preset, e.g. -a hidden_size=32 -a batch_size=128 (repeatable)",
+        help="override of the named agents' presets: -a hidden_size=32 for all, -a ccql.switch_step=2000 for one (repeatable)",
     )
     parser.set_defaults(handler=_run_benchmark)
 

@@ -223,31 +223,22 @@ def _synthetic_source(options: dict[str, Any]) -> _Source:
     )
 
 
-def _rc15_source(data_dir: Path, options: dict[str, Any]) -> _Source:
+def _benchmark_source(name: str, data_dir: Path, options: dict[str, Any]) -> _Source:
+    """RC15 or RetailRocket: the official raw files under ``data_dir`` and the dataset's own protocol preset."""
     from recgym.data import readers
 
-    _check_options(options, _keyword_names(readers.read_rc15, ("data_dir", "progress")), "rc15")
-    raw_dir = _find_raw_dir(data_dir, "rc15", tuple(readers.RC15_FILES))
+    reader, files = {
+        "rc15": (readers.read_rc15, readers.RC15_FILES),
+        "retailrocket": (readers.read_retailrocket, readers.RETAILROCKET_FILES),
+    }[name]
+    _check_options(options, _keyword_names(reader, ("data_dir", "progress")), name)
+    raw_dir = _find_raw_dir(data_dir, name, tuple(files))
     return _Source(
-        name="rc15",
-        protocol="rc15",
-        inputs=tuple(raw_dir / file for file in readers.RC15_FILES),
+        name=name,
+        protocol=name,
+        inputs=tuple(raw_dir / file for file in files),
         parameters=dict(options),
-        read=lambda progress: _call_reader("rc15", readers.read_rc15, raw_dir, options, progress),
-    )
-
-
-def _retailrocket_source(data_dir: Path, options: dict[str, Any]) -> _Source:
-    from recgym.data import readers
-
-    _check_options(options, _keyword_names(readers.read_retailrocket, ("data_dir", "progress")), "retailrocket")
-    raw_dir = _find_raw_dir(data_dir, "retailrocket", tuple(readers.RETAILROCKET_FILES))
-    return _Source(
-        name="retailrocket",
-        protocol="retailrocket",
-        inputs=tuple(raw_dir / file for file in readers.RETAILROCKET_FILES),
-        parameters=dict(options),
-        read=lambda progress: _call_reader("retailrocket", readers.read_retailrocket, raw_dir, options, progress),
+        read=lambda progress: _call_reader(name, reader, raw_dir, options, progress),
     )
 
 
@@ -273,9 +264,7 @@ def _resolve_source(name_or_path: str | os.PathLike[str], data_dir: Path, option
     if isinstance(name_or_path, str) and name_or_path in DATASET_NAMES:
         if name_or_path == "synthetic":
             return _synthetic_source(options)
-        if name_or_path == "rc15":
-            return _rc15_source(data_dir, options)
-        return _retailrocket_source(data_dir, options)
+        return _benchmark_source(name_or_path, data_dir, options)
     return _file_source(Path(name_or_path).expanduser().resolve(), options)
 
 

@@ -268,6 +268,15 @@ def test_bad_arguments_are_refused(tiny_dataset, tmp_path):
     assert not (tmp_path / "config.json").exists()
 
 
+def test_agent_options_apply_to_all_named_agents_or_to_the_one_they_name():
+    from recgym.benchmark import resolve_agents
+
+    options = {"hidden_size": 16, "ccql.switch_step": 700, "sa2c.switch_step": 900}
+    resolved = resolve_agents(["ccql", "sa2c", "sasrec"], preset="synthetic", n_items=50, agent_options=options)
+    assert resolved["ccql"][0].switch_step == 700 and resolved["sa2c"][0].switch_step == 900
+    assert {config.encoder_factory.hidden_size for config, _ in resolved.values()} == {16}
+
+
 def test_agent_specs_resolve_to_labelled_configs():
     from d3rlpy.algos import DiscreteCQLConfig
 
@@ -301,7 +310,7 @@ def test_cli_benchmark_with_registered_names(one_thread, tmp_path, capsys):
     from recgym.cli import main
 
     argv = [
-        "benchmark", "synthetic", "--data-dir", str(tmp_path / "data"), "-o", "n_sessions=300", "-o", "n_items=50",
+        "benchmark", "--dataset", "synthetic", "--data-dir", str(tmp_path / "data"), "-o", "n_sessions=300", "-o", "n_items=50",
         "--agents", "sasrec", "--seeds", "1", "--steps", "2", "--eval-every", "1", "--top-n", "1",
         "-a", "hidden_size=8", "--out", str(tmp_path / "out"),
     ]  # fmt: skip
