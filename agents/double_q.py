@@ -35,6 +35,7 @@ from agents.augment import augment
 from agents.encoders import SASRecEncoderFactory
 from agents.losses import cross_entropy, negative_td_loss, td_loss
 from agents.negatives import sample_negatives
+from recgym.metrics import top_k
 
 __all__ = [
     "DoubleQConfig",
@@ -442,8 +443,15 @@ class SASRecAlgoBase(QLearningAlgoBase[SASRecImpl, SASRecBaseConfig]):
     def scores(self, observations: Observations) -> torch.Tensor:
         """(B, n_items) float32 item scores on the algo's device from N1's ``score_head``; no grad, eval mode."""
         assert self._impl is not None, "call fit or build_with_dataset first"
-        return self._impl.scores(torch.as_tensor(observations).to(self._device))
+        x = torch.as_tensor(observations)
+        pad_id = self._impl.action_size
+        if x.numel() and (x.min() < 0 or x.max() > pad_id):
+            raise ValueError(
+                f"observations hold item ids in [{int(x.min())}, {int(x.max())}], but this model knows items "
+                f"0..{pad_id - 1} and the pad id {pad_id}: was it trained on another dataset?"
+            )
+        return self._impl.scores(x.to(self._device))
 
     def recommend(self, observations: Observations, k: int) -> np.ndarray:
-        """(B, k) item ids, best first."""
-        return torch.topk(self.scores(observations), k, dim=1).indices.cpu().numpy()
+        """(B, k) item ids, best first; ties ordered as in the evaluator (:func:`recgym.metrics.top_k`)."""
+        return top_k(self.scores(observations), k).cpu().numpy()

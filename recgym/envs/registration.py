@@ -11,20 +11,31 @@ from typing import Any
 
 import gymnasium as gym
 
-__all__ = ["ENV_IDS", "register_envs"]
+from recgym.envs.replay import RecReplayEnv
+
+__all__ = ["ENV_IDS", "make_synthetic_env", "register_envs"]
 
 ENTRY_POINT = "recgym.envs.replay:RecReplayEnv"
+SYNTHETIC_SESSIONS = 20_000
 
-# RecReplay-Synthetic needs no files: 20,000 generated sessions (2,000 val sessions) build in seconds and are cached.
-ENV_IDS: dict[str, dict[str, Any]] = {
-    "RecReplay-RC15": {"dataset": "rc15"},
-    "RecReplay-RetailRocket": {"dataset": "retailrocket"},
-    "RecReplay-Synthetic": {"dataset": "synthetic", "n_sessions": 20_000},
+# id -> (entry point, default kwargs); a ``dataset=`` kwarg given to gym.make (a SessionDataset) replaces the name
+ENV_IDS: dict[str, tuple[str, dict[str, Any]]] = {
+    "RecReplay-RC15": (ENTRY_POINT, {"dataset": "rc15"}),
+    "RecReplay-RetailRocket": (ENTRY_POINT, {"dataset": "retailrocket"}),
+    "RecReplay-Synthetic": ("recgym.envs.registration:make_synthetic_env", {"dataset": "synthetic"}),
 }
+
+
+def make_synthetic_env(dataset: Any = "synthetic", **kwargs: Any) -> RecReplayEnv:
+    """RecReplay-Synthetic: needs no files; a generated log of 20,000 sessions (2,000 val sessions) unless
+    ``n_sessions`` is given, built in about a second and cached. A SessionDataset given as ``dataset`` is used as is."""
+    if isinstance(dataset, str):
+        kwargs = {"n_sessions": SYNTHETIC_SESSIONS, **kwargs}
+    return RecReplayEnv(dataset, **kwargs)
 
 
 def register_envs() -> None:
     """Register every id of :data:`ENV_IDS` (idempotent: ids already registered are left alone)."""
-    for env_id, kwargs in ENV_IDS.items():
+    for env_id, (entry_point, kwargs) in ENV_IDS.items():
         if env_id not in gym.registry:
-            gym.register(id=env_id, entry_point=ENTRY_POINT, kwargs=kwargs)
+            gym.register(id=env_id, entry_point=entry_point, kwargs=kwargs)

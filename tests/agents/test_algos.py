@@ -129,6 +129,15 @@ def test_predict_and_recommend_follow_scores(name: str, dataset) -> None:
     np.testing.assert_array_equal(algo.recommend(observations, 3), torch.topk(scores, 3, dim=1).indices.numpy())
 
 
+def test_scores_reject_ids_of_another_catalogue(dataset) -> None:
+    algo = config("sasrec").create()
+    fit(algo, dataset, n_steps=1)
+    pad_id = algo.impl.action_size
+    with pytest.raises(ValueError, match=f"items 0..{pad_id - 1} and the pad id {pad_id}"):
+        algo.scores(np.array([[pad_id + 1] * 3]))
+    assert algo.scores(np.full((1, 3), pad_id)).shape == (1, pad_id)
+
+
 @pytest.mark.parametrize("name", OURS)
 def test_save_and_load_learnable_give_identical_scores(name: str, dataset, tmp_path) -> None:
     algo = config(name).create()

@@ -138,6 +138,21 @@ def test_gym_make_and_make_vec(data_dir) -> None:
     vec.close()
 
 
+def test_gym_make_takes_a_loaded_dataset(synthetic) -> None:
+    env = gym.make("RecReplay-Synthetic", dataset=synthetic, split="test")
+    assert env.unwrapped.dataset is synthetic
+    assert env.unwrapped.n_sessions == synthetic.split("test").n_sessions
+
+
+def test_synthetic_id_defaults_to_20000_sessions(data_dir, monkeypatch) -> None:
+    from recgym.envs import registration
+
+    loaded = {}
+    monkeypatch.setattr(registration, "RecReplayEnv", lambda dataset, **kwargs: loaded.update(kwargs, dataset=dataset))
+    registration.make_synthetic_env(data_dir=data_dir)
+    assert loaded == {"dataset": "synthetic", "data_dir": data_dir, "n_sessions": 20_000}
+
+
 def test_missing_raw_files_surface_as_dataset_not_found(tmp_path) -> None:
     with pytest.raises(recgym.DatasetNotFoundError, match=r"yoochoose-clicks\.dat.*rc15\.md"):
         gym.make("RecReplay-RC15", data_dir=tmp_path)
