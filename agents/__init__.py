@@ -8,3 +8,17 @@ from agents.sa2c import SA2CConfig
 from agents.sasrec import SASRecConfig
 from agents.snqn import SNQNConfig
 from agents.sqn import SQNConfig
+
+__all__ = [
+    "AGENTS",
+    "PRESETS",
+    "SA2CConfig",
+    "SASRecCCQLConfig",
+    "SASRecCOConfig",
+    "SASRecConfig",
+    "SASRecEncoder",
+    "SASRecEncoderFactory",
+    "SNQNConfig",
+    "SQNConfig",
+    "make_config",
+]

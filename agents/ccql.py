@@ -55,7 +55,7 @@ class SASRecCCQLConfig(SASRecCOConfig):
     negative_td: bool = False
     reward_negative: float = -1.0
 
-    def create(self, device: DeviceArg = False, enable_ddp: bool = False) -> "SASRecCCQL":
+    def create(self, device: DeviceArg = False, enable_ddp: bool = False) -> SASRecCCQL:
         return SASRecCCQL(self, device, enable_ddp)
 
     @staticmethod

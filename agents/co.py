@@ -49,7 +49,7 @@ class SASRecCOConfig(DoubleQConfig):
         if self.augmentation not in AUGMENTATIONS:
             raise ValueError(f"augmentation must be one of {AUGMENTATIONS}, got {self.augmentation!r}")
 
-    def create(self, device: DeviceArg = False, enable_ddp: bool = False) -> "SASRecCO":
+    def create(self, device: DeviceArg = False, enable_ddp: bool = False) -> SASRecCO:
         return SASRecCO(self, device, enable_ddp)
 
     @staticmethod

@@ -160,7 +160,7 @@ class UpdateStep:
     in eval mode without gradient.
     """
 
-    def __init__(self, impl: "SASRecImpl", batch: TorchMiniBatch, main: SASRecNetwork, target: Optional[SASRecNetwork]):
+    def __init__(self, impl: SASRecImpl, batch: TorchMiniBatch, main: SASRecNetwork, target: Optional[SASRecNetwork]):
         self.impl = impl
         self.batch = batch
         self.main = main

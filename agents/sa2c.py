@@ -69,7 +69,7 @@ class SA2CConfig(SNQNConfig):
         if self.propensity_smooth > 0 and self.behaviour_probs is None:
             raise ValueError("SA2CConfig: propensity_smooth > 0 needs behaviour_probs (e.g. dataset.item_popularity)")
 
-    def create(self, device: DeviceArg = False, enable_ddp: bool = False) -> "SA2C":
+    def create(self, device: DeviceArg = False, enable_ddp: bool = False) -> SA2C:
         return SA2C(self, device, enable_ddp)
 
     @staticmethod

@@ -34,7 +34,7 @@ class SASRecConfig(SASRecBaseConfig):
         seed: seed of the agent's own random draws (None: drawn from torch's global RNG, so ``d3rlpy.seed`` fixes it).
     """
 
-    def create(self, device: DeviceArg = False, enable_ddp: bool = False) -> "SASRec":
+    def create(self, device: DeviceArg = False, enable_ddp: bool = False) -> SASRec:
         return SASRec(self, device, enable_ddp)
 
     @staticmethod

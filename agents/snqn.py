@@ -36,7 +36,7 @@ class SNQNConfig(DoubleQConfig):
 
     reward_negative: float = 0.0
 
-    def create(self, device: DeviceArg = False, enable_ddp: bool = False) -> "SNQN":
+    def create(self, device: DeviceArg = False, enable_ddp: bool = False) -> SNQN:
         return SNQN(self, device, enable_ddp)
 
     @staticmethod

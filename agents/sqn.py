@@ -46,7 +46,7 @@ class SQNConfig(DoubleQConfig):
         n_negatives: uniform negatives per row used for the ``q_negative_*`` logs.
     """
 
-    def create(self, device: DeviceArg = False, enable_ddp: bool = False) -> "SQN":
+    def create(self, device: DeviceArg = False, enable_ddp: bool = False) -> SQN:
         return SQN(self, device, enable_ddp)
 
     @staticmethod

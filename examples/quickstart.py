@@ -46,7 +46,7 @@ def main() -> None:
     # 4. The same test sessions as a Gymnasium environment: recommend a slate of 20, earn the logged reward on a hit.
     env = gym.make("RecReplay-Synthetic", split="test", slate_size=20, **synthetic)
     observation, info = env.reset(seed=0)
-    for episode in range(3):
+    for _ in range(3):
         session_return, done = 0.0, False
         while not done:
             slate = algo.recommend(observation[None], 20)[0]

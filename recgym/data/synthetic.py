@@ -316,7 +316,6 @@ class SyntheticUserModel:
         Sessions are processed longest first so that the sessions still running at step t are a prefix; the
         clicks of step t are stored contiguously at ``step_start[t]``.
         """
-        config = self.config
         order = np.argsort(-lengths, kind="stable")
         active = np.bincount(lengths, minlength=lengths.max() + 1)[::-1].cumsum()[::-1][1:]  # sessions longer than t
         step_start = np.concatenate([[0], np.cumsum(active)])
