@@ -196,12 +196,14 @@ def _call_reader(label: str, reader: Callable[..., pd.DataFrame], where: Path, o
 
 
 def _find_raw_dir(data_dir: Path, name: str, files: tuple[str, ...]) -> Path:
+    from recgym.data.readers import DOWNLOADS
+
     candidates = (data_dir, data_dir / name)
     for candidate in candidates:
         if all((candidate / file).is_file() for file in files):
             return candidate
     raise DatasetNotFoundError(
-        f"{name}: {', '.join(files)} not found in {candidates[0]} or {candidates[1]} (download: datasets/{name}.md)"
+        f"{name}: {', '.join(files)} not found in {candidates[0]} or {candidates[1]} (download {DOWNLOADS[name]})"
     )
 
 

@@ -41,6 +41,7 @@ from recgym.data.schema import EVENT_COLUMNS, EventType, validate_events
 from recgym.errors import DatasetNotFoundError, RecgymDataError
 
 __all__ = [
+    "DOWNLOADS",
     "OTTO_EVENT_TYPES",
     "RC15_FILES",
     "RETAILROCKET_FILES",
@@ -67,10 +68,13 @@ OTTO_EVENT_TYPES: dict[str, EventType | None] = {
 
 _RC15_CLICK_COLUMNS = ("session_id", "timestamp", "item_id", "category")
 _RC15_BUY_COLUMNS = ("session_id", "timestamp", "item_id", "price", "quantity")
-_RC15_SOURCE = "RC15: https://www.kaggle.com/datasets/chadgostopp/recsys-challenge-2015, see datasets/rc15.md"
-_RETAILROCKET_SOURCE = (
-    "RetailRocket: https://www.kaggle.com/datasets/retailrocket/ecommerce-dataset, see datasets/retailrocket.md"
-)
+DOWNLOADS: dict[str, str] = {
+    "rc15": "RC15: https://www.kaggle.com/datasets/chadgostopp/recsys-challenge-2015, see datasets/rc15.md",
+    "retailrocket": (
+        "RetailRocket: https://www.kaggle.com/datasets/retailrocket/ecommerce-dataset, see datasets/retailrocket.md"
+    ),
+}
+"""Where to get each dataset's raw files, for the "not found" messages."""
 _RETAILROCKET_COLUMNS = {
     "session_id": "visitorid",
     "item_id": "itemid",
@@ -99,7 +103,7 @@ def read_rc15(data_dir: PathLike, *, progress: bool = True) -> pd.DataFrame:
     Clicks come first, then buys, each in file order. ``category``, ``price`` and ``quantity`` are not kept: nothing
     downstream uses them and the clicks file has 33M rows.
     """
-    clicks_path, buys_path = _find_files(Path(data_dir), RC15_FILES, _RC15_SOURCE)
+    clicks_path, buys_path = _find_files(Path(data_dir), RC15_FILES, DOWNLOADS["rc15"])
     clicks = _read_headerless(clicks_path, _RC15_CLICK_COLUMNS, EventType.CLICK, progress)
     buys = _read_headerless(buys_path, _RC15_BUY_COLUMNS, EventType.PURCHASE, progress)
     return pd.concat([clicks, buys], ignore_index=True)
@@ -121,7 +125,7 @@ def read_retailrocket(
     """
     if purchase_event not in _RETAILROCKET_EVENT_TYPES:
         raise ValueError(f"purchase_event must be one of {sorted(_RETAILROCKET_EVENT_TYPES)}, got {purchase_event!r}")
-    (path,) = _find_files(Path(data_dir), RETAILROCKET_FILES, _RETAILROCKET_SOURCE)
+    (path,) = _find_files(Path(data_dir), RETAILROCKET_FILES, DOWNLOADS["retailrocket"])
     events = read_table(
         path,
         columns=_RETAILROCKET_COLUMNS,
