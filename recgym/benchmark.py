@@ -20,7 +20,8 @@ purchase-only metrics). Ties go to the earlier step. Fewer than ``n`` eval point
     runs/<agent>/seed<k>/    result.json (written last, atomically: the run is finished), d3rlpy/ (d3rlpy's CSV logs),
                              checkpoints/step<N>.pt: weights only (:func:`load_weights`); during training the
                              ``top_n_checkpoints`` best so far, after the test evaluation only the best one
-    results.csv, results.md  mean ± std over seeds of the test metrics of the val-selected checkpoints
+    results.csv, results.md  mean ± std over seeds of the test metrics of the val-selected checkpoints; results.md
+                             also has the training dynamics on val (peak, final, change; also in dynamics.csv)
     figures/*.png            training curves: mean over seeds with a ± std band
 
 **One folder, one config.** The folder is keyed by the hash of ``config.json``'s config: what defines the
@@ -73,6 +74,7 @@ __all__ = [
     "select_steps",
     "summarize_run",
     "table_metrics",
+    "training_dynamics",
     "val_metrics",
 ]
 
@@ -158,6 +160,46 @@ def aggregate(runs: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
         table[metric] = mean[metric]
         table[f"{metric}_std"] = std[metric]
     return table.reset_index()
+
+
+def training_dynamics(curves: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    """Per agent and val metric, on the curve averaged over seeds: the peak and its step, the final value, the change.
+
+    The paper asks for training dynamics beside the table: a method that peaks early and then degrades shows a
+    large negative ``change`` (final − peak) even when its best checkpoint looks good. Metrics without values are
+    skipped.
+    Columns: agent, metric, peak, peak_step, final, final_step, change.
+    """
+    rows = []
+    for agent, curve in curves.groupby("agent", sort=False):
+        mean_curve = curve.groupby("step")[list(metrics)].mean()
+        for metric in metrics:
+            values = mean_curve[metric].dropna()
+            if values.empty:
+                continue
+            peak, final = float(values.max()), float(values.iloc[-1])
+            rows.append({
+                "agent": agent, "metric": metric, "peak": peak, "peak_step": int(values.idxmax()),
+                "final": final, "final_step": int(values.index[-1]), "change": final - peak,
+            })  # fmt: skip
+    return pd.DataFrame(rows, columns=["agent", "metric", "peak", "peak_step", "final", "final_step", "change"])
+
+
+def format_dynamics(dynamics: pd.DataFrame) -> str:
+    """The ``results.md`` section of :func:`training_dynamics`: one row per agent and metric."""
+    lines = [
+        "## Training dynamics on val (mean over seeds)",
+        "",
+        "| agent | metric | peak (step) | final (step) | final − peak |",
+        "|---|---|---|---|---|",
+    ]
+    for row in dynamics.itertuples():
+        digits = 1 if row.metric.startswith("reward") else 4
+        lines.append(
+            f"| {row.agent} | {row.metric} | {row.peak:.{digits}f} ({row.peak_step}) | "
+            f"{row.final:.{digits}f} ({row.final_step}) | {row.change:+.{digits}f} |"
+        )
+    return "\n".join([*lines, ""])
 
 
 def format_markdown(table: pd.DataFrame, metrics: Sequence[str], header: str) -> str:
@@ -526,7 +568,10 @@ def run_benchmark(
         f"{steps} steps, evaluated every {eval_every}; best = the best val checkpoint, "
         f"top{top_n_checkpoints} = mean of the {top_n_checkpoints} best."
     )
-    (out_dir / "results.md").write_text(format_markdown(table, metrics, header))
+    dynamics_metrics = list(dict.fromkeys([select_by, "purchase/hr@20", "click/hr@20"]))
+    dynamics = training_dynamics(curves, [m for m in dynamics_metrics if m in curves])
+    dynamics.to_csv(out_dir / "dynamics.csv", index=False)
+    (out_dir / "results.md").write_text(format_markdown(table, metrics, header) + "\n" + format_dynamics(dynamics))
     figures = tuple(plot_results(out_dir))
     return BenchmarkResult(out_dir, digest, curves, runs, table, figures)
 

@@ -69,6 +69,26 @@ def test_aggregate_equals_numpy_mean_and_sample_std():
             assert row[f"{m}_std"] == pytest.approx(np.std(values, ddof=1))
 
 
+def test_training_dynamics_reads_peak_and_change_off_the_seed_mean_curve():
+    from recgym.benchmark import format_dynamics, training_dynamics
+
+    # agent a: seed means 0.2, 0.5, 0.3 at steps 10, 20, 30 (peak 0.5 at 20, change -0.2); b rises to its end
+    curves = pd.DataFrame({
+        "agent": ["a"] * 6 + ["b"] * 3,
+        "seed": [0, 0, 0, 1, 1, 1, 0, 0, 0],
+        "step": [10, 20, 30] * 3,
+        "click/hr@20": [0.1, 0.4, 0.2, 0.3, 0.6, 0.4, 0.1, 0.2, 0.3],
+        "purchase/hr@20": [np.nan] * 9,
+    })  # fmt: skip
+    dynamics = training_dynamics(curves, ["click/hr@20", "purchase/hr@20"])
+    assert dynamics["metric"].tolist() == ["click/hr@20", "click/hr@20"]  # the all-NaN metric is skipped
+    a, b = dynamics.iloc[0], dynamics.iloc[1]
+    assert (a.agent, a.peak_step, a.final_step) == ("a", 20, 30)
+    assert a.peak == pytest.approx(0.5) and a.final == pytest.approx(0.3) and a.change == pytest.approx(-0.2)
+    assert (b.peak_step, b.change) == (30, 0.0)
+    assert "| a | click/hr@20 | 0.5000 (20) | 0.3000 (30) | -0.2000 |" in format_dynamics(dynamics)
+
+
 def test_aggregate_one_seed_has_nan_std_and_markdown_shows_mean_only():
     runs = pd.DataFrame([{"agent": "x", "seed": 0, "selection": "best", "reward@20": 12.5}])
     table = aggregate(runs, ["reward@20"])
