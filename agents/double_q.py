@@ -56,7 +56,7 @@ Observations = Union[np.ndarray, torch.Tensor]
 @dataclasses.dataclass()
 class FusedAdamFactory(AdamFactory):
     """d3rlpy's :class:`~d3rlpy.optimizers.AdamFactory` with torch's fused kernel: the same Adam update in one pass
-    per tensor, about 4× faster on CPU for the item-sized embedding and head matrices."""
+    per tensor, faster on CPU for the item-sized embedding and head matrices."""
 
     def create_optimizer(self, named_modules: Iterable[tuple[str, nn.Module]], lr: float) -> Adam:
         parameters = list(dict.fromkeys(p for _, module in named_modules for p in module.parameters()))
