@@ -30,6 +30,13 @@ def parse_option(text: str) -> tuple[str, Any]:
         return key, value
 
 
+def add_key_value_argument(parser: argparse.ArgumentParser, *flags: str, dest: str, help: str) -> None:
+    """A repeatable ``KEY=VALUE`` option collected as a list of (key, value) pairs (:func:`parse_option`)."""
+    parser.add_argument(
+        *flags, dest=dest, action="append", type=parse_option, default=[], metavar="KEY=VALUE", help=help
+    )
+
+
 def add_dataset_arguments(parser: argparse.ArgumentParser, *, as_option: bool = False) -> None:
     """Arguments naming a processed dataset, shared by every command that loads one (``--dataset`` if ``as_option``)."""
     parser.add_argument(
@@ -40,14 +47,11 @@ def add_dataset_arguments(parser: argparse.ArgumentParser, *, as_option: bool = 
     parser.add_argument("--data-dir", help="raw files and cache (default: $RECGYM_DATA or ~/.cache/recgym)")
     parser.add_argument("--state-size", type=int, default=10, help="items per state (default: 10)")
     parser.add_argument("--seed", type=int, default=0, help="seed of session sampling and the split (default: 0)")
-    parser.add_argument(
+    add_key_value_argument(
+        parser,
         "-o",
         "--option",
         dest="options",
-        action="append",
-        type=parse_option,
-        default=[],
-        metavar="KEY=VALUE",
         help="protocol, reward, reader or generator option, e.g. -o n_sessions=5000 -o reward_click=0.1 (repeatable)",
     )
 
@@ -150,14 +154,11 @@ def add_benchmark_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="results folder; rerun the same command to resume")
     parser.add_argument("--top-n", type=int, default=5, help="val checkpoints averaged by the top-n selection")
     parser.add_argument("--select-by", help="val metric ranking checkpoints (default: reward@20)")
-    parser.add_argument(
+    add_key_value_argument(
+        parser,
         "-a",
         "--agent-option",
         dest="agent_options",
-        action="append",
-        type=parse_option,
-        default=[],
-        metavar="KEY=VALUE",
         help="override of the named agents' presets: -a hidden_size=32 for all, -a ccql.switch_step=2000 for one (repeatable)",
     )
     parser.set_defaults(handler=_run_benchmark)
