@@ -28,6 +28,7 @@ from d3rlpy.optimizers import AdamFactory, OptimizerFactory, make_optimizer_fiel
 from d3rlpy.optimizers.optimizers import OptimizerWrapper
 from d3rlpy.torch_utility import Modules, TorchMiniBatch, eval_api
 from d3rlpy.types import Shape
+import torch.nn.functional as F
 from torch import nn
 from torch.optim import Adam
 
@@ -107,8 +108,11 @@ class SASRecNetwork(nn.Module):
     def q_of(self, states: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         """Q of (B, K) item ids from (B, d) states, (B, K): gathers K head rows instead of scoring every item."""
         assert self.q_head is not None
-        weight = self.q_head.weight[items]  # (B, K, d)
-        return torch.einsum("bkd,bd->bk", weight, states) + self.q_head.bias[items]
+        # embedding's backward sums repeated rows in a fixed order; indexing's (index_put_ with accumulate) uses
+        # parallel atomic adds on CPU, whose order, and so the float result, changes from run to run.
+        weight = F.embedding(items, self.q_head.weight)  # (B, K, d)
+        bias = F.embedding(items, self.q_head.bias.unsqueeze(-1)).squeeze(-1)
+        return torch.einsum("bkd,bd->bk", weight, states) + bias
 
 
 @dataclasses.dataclass(frozen=True)
