@@ -1,4 +1,8 @@
-"""SASRec-CCQL (paper Eq. 4): CE + w·TD + contrastive + α·CQL over the logged action and sampled negatives."""
+"""SASRec-CCQL: CE + w·TD + contrastive + α·CQL over the logged action and sampled negatives.
+
+Without ``switch_step`` (the default) this is the paper's Eq. 4 for the whole run, agent name ``ccql``; with it, the
+reference script's two-phase schedule, agent name ``ccql_ref`` (docs/compat.md, "CCQL: two schedules").
+"""
 
 from __future__ import annotations
 
@@ -24,20 +28,22 @@ class SASRecCCQLConfig(SASRecCOConfig):
             + \alpha \, \mathbb{E}_s[\tau \log \sum_{a' \in \{a, a^-_1..a^-_K\}} e^{Q(s, a') / \tau} - Q(s, a)]
             \; [+ \, w L_{neg}]
 
-    As SASRec-AC, CE is weighted per sample by the stop-gradient Q(s, a) from ``switch_step`` on, with fresh
-    optimisers at ``learning_rate_2``. The conservative term is the paper's (reference-protocol §7.15), not the
-    published code's (which never used its negatives). ``negative_td`` adds SNQN's negative-action TD.
+    The default (``switch_step=None``) is the paper's Eq. 4 for the whole run. With ``switch_step`` set, the reference
+    script's schedule: from that step CE is weighted by the stop-gradient Q(s, a) under the ``actor_weight`` rule, as
+    SASRec-AC, with fresh optimisers at ``learning_rate_2``. The conservative term is the paper's
+    (reference-protocol §7.15), not the published code's (which never used its negatives). ``negative_td`` adds
+    SNQN's negative-action TD.
 
     References:
         * Kumar et al., Conservative Q-Learning for Offline Reinforcement Learning, NeurIPS 2020.
         * Addressing Challenges in Reinforcement Learning for Recommender Systems with Conservative Objectives (paper).
 
     Args:
-        batch_size, gamma, optim_factory, encoder_factory, score_head, clip_grad_norm, seed, td_weight, q_weight_min,
+        batch_size, gamma, optim_factory, encoder_factory, score_head, clip_grad_norm, seed, td_weight, actor_weight,
         contrastive_weight, contrastive_temperature, augmentation: as :class:`agents.SASRecCOConfig`.
-        learning_rate: learning rate of phase 1.
+        learning_rate: Adam learning rate (of phase 1 when there is a switch).
         learning_rate_2: learning rate of the fresh phase-2 optimisers.
-        switch_step: first gradient step of the Q-weighted CE phase (None: no switch).
+        switch_step: first gradient step of the Q-weighted CE phase (None: no switch, the paper's Eq. 4).
         clip_grad_value: clamp every gradient element to [-v, v] (the reference clamps at 1.0).
         n_negatives: K, uniform negatives per row (for CQL and the negative TD).
         cql_alpha: α, weight of the conservative term.
@@ -48,7 +54,7 @@ class SASRecCCQLConfig(SASRecCOConfig):
 
     learning_rate: float = 0.005
     learning_rate_2: float = 0.001
-    switch_step: Optional[int] = 15000
+    switch_step: Optional[int] = None
     clip_grad_value: Optional[float] = 1.0
     cql_alpha: float = 0.01
     cql_temperature: float = 0.5

@@ -1,8 +1,9 @@
 """The shared core of the SASRec agents: networks, the random-swap double-Q update and the d3rlpy algorithm base.
 
 Every agent is a d3rlpy Config + Algo + Impl. The Impl subclasses :class:`SASRecImpl` and only names its loss terms
-(:meth:`SASRecImpl.loss_terms`) and, for two-phase agents, its per-sample actor weights
-(:meth:`SASRecImpl.actor_weights`); the maths lives in :mod:`agents.losses`.
+(:meth:`SASRecImpl.loss_terms`) and, for two-phase agents, its raw per-sample actor weights
+(:meth:`SASRecImpl.actor_weights`), which the config's ``actor_weight`` rule turns into the phase-2 CE weights; the
+maths lives in :mod:`agents.losses`.
 
 Double-Q (reference-protocol §3.1, fixes §7.18): two full networks N1 and N2 (encoder, Q head, CE head), each with its
 own optimiser(s). At every step a seeded coin picks the main network; only main is updated and the other is the
@@ -34,7 +35,7 @@ from torch.optim import Adam
 
 from agents.augment import augment
 from agents.encoders import SASRecEncoderFactory
-from agents.losses import cross_entropy, negative_td_loss, td_loss
+from agents.losses import ACTOR_WEIGHTS, apply_actor_weight, cross_entropy, negative_td_loss, td_loss
 from agents.negatives import sample_negatives
 from recgym.metrics import top_k
 
@@ -153,8 +154,13 @@ class DoubleQConfig(SASRecBaseConfig):
     td_weight: float = 1.0
     switch_step: Optional[int] = None
     learning_rate_2: float = 0.001
-    q_weight_min: Optional[float] = None
+    actor_weight: str = "per_sample"
     n_negatives: int = 10
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.actor_weight not in ACTOR_WEIGHTS:
+            raise ValueError(f"actor_weight must be one of {ACTOR_WEIGHTS}, got {self.actor_weight!r}")
 
 
 class UpdateStep:
@@ -230,6 +236,11 @@ class UpdateStep:
         q_target, q_selector = self.next_q
         return td_loss(self.q_logged, self.batch.rewards, self.batch.terminals, q_target, q_selector, self.impl.gamma)
 
+    @cached_property
+    def actor_weights(self) -> torch.Tensor:
+        """The agent's raw phase-2 CE weights (Q̂ or A·ρ), detached, (B,)."""
+        return self.impl.actor_weights(self)
+
     def negative_td(self, reward_negative: float) -> torch.Tensor:
         """Σ_k TD of the sampled negatives, bootstrapped on the current state, (B,)."""
         q_target, q_selector = self.current_q
@@ -296,12 +307,11 @@ class SASRecImpl(QLearningAlgoImplBase):
         return optim
 
     def loss_terms(self, step: UpdateStep, phase2: bool) -> LossTerms:
-        """CE on the logged item; after the switch each sample's CE is scaled by its own actor weight."""
-        ce = step.ce * self.actor_weights(step) if phase2 else step.ce
-        return {"ce_loss": (ce, 1.0)}
+        """CE on the logged item."""
+        return {"ce_loss": (step.ce, 1.0)}
 
     def actor_weights(self, step: UpdateStep) -> torch.Tensor:
-        """(B,) detached weights of the per-sample CE in phase 2."""
+        """(B,) raw, detached weights of the per-sample CE in phase 2, before the ``actor_weight`` rule."""
         raise NotImplementedError(f"{type(self).__name__} has no second phase")
 
     def monitored(self, step: UpdateStep, phase2: bool) -> dict[str, torch.Tensor]:
@@ -349,11 +359,13 @@ class SASRecImpl(QLearningAlgoImplBase):
         return self.inner_predict_best_action(x)
 
     def inner_predict_value(self, x: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        """N1's Q(s, a); the CE logit for a network without Q head."""
+        """N1's Q(s, a) from the gathered head rows; the CE logit for a network without Q head."""
         network = self._modules.network1
-        head = network.q_head if network.q_head is not None else network.ce_head
+        action = action.long().view(-1, 1)
         with torch.no_grad():
-            return head(network(x)).gather(1, action.long().view(-1, 1)).view(-1)
+            if network.q_head is None:
+                return network.ce_head(network(x)).gather(1, action).view(-1)
+            return network.q_of(network(x), action).view(-1)
 
 
 class DoubleQImpl(SASRecImpl):
@@ -374,14 +386,17 @@ class DoubleQImpl(SASRecImpl):
         return switch is not None and grad_step >= switch
 
     def loss_terms(self, step: UpdateStep, phase2: bool) -> LossTerms:
-        return {**super().loss_terms(step, phase2), "td_loss": (step.td, self._config.td_weight)}
+        """CE + w·TD; after the switch each sample's CE is scaled by its phase-2 weight."""
+        ce = step.ce * self.phase2_weights(step) if phase2 else step.ce
+        return {"ce_loss": (ce, 1.0), "td_loss": (step.td, self._config.td_weight)}
 
     def actor_weights(self, step: UpdateStep) -> torch.Tensor:
-        """Q̂(s, a) of main, detached, optionally clipped from below (SAC / SASRec-AC)."""
-        weights = step.q_logged.detach()
-        if self._config.q_weight_min is not None:
-            weights = weights.clamp_min(self._config.q_weight_min)
-        return weights
+        """Q̂(s, a) of main, detached (SAC / SASRec-AC)."""
+        return step.q_logged.detach()
+
+    def phase2_weights(self, step: UpdateStep) -> torch.Tensor:
+        """The raw actor weights under the config's ``actor_weight`` rule, (B,)."""
+        return apply_actor_weight(step.actor_weights, self._config.actor_weight)
 
     def monitored(self, step: UpdateStep, phase2: bool) -> dict[str, torch.Tensor]:
         """Q of the logged and of sampled negative items (sampled for monitoring if the loss has none)."""
@@ -394,7 +409,8 @@ class DoubleQImpl(SASRecImpl):
                 "q_negative_max": q_negative.max(),
             }
             if phase2:
-                values["actor_weight_mean"] = self.actor_weights(step).mean()
+                values["actor_weight_mean"] = self.phase2_weights(step).mean()
+                values["actor_weight_negative_share"] = (step.actor_weights < 0).float().mean()
         return values
 
 

@@ -11,7 +11,9 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
+    "ACTOR_WEIGHTS",
     "advantage_weights",
+    "apply_actor_weight",
     "cql_loss",
     "cross_entropy",
     "info_nce",
@@ -19,6 +21,10 @@ __all__ = [
     "propensity_weights",
     "td_loss",
 ]
+
+
+ACTOR_WEIGHTS = ("per_sample", "clipped", "batch_mean")
+"""The phase-2 weight rules of :func:`apply_actor_weight`."""
 
 
 def _flat(x: torch.Tensor) -> torch.Tensor:
@@ -81,6 +87,23 @@ def advantage_weights(
     if clip_min is not None:
         advantage = advantage.clamp(clip_min, clip_max)
     return advantage
+
+
+def apply_actor_weight(weights: torch.Tensor, rule: str) -> torch.Tensor:
+    """Phase-2 CE weights by ``rule`` from each sample's raw weight w (Q̂(s, a), or SA2C's A·ρ), detached, (B,).
+
+    ``"per_sample"``: w_i. ``"clipped"``: max(w_i, 0), so no sample's CE is ascended. ``"batch_mean"``: mean(w) for
+    every sample, so mean_i(weight_i · CE_i) = mean(w) · mean(CE), the reference AC / CO / CCQL loss
+    (reference-protocol §3.6).
+    """
+    weights = _flat(weights).detach()
+    if rule == "per_sample":
+        return weights
+    if rule == "clipped":
+        return weights.clamp_min(0.0)
+    if rule == "batch_mean":
+        return weights.mean().expand_as(weights)
+    raise ValueError(f"actor weight rule must be one of {ACTOR_WEIGHTS}, got {rule!r}")
 
 
 def propensity_weights(

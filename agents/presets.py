@@ -5,11 +5,16 @@ Values follow the reference scripts (reference-protocol §3-4) with the recgym f
 - every agent uses the same encoder (hidden 64, 1 block, 1 head, dropout 0.1; the reference SASRec baseline had 32),
 - discount 0.5, batch 256, 10 uniform negatives,
 - ``rc15``: Xin's RC15 learning rates (0.01), SA2C's switch at 15000 with lr_2 0.001, SASRec-AC/CO's 30000 with
-  lr_2 = lr, and CCQL's RC15 arguments (lr 0.005, lr_2 0.001, switch 15000, τ 0.5, α 0.01, r⁻ −1,
-  NT-Xent τ_c 0.07, permutation, gradients clamped to ±1),
+  lr_2 = lr, and CCQL's RC15 arguments (lr 0.005, τ 0.5, α 0.01, r⁻ −1, NT-Xent τ_c 0.07, permutation,
+  gradients clamped to ±1),
 - ``retailrocket``: Xin's Kaggle learning rates (0.005) and the CCQL RetailRocket values that the reference script
-  hard-codes after argparse (batch 512, lr = lr_2 = 0.01, switch 50000, r⁻ −3), written here in the open,
+  hard-codes after argparse (batch 512, lr = lr_2 = 0.01, switch 50000, r⁻ −3), written here in the open;
+  SASRec-AC and CO have no RetailRocket values in the reference, so they keep the ``rc15`` ones,
 - ``synthetic``: the ``rc15`` values (the synthetic generator mimics RC15's size and statistics).
+
+Two names share a config where a schedule is the only difference: ``sqn`` (no switch) and ``ac`` (SASRec-AC, the
+reference ``SASRec_ac.py`` switch); ``ccql`` (the paper's Eq. 4 for the whole run) and ``ccql_ref`` (the reference
+``SASRec_ccql.py`` two-phase schedule: switch 15000 with lr_2 0.001 on RC15, 50000 with lr_2 0.01 on RetailRocket).
 
 ``discrete_cql`` is d3rlpy's own :class:`~d3rlpy.algos.DiscreteCQLConfig` with the SASRec encoder; it needs the
 number of items: ``make_config("discrete_cql", n_items=dataset.n_items)``.
@@ -37,18 +42,32 @@ __all__ = ["AGENTS", "PRESETS", "make_config"]
 AGENTS: dict[str, type[LearnableConfig]] = {
     "sasrec": SASRecConfig,
     "sqn": SQNConfig,
+    "ac": SQNConfig,
     "snqn": SNQNConfig,
     "sa2c": SA2CConfig,
     "co": SASRecCOConfig,
     "ccql": SASRecCCQLConfig,
+    "ccql_ref": SASRecCCQLConfig,
     "discrete_cql": DiscreteCQLConfig,
 }
 
 ENCODER: dict[str, Any] = {"hidden_size": 64, "n_blocks": 1, "n_heads": 1, "dropout": 0.1}
 
+CCQL_RC15: dict[str, Any] = {
+    **ENCODER, "batch_size": 256, "gamma": 0.5, "learning_rate": 0.005, "switch_step": None, "td_weight": 1.0,
+    "n_negatives": 10, "cql_alpha": 0.01, "cql_temperature": 0.5, "contrastive_weight": 1.0,
+    "contrastive_temperature": 0.07, "augmentation": "permutation", "negative_td": False, "reward_negative": -1.0,
+    "clip_grad_value": 1.0,
+}
+CCQL_RETAILROCKET: dict[str, Any] = {**CCQL_RC15, "batch_size": 512, "learning_rate": 0.01, "reward_negative": -3.0}
+
 RC15: dict[str, dict[str, Any]] = {
     "sasrec": {**ENCODER, "batch_size": 256, "learning_rate": 0.01},
     "sqn": {**ENCODER, "batch_size": 256, "gamma": 0.5, "learning_rate": 0.01, "td_weight": 1.0},
+    "ac": {
+        **ENCODER, "batch_size": 256, "gamma": 0.5, "learning_rate": 0.01, "learning_rate_2": 0.01,
+        "switch_step": 30000, "td_weight": 1.0,
+    },
     "snqn": {
         **ENCODER, "batch_size": 256, "gamma": 0.5, "learning_rate": 0.01, "td_weight": 1.0,
         "n_negatives": 10, "reward_negative": 0.0,
@@ -63,12 +82,8 @@ RC15: dict[str, dict[str, Any]] = {
         "switch_step": 30000, "td_weight": 1.0, "contrastive_weight": 1.0, "contrastive_temperature": 0.07,
         "augmentation": "permutation",
     },
-    "ccql": {
-        **ENCODER, "batch_size": 256, "gamma": 0.5, "learning_rate": 0.005, "learning_rate_2": 0.001,
-        "switch_step": 15000, "td_weight": 1.0, "n_negatives": 10, "cql_alpha": 0.01, "cql_temperature": 0.5,
-        "contrastive_weight": 1.0, "contrastive_temperature": 0.07, "augmentation": "permutation",
-        "negative_td": False, "reward_negative": -1.0, "clip_grad_value": 1.0,
-    },
+    "ccql": CCQL_RC15,
+    "ccql_ref": {**CCQL_RC15, "switch_step": 15000, "learning_rate_2": 0.001},
     "discrete_cql": {
         **ENCODER, "n_items": None, "batch_size": 256, "gamma": 0.5, "learning_rate": 0.001, "alpha": 1.0,
         "target_update_interval": 2000,
@@ -80,10 +95,8 @@ RETAILROCKET: dict[str, dict[str, Any]] = {
     "sqn": {**RC15["sqn"], "learning_rate": 0.005},
     "snqn": {**RC15["snqn"], "learning_rate": 0.005},
     "sa2c": {**RC15["sa2c"], "learning_rate": 0.005},
-    "ccql": {
-        **RC15["ccql"], "batch_size": 512, "learning_rate": 0.01, "learning_rate_2": 0.01, "switch_step": 50000,
-        "reward_negative": -3.0,
-    },
+    "ccql": CCQL_RETAILROCKET,
+    "ccql_ref": {**CCQL_RETAILROCKET, "switch_step": 50000, "learning_rate_2": 0.01},
 }
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {"rc15": RC15, "retailrocket": RETAILROCKET, "synthetic": RC15}

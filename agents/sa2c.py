@@ -42,14 +42,15 @@ class SA2CConfig(SNQNConfig):
         \rho = \mathrm{clip}(\pi(a|s) / \mu(a), 0.1, 10)^{\eta}
 
     A and ρ are per sample and stop-gradient; π is the softmax of the CE head, μ the behaviour (popularity) policy.
-    The default η = 0 disables the propensity, as the reference does.
+    The default η = 0 disables the propensity, as the reference does. ``actor_weight`` applies to A·ρ as it applies
+    to Q̂ in :class:`agents.SQNConfig` (default ``"per_sample"``, the published SA2C).
 
     References:
         * Xin et al., Supervised Advantage Actor-Critic for Recommender Systems, WSDM 2022.
 
     Args:
         batch_size, gamma, learning_rate, optim_factory, encoder_factory, score_head, clip_grad_norm, clip_grad_value,
-        seed, td_weight, learning_rate_2, n_negatives, reward_negative: as :class:`agents.SNQNConfig`.
+        seed, td_weight, learning_rate_2, actor_weight, n_negatives, reward_negative: as :class:`agents.SNQNConfig`.
         switch_step: first gradient step of the advantage-weighted phase.
         advantage_clip_min: lower clip of A (None: no clipping at all).
         advantage_clip_max: upper clip of A.
@@ -90,6 +91,7 @@ class SA2CImpl(SNQNImpl):
         self._behaviour_probs = None if probs is None else torch.as_tensor(probs, dtype=torch.float32, device=device)
 
     def actor_weights(self, step: UpdateStep) -> torch.Tensor:
+        """A·ρ per sample, detached."""
         config = self._config
         clip_min, clip_max = config.advantage_clip_min, config.advantage_clip_max
         weights = advantage_weights(step.q_logged, step.q_negative, clip_min, clip_max)

@@ -1,4 +1,7 @@
-"""SQN and SASRec-AC: CE + w·TD on two double-Q networks, then optionally Q-weighted CE (reference §3.3, §3.6)."""
+"""SQN and SASRec-AC: CE + w·TD on two double-Q networks, then optionally Q-weighted CE (reference §3.3, §3.6).
+
+The agent names ``sqn`` (no switch) and ``ac`` (the reference ``SASRec_ac.py`` schedule) are presets of this config.
+"""
 
 from __future__ import annotations
 
@@ -22,9 +25,10 @@ class SQNConfig(DoubleQConfig):
 
         L_2 = \mathbb{E}[\hat Q_m(s, a) \cdot \mathrm{CE}(s, a) + w \cdot L_{TD}]
 
-    Phase 2 (from ``switch_step``) weights each sample's CE by its own stop-gradient Q (not the batch mean, reference
-    §7.14) and trains with fresh optimisers at ``learning_rate_2``. Main/target: a seeded coin per step picks which
-    of the two networks is updated; the other provides the bootstrap (eval mode, no gradient).
+    Phase 2 (from ``switch_step``) weights each sample's CE by its stop-gradient Q under the ``actor_weight`` rule
+    (by default its own Q, not the batch mean, reference §7.14) and trains with fresh optimisers at
+    ``learning_rate_2``. Main/target: a seeded coin per step picks which of the two networks is updated; the other
+    provides the bootstrap (eval mode, no gradient).
 
     References:
         * Xin et al., Self-Supervised Reinforcement Learning for Recommender Systems, SIGIR 2020.
@@ -42,7 +46,8 @@ class SQNConfig(DoubleQConfig):
         td_weight: w, weight of the TD loss.
         switch_step: first gradient step of phase 2 (None: SQN, no switch).
         learning_rate_2: learning rate of the fresh phase-2 optimisers.
-        q_weight_min: lower clip of the phase-2 CE weights (None: unclipped, as the reference).
+        actor_weight: phase-2 weight rule (:func:`agents.losses.apply_actor_weight`): ``"per_sample"`` Q̂ᵢ, unclipped
+            (default), ``"clipped"`` max(Q̂ᵢ, 0), or ``"batch_mean"`` mean(Q̂), the reference's mean(Q̂)·mean(CE).
         n_negatives: uniform negatives per row used for the ``q_negative_*`` logs.
     """
 

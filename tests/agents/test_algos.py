@@ -14,8 +14,8 @@ from agents.losses import cross_entropy
 
 N_ITEMS = 40
 STATE_SIZE = 5
-OURS = ["sasrec", "sqn", "snqn", "sa2c", "co", "ccql"]
-TWO_PHASES = {"sa2c", "co", "ccql"}
+OURS = ["sasrec", "sqn", "ac", "snqn", "sa2c", "co", "ccql", "ccql_ref"]
+TWO_PHASES = {"ac", "sa2c", "co", "ccql_ref"}
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -73,7 +73,7 @@ def config(name: str, **overrides):
     values = {"hidden_size": 16, "batch_size": 64, "n_items": N_ITEMS}
     if name in TWO_PHASES:
         values["switch_step"] = 100
-    if name == "ccql":
+    if name.startswith("ccql"):
         values["learning_rate"] = 0.01
     return make_config(name, "synthetic", **{**values, **overrides})
 
@@ -223,10 +223,18 @@ def test_phase_switch_changes_optimiser_and_learning_rate(dataset) -> None:
     assert all("actor_weight_mean" in log for log in logs)
 
 
-def test_phase_two_weights_each_sample_by_its_own_q(dataset) -> None:
-    """After the switch the CE term is mean_i(Q(s_i, a_i) · CE_i), not mean(Q) · mean(CE) (reference §7.14)."""
-    algo = config("sqn", switch_step=0, seed=2, encoder_factory=SASRecEncoderFactory(hidden_size=16, dropout=0.0))
-    algo = algo.create()
+PHASE2_CE = {
+    "per_sample": lambda q, ce: (q * ce).mean(),
+    "clipped": lambda q, ce: (q.clamp_min(0) * ce).mean(),
+    "batch_mean": lambda q, ce: q.mean() * ce.mean(),
+}
+
+
+@pytest.mark.parametrize("rule", sorted(PHASE2_CE))
+def test_phase_two_ce_follows_the_actor_weight_rule(rule: str, dataset) -> None:
+    """After the switch the CE term is the rule's weighting of the main network's Q(s_i, a_i) and CE_i."""
+    encoder = SASRecEncoderFactory(hidden_size=16, dropout=0.0)
+    algo = config("ac", switch_step=0, seed=2, encoder_factory=encoder, actor_weight=rule).create()
     algo.build_with_dataset(dataset)
     batch = batch_of(dataset, 64)
     main_index = int(torch.randint(2, (1,), generator=torch.Generator().manual_seed(2)).item())
@@ -238,8 +246,10 @@ def test_phase_two_weights_each_sample_by_its_own_q(dataset) -> None:
         ce = cross_entropy(main.ce_head(state), actions)
         q = main.q_head(state).gather(1, actions[:, None]).view(-1)
     log = algo.update(batch)
-    assert log["ce_loss"] == pytest.approx(float((q * ce).mean()), rel=1e-5)
-    assert abs(float((q * ce).mean()) - float(q.mean() * ce.mean())) > 1e-6
+    assert log["ce_loss"] == pytest.approx(float(PHASE2_CE[rule](q, ce)), rel=1e-5)
+    assert log["actor_weight_negative_share"] == pytest.approx(float((q < 0).float().mean()))
+    assert 0 < log["actor_weight_negative_share"] < 1  # fresh Q heads give both signs: the rules differ here
+    assert len({round(float(weigh(q, ce)), 8) for weigh in PHASE2_CE.values()}) == 3
 
 
 def test_ccql_logs_every_term_and_sums_them(dataset) -> None:
@@ -256,12 +266,19 @@ def test_ccql_logs_every_term_and_sums_them(dataset) -> None:
     assert log["q_logged_max"] >= log["q_logged_mean"] and log["q_negative_max"] >= log["q_negative_mean"]
 
 
-def test_ccql_defaults_follow_the_reference() -> None:
+def test_ccql_defaults_are_the_paper_objective_with_the_reference_values() -> None:
     cfg = SASRecCCQLConfig()
-    assert (cfg.learning_rate, cfg.learning_rate_2, cfg.switch_step, cfg.n_negatives) == (0.005, 0.001, 15000, 10)
+    assert (cfg.learning_rate, cfg.learning_rate_2, cfg.switch_step, cfg.n_negatives) == (0.005, 0.001, None, 10)
     assert (cfg.cql_temperature, cfg.cql_alpha, cfg.contrastive_temperature) == (0.5, 0.01, 0.07)
     assert (cfg.augmentation, cfg.gamma, cfg.batch_size, cfg.clip_grad_value) == ("permutation", 0.5, 256, 1.0)
-    assert SQNConfig().switch_step is None
+    assert (cfg.actor_weight, SQNConfig().switch_step) == ("per_sample", None)
+
+
+def test_without_a_switch_ccql_never_enters_phase_two(dataset) -> None:
+    algo = config("ccql").create()
+    algo.build_with_dataset(dataset)
+    logs = [algo.update(batch_of(dataset)) for _ in range(3)]
+    assert algo.impl.modules.optim1_phase2 is None and all("actor_weight_mean" not in log for log in logs)
 
 
 def test_discrete_cql_with_the_sasrec_encoder_fits_and_loads(dataset, tmp_path) -> None:

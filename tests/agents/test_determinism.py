@@ -12,8 +12,8 @@ import recgym
 from agents import make_config
 from recgym.evaluation import as_scorer
 
-AGENT_NAMES = ["sasrec", "sqn", "snqn", "sa2c", "co", "ccql", "discrete_cql"]
-SWITCH = {"sa2c", "co", "ccql"}
+AGENT_NAMES = ["sasrec", "sqn", "ac", "snqn", "sa2c", "co", "ccql", "ccql_ref", "discrete_cql"]
+SWITCH = {"ac", "sa2c", "co", "ccql_ref"}
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ import torch
 
 from agents.losses import (
     advantage_weights,
+    apply_actor_weight,
     cql_loss,
     cross_entropy,
     info_nce,
@@ -69,6 +70,43 @@ def test_advantage_weights() -> None:
     torch.testing.assert_close(advantage_weights(q_pos, q_neg, clip_min=None), t([1.0, -2.0, 20.0]))
     torch.testing.assert_close(advantage_weights(q_pos, q_neg, clip_min=-1.0, clip_max=5.0), t([1.0, -1.0, 5.0]))
     assert not advantage_weights(q_pos, q_neg).requires_grad
+
+
+def test_actor_weight_rules() -> None:
+    q = t([2.0, -1.0, 0.5], grad=True)
+    torch.testing.assert_close(apply_actor_weight(q, "per_sample"), t([2.0, -1.0, 0.5]))
+    torch.testing.assert_close(apply_actor_weight(q, "clipped"), t([2.0, 0.0, 0.5]))  # the negative Q̂ gets 0
+    torch.testing.assert_close(apply_actor_weight(q, "batch_mean"), t([0.5, 0.5, 0.5]))  # (2 - 1 + 0.5) / 3
+    assert not any(apply_actor_weight(q, rule).requires_grad for rule in ("per_sample", "clipped", "batch_mean"))
+    with pytest.raises(ValueError, match="actor weight rule"):
+        apply_actor_weight(q, "mean")
+
+
+def test_batch_mean_weight_is_mean_q_times_mean_ce_in_value_and_gradient() -> None:
+    """The reference AC/CO/CCQL loss mean(Q̂)·mean(CE) (reference-protocol §3.6), by hand on two samples."""
+    logits = t([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]], grad=True)
+    actions = torch.tensor([2, 1])
+    q = t([2.0, -1.0])  # mean 0.5
+    loss = (cross_entropy(logits, actions) * apply_actor_weight(q, "batch_mean")).mean()
+    ce = [math.log(math.e + math.e**2 + math.e**3) - 3.0, math.log(3.0)]
+    assert loss.item() == pytest.approx(0.5 * (ce[0] + ce[1]) / 2, rel=1e-6)
+    loss.backward()
+    # d mean(CE) / d logits_i = (softmax_i - onehot_i) / B, times mean(Q̂) = 0.5, B = 2
+    total = math.e + math.e**2 + math.e**3
+    softmax = [[math.e / total, math.e**2 / total, math.e**3 / total], [1 / 3, 1 / 3, 1 / 3]]
+    onehot = [[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]
+    expected = [[0.25 * (p - o) for p, o in zip(ps, os)] for ps, os in zip(softmax, onehot)]
+    torch.testing.assert_close(logits.grad, t(expected))
+
+
+def test_clipped_weight_stops_the_gradient_of_a_negative_q_sample() -> None:
+    logits = t([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]], grad=True)
+    actions = torch.tensor([2, 1])
+    ce = cross_entropy(logits, actions)
+    (ce * apply_actor_weight(t([2.0, -1.0]), "clipped")).mean().backward()
+    total = math.e + math.e**2 + math.e**3
+    row0 = [2.0 / 2 * v for v in (math.e / total, math.e**2 / total, math.e**3 / total - 1.0)]
+    torch.testing.assert_close(logits.grad, t([row0, [0.0, 0.0, 0.0]]))
 
 
 def test_propensity_weights() -> None:

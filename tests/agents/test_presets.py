@@ -28,10 +28,12 @@ def test_agents_names_their_configs() -> None:
     assert AGENTS == {
         "sasrec": SASRecConfig,
         "sqn": SQNConfig,
+        "ac": SQNConfig,
         "snqn": SNQNConfig,
         "sa2c": SA2CConfig,
         "co": SASRecCOConfig,
         "ccql": SASRecCCQLConfig,
+        "ccql_ref": SASRecCCQLConfig,
         "discrete_cql": DiscreteCQLConfig,
     }
     assert set(PRESETS) == {"rc15", "retailrocket", "synthetic"}
@@ -51,7 +53,7 @@ def test_every_preset_value_reaches_the_config(name: str, dataset: str) -> None:
 
 
 def test_reference_values() -> None:
-    rc15, rr = make_config("ccql", "rc15"), make_config("ccql", "retailrocket")
+    rc15, rr = make_config("ccql_ref", "rc15"), make_config("ccql_ref", "retailrocket")
     assert (rc15.learning_rate, rc15.learning_rate_2, rc15.switch_step, rc15.batch_size) == (0.005, 0.001, 15000, 256)
     assert (rc15.reward_negative, rc15.clip_grad_value, rc15.encoder_factory.hidden_size) == (-1.0, 1.0, 64)
     assert (rr.learning_rate, rr.learning_rate_2, rr.switch_step, rr.batch_size, rr.reward_negative) == (
@@ -61,7 +63,21 @@ def test_reference_values() -> None:
     assert (sa2c.learning_rate, sa2c.learning_rate_2, sa2c.switch_step) == (0.005, 0.001, 15000)
     co = make_config("co", "rc15")
     assert (co.learning_rate, co.learning_rate_2, co.switch_step) == (0.01, 0.01, 30000)
+    for dataset in PRESETS:  # SASRec_ac.py: switch 30000, lr = lr_2 = 0.01, no dataset override
+        ac = make_config("ac", dataset)
+        assert (ac.learning_rate, ac.learning_rate_2, ac.switch_step) == (0.01, 0.01, 30000)
+        assert ac.actor_weight == "per_sample"
     assert make_config("sqn").switch_step is None and make_config("sasrec").encoder_factory.hidden_size == 64
+
+
+@pytest.mark.parametrize("dataset", sorted(PRESETS))
+def test_ccql_is_the_paper_objective_and_ccql_ref_its_reference_schedule(dataset: str) -> None:
+    """The two differ only in the switch and its learning rate: Eq. 4 for the whole run vs the reference's phases."""
+    paper, reference = make_config("ccql", dataset), make_config("ccql_ref", dataset)
+    assert paper.switch_step is None and reference.switch_step is not None
+    names = [field.name for field in dataclasses.fields(paper)]
+    differing = {name for name in names if getattr(paper, name) != getattr(reference, name)}
+    assert differing <= {"switch_step", "learning_rate_2"}
 
 
 def test_overrides_go_to_the_config_or_the_encoder() -> None:
@@ -102,6 +118,8 @@ def test_bad_options_raise(call, message: str) -> None:
 def test_configs_validate_their_choices() -> None:
     with pytest.raises(ValueError, match="score_head"):
         SQNConfig(score_head="policy")
+    with pytest.raises(ValueError, match="actor_weight"):
+        SASRecCOConfig(actor_weight="clip")
     with pytest.raises(ValueError, match="augmentation"):
         SASRecCOConfig(augmentation="shuffle")
     with pytest.raises(ValueError, match="behaviour_probs"):
