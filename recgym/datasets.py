@@ -3,7 +3,8 @@ into a cached :class:`SessionDataset` (transitions per split, item popularity, s
 
 The first call reads the raw log, runs the protocol (:mod:`recgym.data.protocol`), builds the transitions
 (:mod:`recgym.data.transitions`) and writes the cache (:mod:`recgym.data.store`); later calls with the same parameters
-and unchanged input files reload the cache.
+and unchanged input files reload the cache. The cache sits in ``cache_dir``, else ``$RECGYM_CACHE``, else
+``data_dir/processed``, so raw data on a read-only mount can be prepared elsewhere.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import inspect
 import json
 import math
 import os
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +25,9 @@ import numpy as np
 import pandas as pd
 
 from recgym.data.protocol import SPLIT_NAMES, PreparedLog, ProtocolConfig, apply_protocol, protocol_config
-from recgym.data.store import FORMAT_VERSION, file_fingerprint, read_cache, write_cache
+from recgym.data.store import FORMAT_VERSION, check_writable, file_fingerprint, read_cache, write_cache
 from recgym.data.transitions import Split, build_split, rewards_from_events
-from recgym.errors import DatasetNotFoundError, InvalidOptionError, RecgymError
+from recgym.errors import DatasetNotFoundError, InvalidOptionError, RecgymDataError, RecgymError
 
 if TYPE_CHECKING:
     import d3rlpy
@@ -34,6 +36,7 @@ __all__ = ["DATASET_NAMES", "SessionDataset", "default_data_dir", "load_dataset"
 
 DATASET_NAMES: tuple[str, ...] = ("synthetic", "rc15", "retailrocket")
 _STORED_SPLIT_ARRAYS = ("observations", "actions", "next_observations", "terminals", "event_types", "episode_starts", "session_ids")
+_STORED_LAYOUT = {"items": ("raw_item_ids", "item_popularity"), **{name: _STORED_SPLIT_ARRAYS for name in SPLIT_NAMES}}
 _REWARD_OPTIONS = ("reward_click", "reward_purchase")
 
 
@@ -41,6 +44,7 @@ class SessionDataset:
     """Transitions of the train/val/test splits of one processed session log, plus item statistics.
 
     Items are 0..n_items-1 (``raw_item_ids[i]`` is the id in the source log), ``pad_id == n_items`` fills states.
+    ``source`` names the input (a path or the dataset name) in messages.
     """
 
     def __init__(
@@ -55,8 +59,10 @@ class SessionDataset:
         reward_purchase: float,
         stats: Mapping[str, Any],
         cache_dir: Path | None = None,
+        source: str | None = None,
     ) -> None:
         self.name = name
+        self.source = source or name
         self.raw_item_ids = raw_item_ids
         self.n_items = int(len(raw_item_ids))
         self.pad_id = self.n_items
@@ -77,6 +83,27 @@ class SessionDataset:
         if name not in self._splits:
             raise InvalidOptionError(f"unknown split {name!r}; valid: {', '.join(self._splits)}")
         return self._splits[name]
+
+    def empty_splits(self) -> list[str]:
+        """The names of the splits without any session (a small log split 80/10/10 can leave val or test empty)."""
+        return [name for name, split in self._splits.items() if split.n_sessions == 0]
+
+    def require_nonempty(self, *splits: str) -> None:
+        """Raise RecgymDataError naming the input and the split when one of ``splits`` (default: all) is empty.
+
+        :func:`load_dataset` only warns about an empty split; whatever needs one (checkpoint selection on val, a
+        test report) calls this first.
+        """
+        for name in splits or tuple(self._splits):
+            if self.split(name).n_sessions == 0:
+                raise RecgymDataError(self._empty_split_message(name))
+
+    def _empty_split_message(self, name: str) -> str:
+        sessions = sum(split.n_sessions for split in self._splits.values())
+        return (
+            f"{self.source}: the {name} split is empty ({sessions} sessions survive the protocol); "
+            "use a longer log, or other train_fraction / val_fraction"
+        )
 
     def stats(self) -> dict[str, Any]:
         """Counts before and after the protocol, per split sessions/events/clicks/purchases/OOV rate, and settings."""
@@ -157,11 +184,24 @@ def default_data_dir() -> Path:
     return Path(cache_home).expanduser() / "recgym"
 
 
+def _cache_location(cache_dir: str | os.PathLike[str] | None, data_dir: Path) -> Path:
+    """``cache_dir``, else ``$RECGYM_CACHE``, else ``data_dir/processed``."""
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
+    if os.environ.get("RECGYM_CACHE"):
+        return Path(os.environ["RECGYM_CACHE"]).expanduser()
+    return data_dir / "processed"
+
+
 @dataclass(frozen=True)
 class _Source:
-    """Where events come from: a name, the protocol preset, input files to fingerprint, parameters and a reader."""
+    """Where events come from: a name, the protocol preset, input files to fingerprint, parameters and a reader.
+
+    ``where`` names the input in messages: the raw folder or file, or the dataset name.
+    """
 
     name: str
+    where: str
     protocol: str
     inputs: tuple[Path, ...]
     parameters: dict[str, Any]
@@ -196,12 +236,20 @@ def _call_reader(label: str, reader: Callable[..., pd.DataFrame], where: Path, o
 
 
 def _find_raw_dir(data_dir: Path, name: str, files: tuple[str, ...]) -> Path:
+    """``data_dir`` or ``data_dir/name``, whichever holds all ``files``; else an error naming only what is missing."""
     from recgym.data.readers import DOWNLOADS
 
     candidates = (data_dir, data_dir / name)
-    for candidate in candidates:
-        if all((candidate / file).is_file() for file in files):
-            return candidate
+    missing = {candidate: [file for file in files if not (candidate / file).is_file()] for candidate in candidates}
+    best = min(candidates, key=lambda candidate: len(missing[candidate]))
+    if not missing[best]:
+        return best
+    if len(missing[best]) < len(files):
+        present = [file for file in files if file not in missing[best]]
+        raise DatasetNotFoundError(
+            f"{name}: {', '.join(missing[best])} not found in {best}, where {', '.join(present)} is "
+            f"(download {DOWNLOADS[name]})"
+        )
     raise DatasetNotFoundError(
         f"{name}: {', '.join(files)} not found in {candidates[0]} or {candidates[1]} (download {DOWNLOADS[name]})"
     )
@@ -212,12 +260,14 @@ def _synthetic_source(options: dict[str, Any]) -> _Source:
 
     _check_options(options, {f.name for f in dataclasses.fields(SyntheticConfig)} | {"generator_seed"}, "synthetic")
     generator_seed = options.pop("generator_seed", 0)
+    _check_number("generator_seed", generator_seed, minimum=0, integer=True)
     try:
         config = SyntheticConfig(**options)
     except (TypeError, ValueError) as error:
         raise InvalidOptionError(f"synthetic: {error}") from error
     return _Source(
         name="synthetic",
+        where="synthetic",
         protocol="generic",
         inputs=(),
         parameters={"generator": dataclasses.asdict(config), "generator_seed": generator_seed},
@@ -237,6 +287,7 @@ def _benchmark_source(name: str, data_dir: Path, options: dict[str, Any]) -> _So
     raw_dir = _find_raw_dir(data_dir, name, tuple(files))
     return _Source(
         name=name,
+        where=str(raw_dir),
         protocol=name,
         inputs=tuple(raw_dir / file for file in files),
         parameters=dict(options),
@@ -255,6 +306,7 @@ def _file_source(path: Path, options: dict[str, Any]) -> _Source:
         raise DatasetNotFoundError(f"{path}: no such file or directory (and not a dataset name: {', '.join(DATASET_NAMES)})")
     return _Source(
         name=path.stem,
+        where=str(path),
         protocol="generic",
         inputs=inputs,
         parameters={"path": str(path), **options},
@@ -285,7 +337,7 @@ def _build(source: _Source, config: ProtocolConfig, state_size: int, seed: int, 
         events = source.read(progress)
         bar.update()
         bar.set_postfix_str("protocol")
-        prepared: PreparedLog = apply_protocol(events, config, seed)
+        prepared: PreparedLog = apply_protocol(events, config, seed, source=source.where)
         del events
         bar.update()
         bar.set_postfix_str("transitions")
@@ -310,6 +362,7 @@ def load_dataset(
     name_or_path: str | os.PathLike[str],
     *,
     data_dir: str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
     state_size: int = 10,
     seed: int = 0,
     progress: bool = False,
@@ -322,7 +375,11 @@ def load_dataset(
     ``purchase_event``, ``session_gap_minutes``), or a path to a log file (reader options of ``read_events``).
     ``options`` also take ``protocol`` (a preset of :data:`recgym.data.protocol.PROTOCOLS`, defaulting to the dataset's),
     any :class:`~recgym.data.protocol.ProtocolConfig` field, and ``reward_click`` (0.2) / ``reward_purchase`` (1.0).
-    ``data_dir`` defaults to :func:`default_data_dir`; the cache lives in ``data_dir/processed/<name>-<key>``.
+    ``data_dir`` defaults to :func:`default_data_dir`. The cache lives in ``<cache_dir>/<name>-<key>``, ``cache_dir``
+    defaulting to ``$RECGYM_CACHE``, else ``data_dir/processed``; a build into a location that cannot be written stops
+    with :class:`~recgym.errors.CacheLocationError` before reading anything (a valid cache there still loads).
+    An empty split gives a RuntimeWarning naming the input and the split; :meth:`SessionDataset.require_nonempty`
+    turns it into an error for callers that need the split.
     """
     _check_number("state_size", state_size, minimum=1, integer=True)
     _check_number("seed", seed, minimum=0, integer=True)
@@ -344,16 +401,17 @@ def load_dataset(
         "seed": int(seed),
     }
     digest = hashlib.sha256(json.dumps(parameters, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    cache_dir = root / "processed" / f"{source.name}-{digest}"
+    location = _cache_location(cache_dir, root) / f"{source.name}-{digest}"
     key = {
         "format_version": FORMAT_VERSION,
         "parameters": json.loads(json.dumps(parameters, default=str)),
         "inputs": [file_fingerprint(path) for path in source.inputs],
     }
-    cached = read_cache(cache_dir, key, ("items", *SPLIT_NAMES))
+    cached = read_cache(location, key, _STORED_LAYOUT)
     if cached is None:
+        check_writable(location.parent)
         groups, stats = _build(source, config, int(state_size), int(seed), progress)
-        write_cache(cache_dir, key, groups, stats)
+        write_cache(location, key, groups, stats)
     else:
         groups, stats = cached
     splits = {
@@ -363,13 +421,17 @@ def load_dataset(
         )
         for name in SPLIT_NAMES
     }
-    return SessionDataset(
+    dataset = SessionDataset(
         source.name,
         splits,
         groups["items"]["raw_item_ids"],
         groups["items"]["item_popularity"],
         state_size=int(state_size),
         stats=stats,
-        cache_dir=cache_dir,
+        cache_dir=location,
+        source=source.where,
         **{name: float(value) for name, value in rewards.items()},
     )
+    for name in dataset.empty_splits():
+        warnings.warn(f"recgym: {dataset._empty_split_message(name)}", RuntimeWarning, stacklevel=2)
+    return dataset

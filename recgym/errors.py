@@ -17,3 +17,7 @@ class DatasetNotFoundError(RecgymError, FileNotFoundError):
 
 class InvalidOptionError(RecgymError, ValueError):
     """An unknown option name or a bad option value; the message lists the valid options."""
+
+
+class CacheLocationError(RecgymError, PermissionError):
+    """The folder for processed datasets cannot be written; the message names it and how to choose another."""

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import shutil
+import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +18,7 @@ import pytest
 import recgym.datasets as datasets
 from recgym import SessionDataset, load_dataset
 from recgym.data.protocol import SPLIT_NAMES
-from recgym.errors import DatasetNotFoundError, InvalidOptionError, RecgymDataError
+from recgym.errors import CacheLocationError, DatasetNotFoundError, InvalidOptionError, RecgymDataError
 
 SMALL = {"n_sessions": 300, "n_items": 60}
 
@@ -112,6 +118,34 @@ def test_corrupt_cache_warns_and_rebuilds(tmp_path: Path) -> None:
         load_dataset("synthetic", data_dir=tmp_path, **SMALL)
 
 
+def edit_manifest(dataset: SessionDataset, edit) -> None:
+    path = dataset.cache_dir / "manifest.json"
+    manifest = json.loads(path.read_text())
+    edit(manifest)
+    path.write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda manifest: manifest["arrays"]["val"].pop("actions"),
+        lambda manifest: manifest.update(stats="edited"),
+        lambda manifest: manifest["stats"]["splits"]["test"].update(purchases=10**6),
+    ],
+    ids=["array-entry-removed", "stats-not-a-dict", "stats-value-edited"],
+)
+def test_damaged_manifest_is_rebuilt_never_used(tmp_path: Path, edit) -> None:
+    dataset = load_dataset("synthetic", data_dir=tmp_path, **SMALL)
+    edit_manifest(dataset, edit)
+    with pytest.warns(RuntimeWarning, match="corrupt"):
+        rebuilt = load_dataset("synthetic", data_dir=tmp_path, **SMALL)
+    assert rebuilt.stats() == dataset.stats()
+    np.testing.assert_array_equal(rebuilt.split("val").actions, dataset.split("val").actions)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the rebuilt cache is whole again: no warning
+        load_dataset("synthetic", data_dir=tmp_path, **SMALL)
+
+
 def test_failing_read_leaves_no_cache(tmp_path: Path) -> None:
     path = csv_log(tmp_path / "log.csv", [(1, 2, 3, 0)])
     path.write_text(path.read_text() + "1,not-an-item,4,0\n")
@@ -139,6 +173,137 @@ def test_missing_raw_files(tmp_path: Path) -> None:
         load_dataset("rc15", data_dir=tmp_path)
     with pytest.raises(DatasetNotFoundError, match="no such file"):
         load_dataset(tmp_path / "missing.csv", data_dir=tmp_path)
+
+
+def test_missing_buys_file_is_the_only_one_named(tmp_path: Path) -> None:
+    (tmp_path / "rc15").mkdir()
+    (tmp_path / "rc15" / "yoochoose-clicks.dat").write_text("1,2014-04-07T10:51:09.277Z,214536502,0\n")
+    with pytest.raises(DatasetNotFoundError) as error:
+        load_dataset("rc15", data_dir=tmp_path)
+    message = str(error.value)
+    assert f"yoochoose-buys.dat not found in {tmp_path / 'rc15'}, where yoochoose-clicks.dat is" in message
+    assert "yoochoose-clicks.dat not found" not in message and "datasets/rc15.md" in message
+
+
+@pytest.mark.parametrize(
+    ("option", "expected"),
+    [
+        ({"n_sessions": "abc"}, "n_sessions must be an integer, got 'abc'"),
+        ({"n_items": 2.5}, "n_items must be an integer, got 2.5"),
+        ({"n_topics": "many"}, "n_topics must be an integer or None, got 'many'"),
+        ({"purchase_rate": "high"}, "purchase_rate must be a finite number, got 'high'"),
+        ({"length_sigma": float("nan")}, "length_sigma must be a finite number, got nan"),
+        ({"max_session_clicks": True}, "max_session_clicks must be an integer, got True"),
+        ({"generator_seed": "x"}, "generator_seed must be a finite integer >= 0, got 'x'"),
+        ({"n_sample_sessions": "abc"}, "n_sample_sessions must be an integer >= 1 or None, got 'abc'"),
+        ({"train_fraction": "abc"}, "train_fraction and val_fraction must be in"),
+        ({"min_session_events": 1.5}, "min_session_events must be an integer >= 0, got 1.5"),
+    ],
+)
+def test_wrongly_typed_number_options_are_one_clear_line(tmp_path: Path, option: dict, expected: str) -> None:
+    with pytest.raises(InvalidOptionError) as error:
+        load_dataset("synthetic", data_dir=tmp_path, **SMALL | option)
+    assert expected in str(error.value) and "\n" not in str(error.value) and "not supported" not in str(error.value)
+
+
+def test_no_surviving_session_names_the_input(tmp_path: Path) -> None:
+    path = csv_log(tmp_path / "single.csv", [(session, 1, session, 0) for session in range(5)])
+    with pytest.raises(RecgymDataError) as error:
+        load_dataset(path, data_dir=tmp_path / "data")
+    assert str(error.value).startswith(f"{path}: no session survives the protocol filters (")
+    assert "min_session_events=2" in str(error.value)
+
+
+def test_empty_val_split_warns_at_load_and_is_an_error_on_request(tmp_path: Path) -> None:
+    rows = [(session, item, 10 * session + item, 0) for session in range(5) for item in (1, 2)]
+    path = csv_log(tmp_path / "tiny.csv", rows)  # 5 sessions split 80/10/10: 4, 0 and 1
+    with pytest.warns(RuntimeWarning, match=re.escape(f"{path}: the val split is empty (5 sessions")):
+        dataset = load_dataset(path, data_dir=tmp_path / "data")
+    assert dataset.empty_splits() == ["val"] and dataset.source == str(path)
+    dataset.require_nonempty("train", "test")
+    with pytest.raises(RecgymDataError, match=re.escape(f"{path}: the val split is empty")):
+        dataset.require_nonempty()
+    with pytest.raises(RecgymDataError, match="val split"):
+        dataset.require_nonempty("val", "test")
+
+
+def test_cache_dir_argument_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    explicit = load_dataset("synthetic", data_dir=tmp_path / "data", cache_dir=tmp_path / "cache", **SMALL)
+    assert explicit.cache_dir.parent == tmp_path / "cache" and (explicit.cache_dir / "manifest.json").is_file()
+    assert not (tmp_path / "data").exists()
+    monkeypatch.setenv("RECGYM_CACHE", str(tmp_path / "env-cache"))
+    from_env = load_dataset("synthetic", data_dir=tmp_path / "data", **SMALL)
+    assert from_env.cache_dir.parent == tmp_path / "env-cache"
+    assert explicit.cache_dir.name == from_env.cache_dir.name  # the location is not part of the key
+    again = load_dataset("synthetic", data_dir=tmp_path / "data", cache_dir=tmp_path / "cache", **SMALL)
+    assert again.cache_dir == explicit.cache_dir  # the argument wins over the variable
+    monkeypatch.delenv("RECGYM_CACHE")
+    default = load_dataset("synthetic", data_dir=tmp_path / "data", **SMALL)
+    assert default.cache_dir.parent == tmp_path / "data" / "processed"
+
+
+def permission_bits_apply() -> list[str]:
+    """A command prefix under which file permission bits bind (root ignores them unless CAP_DAC_OVERRIDE is dropped)."""
+    if os.geteuid() != 0:
+        return []
+    prefix = ["setpriv", "--inh-caps=-dac_override", "--bounding-set=-dac_override"]
+    if shutil.which("setpriv") is None or subprocess.run([*prefix, "true"], capture_output=True).returncode != 0:
+        pytest.skip("running as root and setpriv cannot drop CAP_DAC_OVERRIDE, so no folder is read-only to this test")
+    return prefix
+
+
+READ_ONLY_SCRIPT = """
+import json, sys
+from pathlib import Path
+import recgym.data.readers as readers
+from recgym import load_dataset
+from recgym.errors import CacheLocationError
+
+log, data, cache = map(Path, sys.argv[1:])
+read_events, out = readers.read_events, {}
+def refuse(*args, **kwargs):
+    raise AssertionError("the log was read before the cache location was checked")
+readers.read_events = refuse
+try:
+    load_dataset(log, data_dir=data, seed=1)
+except CacheLocationError as error:
+    out["error"] = str(error)
+out["prebuilt"] = str(load_dataset(log, data_dir=data, seed=0).cache_dir)
+readers.read_events = read_events
+out["elsewhere"] = str(load_dataset(log, data_dir=data, seed=1, cache_dir=cache).cache_dir)
+print(json.dumps(out))
+"""
+
+
+def test_read_only_data_dir(tmp_path: Path) -> None:
+    prefix = permission_bits_apply()
+    data = tmp_path / "data"
+    log = csv_log(data.parent / "log.csv", random_rows(0))
+    prebuilt = load_dataset(log, data_dir=data, seed=0)  # a cache prepared while the folder was writable
+    read_only = [data, data / "processed", prebuilt.cache_dir]
+    for folder in read_only:
+        folder.chmod(0o555)
+    try:
+        run = subprocess.run(
+            [*prefix, sys.executable, "-c", READ_ONLY_SCRIPT, str(log), str(data), str(tmp_path / "cache")],
+            capture_output=True, text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
+    finally:
+        for folder in read_only:
+            folder.chmod(0o755)
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout.splitlines()[-1])
+    assert out["error"].startswith(f"cache location {data / 'processed'} is not writable (Permission denied)")
+    assert "--cache-dir" in out["error"] and "RECGYM_CACHE" in out["error"]
+    assert out["prebuilt"] == str(prebuilt.cache_dir)  # a valid cache in a read-only location still loads
+    assert Path(out["elsewhere"]).parent == tmp_path / "cache"
+    assert [p.name for p in (data / "processed").iterdir()] == [prebuilt.cache_dir.name]
+
+
+def test_cache_location_that_is_a_file(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(CacheLocationError, match="is not writable"):
+        load_dataset("synthetic", data_dir=tmp_path, cache_dir=tmp_path / "file", **SMALL)
 
 
 def test_option_errors(tmp_path: Path) -> None:

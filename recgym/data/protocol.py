@@ -39,6 +39,7 @@ __all__ = [
 ]
 
 SPLIT_NAMES: tuple[str, ...] = ("train", "val", "test")
+_FILTER_FIELDS = ("min_session_clicks", "min_session_events", "min_item_events")
 
 
 @dataclass(frozen=True)
@@ -146,8 +147,13 @@ def _split_stats(events: SplitEvents, train_items: np.ndarray) -> dict[str, floa
     }
 
 
-def apply_protocol(events: pd.DataFrame, config: ProtocolConfig, seed: int) -> PreparedLog:
-    """Run the protocol on a canonical events table (see :mod:`recgym.data.schema`) with a seeded generator."""
+def apply_protocol(events: pd.DataFrame, config: ProtocolConfig, seed: int, *, source: str = "events") -> PreparedLog:
+    """Run the protocol on a canonical events table (see :mod:`recgym.data.schema`) with a seeded generator.
+
+    ``source`` names the input in errors (a file, a folder or a dataset name).
+    """
+    if events.empty:
+        raise RecgymDataError(f"{source}: the log has no events")
     rng = np.random.default_rng(seed)
     raw_rows = len(events)
     duplicates = 0
@@ -172,7 +178,11 @@ def apply_protocol(events: pd.DataFrame, config: ProtocolConfig, seed: int) -> P
         kept_sessions[chosen] = True
         keep &= kept_sessions[session_codes]
     if not keep.any():
-        raise RecgymDataError(f"no session survives the protocol filters ({config})")
+        filters = ", ".join(f"{name}={getattr(config, name)}" for name in _FILTER_FIELDS)
+        raise RecgymDataError(
+            f"{source}: no session survives the protocol filters ({filters}) out of {len(session_uniques)} "
+            "sessions; lower them to keep shorter sessions or rarer items"
+        )
 
     rows = np.flatnonzero(keep)
     session, item = session[rows], item[rows]

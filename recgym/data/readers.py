@@ -143,8 +143,8 @@ def split_sessions(events: pd.DataFrame, gap_minutes: float) -> pd.DataFrame:
     Rows are returned sorted by (old session, timestamp), stably. New session ids are 0, 1, 2... in that order; the
     old id is kept in a ``visitor_id`` column.
     """
-    if not gap_minutes > 0:
-        raise ValueError(f"gap_minutes must be positive, got {gap_minutes!r}")
+    if isinstance(gap_minutes, bool) or not isinstance(gap_minutes, (int, float)) or not gap_minutes > 0:
+        raise ValueError(f"gap_minutes must be a positive number, got {gap_minutes!r}")
     order = np.lexsort((events["timestamp"].to_numpy(), events["session_id"].to_numpy()))
     events = events.iloc[order].reset_index(drop=True)
     visitor = events["session_id"].to_numpy()

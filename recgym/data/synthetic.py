@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -95,6 +96,16 @@ class SyntheticConfig:
             if not ok:
                 raise ValueError(f"SyntheticConfig: {message}")
 
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            optional = field.type.endswith("| None")
+            if field.type.startswith("int"):
+                kind, ok = "an integer", isinstance(value, (int, np.integer))
+            else:
+                number = isinstance(value, (int, float, np.integer, np.floating))
+                kind, ok = "a finite number", number and math.isfinite(value)
+            ok = (ok and not isinstance(value, bool)) or (optional and value is None)
+            require(ok, f"{field.name} must be {kind}{' or None' if optional else ''}, got {value!r}")
         require(self.n_sessions >= 1, f"n_sessions must be >= 1, got {self.n_sessions}")
         require(self.n_items >= 2, f"n_items must be >= 2, got {self.n_items}")
         require(0.0 <= self.purchase_rate < 0.5, f"purchase_rate must be in [0, 0.5), got {self.purchase_rate}")

@@ -202,6 +202,8 @@ def test_split_sessions_gap_is_strict() -> None:
     assert split_sessions(events, 0.5)["session_id"].tolist() == [0, 0, 1, 2, 3]
     with pytest.raises(ValueError, match="positive"):
         split_sessions(events, 0)
+    with pytest.raises(ValueError, match="gap_minutes must be a positive number, got 'abc'"):
+        split_sessions(events, "abc")
 
 
 def test_retailrocket_rejects_unknown_purchase_event(tmp_path: Path) -> None:

@@ -1,17 +1,31 @@
-"""The npz + manifest cache: round trip, staleness, corruption, atomic replacement."""
+"""The npz + manifest cache: round trip, staleness, corruption, atomic replacement, leftovers, writability."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import time
+import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from recgym.data.store import MANIFEST_NAME, file_fingerprint, read_cache, write_cache
+import recgym.data.store as store
+from recgym.data.store import (
+    MANIFEST_NAME,
+    check_writable,
+    file_fingerprint,
+    read_cache,
+    remove_dead_leftovers,
+    write_cache,
+)
+from recgym.errors import CacheLocationError
 
 KEY = {"format_version": 1, "parameters": {"seed": 0}, "inputs": []}
+LAYOUT = {"train": ("observations", "terminals"), "items": ("item_popularity",)}
 
 
 def groups() -> dict[str, dict[str, np.ndarray]]:
@@ -25,7 +39,7 @@ def groups() -> dict[str, dict[str, np.ndarray]]:
 def test_round_trip(tmp_path: Path) -> None:
     written = groups()
     write_cache(tmp_path / "cache", KEY, written, {"events": 50})
-    loaded, stats = read_cache(tmp_path / "cache", KEY, ["train", "items"])
+    loaded, stats = read_cache(tmp_path / "cache", KEY, LAYOUT)
     assert stats == {"events": 50}
     for group, members in written.items():
         for name, array in members.items():
@@ -35,13 +49,13 @@ def test_round_trip(tmp_path: Path) -> None:
 
 
 def test_missing_cache_is_a_quiet_miss(tmp_path: Path, recwarn: pytest.WarningsRecorder) -> None:
-    assert read_cache(tmp_path / "nothing", KEY, ["train"]) is None
+    assert read_cache(tmp_path / "nothing", KEY, LAYOUT) is None
     assert not recwarn.list
 
 
 def test_other_key_is_stale_not_corrupt(tmp_path: Path, recwarn: pytest.WarningsRecorder) -> None:
     write_cache(tmp_path / "cache", KEY, groups(), {})
-    assert read_cache(tmp_path / "cache", {**KEY, "parameters": {"seed": 1}}, ["train"]) is None
+    assert read_cache(tmp_path / "cache", {**KEY, "parameters": {"seed": 1}}, LAYOUT) is None
     assert not recwarn.list
 
 
@@ -75,23 +89,50 @@ def corrupt_missing_manifest(directory: Path) -> None:
     (directory / MANIFEST_NAME).unlink()
 
 
+def edit_manifest(directory: Path, edit) -> None:
+    manifest = json.loads((directory / MANIFEST_NAME).read_text())
+    edit(manifest)
+    (directory / MANIFEST_NAME).write_text(json.dumps(manifest))
+
+
+def corrupt_unlisted_array(directory: Path) -> None:
+    edit_manifest(directory, lambda manifest: manifest["arrays"]["train"].pop("observations"))
+
+
+def corrupt_unlisted_group(directory: Path) -> None:
+    edit_manifest(directory, lambda manifest: manifest["arrays"].pop("items"))
+
+
+def corrupt_stats_not_a_mapping(directory: Path) -> None:
+    edit_manifest(directory, lambda manifest: manifest.update(stats=[["events", 50]]))
+
+
+def corrupt_edited_stats(directory: Path) -> None:
+    edit_manifest(directory, lambda manifest: manifest["stats"].update(events=51))
+
+
+def corrupt_listed_shape(directory: Path) -> None:
+    edit_manifest(directory, lambda manifest: manifest["arrays"]["train"]["terminals"].update(shape=[49]))
+
+
 @pytest.mark.parametrize(
     "corrupt",
     [corrupt_truncate, corrupt_flip_byte, corrupt_manifest_json, corrupt_manifest_checksum, corrupt_missing_array,
-     corrupt_missing_manifest],
+     corrupt_missing_manifest, corrupt_unlisted_array, corrupt_unlisted_group, corrupt_stats_not_a_mapping,
+     corrupt_edited_stats, corrupt_listed_shape],
 )
 def test_corruption_is_detected_with_a_warning(tmp_path: Path, corrupt) -> None:
-    write_cache(tmp_path / "cache", KEY, groups(), {})
+    write_cache(tmp_path / "cache", KEY, groups(), {"events": 50})
     corrupt(tmp_path / "cache")
     with pytest.warns(RuntimeWarning, match="corrupt"):
-        assert read_cache(tmp_path / "cache", KEY, ["train", "items"]) is None
+        assert read_cache(tmp_path / "cache", KEY, LAYOUT) is None
 
 
 def test_rewrite_replaces_the_old_cache(tmp_path: Path) -> None:
     write_cache(tmp_path / "cache", KEY, groups(), {"version": 1})
     (tmp_path / "cache" / "stray.npz").write_bytes(b"old")
     write_cache(tmp_path / "cache", KEY, groups(), {"version": 2})
-    assert read_cache(tmp_path / "cache", KEY, ["train"])[1] == {"version": 2}
+    assert read_cache(tmp_path / "cache", KEY, LAYOUT)[1] == {"version": 2}
     assert not (tmp_path / "cache" / "stray.npz").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]
 
@@ -121,3 +162,45 @@ def test_file_fingerprint_changes_with_content(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setattr(store, "_BLOCK", 10)
     big = file_fingerprint(path)
     assert "sha256-head-tail" in big and big["size"] == 1000
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def leftover(parent: Path, kind: str, host: str, pid: int | None) -> Path:
+    owner = f"{host}-{pid}-" if pid is not None else ""
+    path = parent / f".synthetic-0123abcd.{kind}-{owner}{uuid.uuid4().hex}"
+    path.mkdir(parents=True)
+    (path / "train.npz").write_bytes(b"partial")
+    return path
+
+
+def test_leftovers_of_dead_writers_are_removed_live_ones_kept(tmp_path: Path) -> None:
+    host = store._HOST
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as live:
+        try:
+            dead = [leftover(tmp_path, "tmp", host, dead_pid()), leftover(tmp_path, "old", host, dead_pid())]
+            kept = [leftover(tmp_path, "tmp", host, live.pid), leftover(tmp_path, "tmp", host, os.getpid())]
+            kept.append(leftover(tmp_path, "tmp", "ffffffff", dead_pid()))  # another host: cannot tell yet
+            kept.append(leftover(tmp_path, "tmp", "", None))  # an older recgym's name, no owner: cannot tell yet
+            abandoned = leftover(tmp_path, "tmp", "", None)
+            a_day_ago = time.time() - store.ABANDONED_AFTER_S - 60
+            os.utime(abandoned, (a_day_ago, a_day_ago))
+            write_cache(tmp_path / "cache", KEY, groups(), {})
+        finally:
+            live.kill()
+    assert all(not path.exists() for path in [*dead, abandoned])
+    assert all((path / "train.npz").is_file() for path in kept)
+    assert read_cache(tmp_path / "cache", KEY, LAYOUT) is not None
+    assert remove_dead_leftovers(tmp_path / "missing") == []
+
+
+def test_check_writable(tmp_path: Path) -> None:
+    check_writable(tmp_path / "new" / "processed")
+    assert (tmp_path / "new" / "processed").is_dir() and not any((tmp_path / "new" / "processed").iterdir())
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(CacheLocationError, match=r"cache location .*file/processed is not writable.*RECGYM_CACHE"):
+        check_writable(tmp_path / "file" / "processed")
