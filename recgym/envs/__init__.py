@@ -1,8 +1,9 @@
-"""Gymnasium environments replaying logged sessions: :class:`RecReplayEnv` and its registered ids."""
+"""Gymnasium environments: :class:`RecReplayEnv` (logged sessions), :class:`RecOnlineEnv` (a simulated user), their ids."""
 
+from recgym.envs.online import RecOnlineEnv
 from recgym.envs.registration import ENV_IDS, register_envs
 from recgym.envs.replay import RecReplayEnv
 
 register_envs()
 
-__all__ = ["ENV_IDS", "RecReplayEnv", "register_envs"]
+__all__ = ["ENV_IDS", "RecOnlineEnv", "RecReplayEnv", "register_envs"]

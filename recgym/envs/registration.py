@@ -1,4 +1,4 @@
-"""Gymnasium ids of the replay environments; registered when ``recgym`` is imported.
+"""Gymnasium ids of the replay and online environments; registered when ``recgym`` is imported.
 
 Plain ids only (Gymnasium 1.0 cannot register a name both with and without a version), so
 ``gym.make("RecReplay-RC15")`` works as written. ``gym.make`` keyword arguments override the defaults below and
@@ -23,6 +23,7 @@ ENV_IDS: dict[str, tuple[str, dict[str, Any]]] = {
     "RecReplay-RC15": (ENTRY_POINT, {"dataset": "rc15"}),
     "RecReplay-RetailRocket": (ENTRY_POINT, {"dataset": "retailrocket"}),
     "RecReplay-Synthetic": ("recgym.envs.registration:make_synthetic_env", {"dataset": "synthetic"}),
+    "RecOnline-Synthetic": ("recgym.envs.online:RecOnlineEnv", {}),  # a live user of the synthetic world
 }
 
 

@@ -1,0 +1,396 @@
+"""RecOnlineEnv: a live simulated user drawn from the synthetic user model that generated the logs.
+
+:class:`UserSimulator` holds the world (the :class:`~recgym.data.synthetic.SyntheticUserModel` of the generator
+options and the item index of ``load_dataset("synthetic", same options)``) and steps a *batch* of live sessions with
+array operations; :class:`RecOnlineEnv` is the batch of one and :func:`recgym.evaluate_online` the batch of many, so
+both run the same step.
+
+Choice model (one step = one click; details and defaults in ``datasets/synthetic.md``, section "Online environment"):
+
+* The user weighs the slate against her own path: the item shown at position ``j`` (0-based) gets the weight
+  ``slate_attention * (j + 1) ** -position_exponent * p(item | clicks so far)``, ``p`` being the model's next-click
+  probability; not using the slate has weight 1. She clicks slate position ``j`` with probability
+  ``w_j / (1 + sum w)``, else makes the generator's organic click.
+* Each click leads to a purchase with the model's purchase probability (which depends on earlier clicks of the item).
+* After each organic click the user leaves with the hazard of the generator's session-length law, so organic clicks
+  per session follow the logged distribution; slate clicks are extra clicks. Sessions end at ``max_session_clicks``.
+
+An empty slate (every position the pad id ``n_items``) therefore replays the generator's sessions in distribution.
+Randomness is a counter-based hash of (seed, session index, step, slot): session ``i`` of a seed is the same episode
+whatever else is simulated beside it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from recgym.data.synthetic import MIN_CLICKS, SyntheticConfig, SyntheticUserModel
+from recgym.envs.registration import SYNTHETIC_SESSIONS
+
+__all__ = ["Outcome", "RecOnlineEnv", "Sessions", "UserSimulator"]
+
+MAX_REDRAWS = 1000  # organic draws of items outside the dataset's index are redrawn at most this often
+LENGTH_GRID = np.linspace(-8.0, 8.0, 4001)  # standard-normal grid integrating the log-normal session-length rate
+_CHOICE, _PURCHASE, _LEAVE, _ORGANIC = range(4)  # random-number slots of a step; organic draws use 3 per attempt
+_SLOTS_PER_STEP = _ORGANIC + 3 * MAX_REDRAWS
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """SplitMix64 finaliser of a uint64 array: a bijection whose outputs look independent for nearby inputs."""
+    x = x + _GOLDEN
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def _uniform(keys: np.ndarray, step: int, slot: int) -> np.ndarray:
+    """U[0, 1) per session key, a pure function of (key, step, slot)."""
+    counter = _mix(np.array([step * _SLOTS_PER_STEP + slot], dtype=np.uint64))
+    return (_mix(keys ^ counter) >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def _length_hazard(config: SyntheticConfig) -> np.ndarray:
+    """``h[n] = P(L = n | L >= n)`` for the generator's clicks per session ``L`` (``3 + Poisson(log-normal)``, capped)."""
+    cap = config.max_session_clicks
+    density = np.exp(-0.5 * LENGTH_GRID**2)
+    density /= density.sum()
+    sigma = config.length_sigma
+    rate = (config.mean_clicks - MIN_CLICKS) * np.exp(sigma * LENGTH_GRID - 0.5 * sigma**2)
+    extra = np.arange(cap - MIN_CLICKS)
+    log_factorial = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, cap)))])[extra]
+    poisson = np.exp(extra[:, None] * np.log(rate)[None, :] - rate[None, :] - log_factorial[:, None])
+    pmf = np.zeros(cap + 1)
+    pmf[MIN_CLICKS:cap] = poisson @ density
+    pmf[cap] = max(0.0, 1.0 - pmf[MIN_CLICKS:cap].sum())
+    pmf *= 1.0 - config.short_session_share
+    pmf[1 : MIN_CLICKS] += config.short_session_share / (MIN_CLICKS - 1)
+    survival = np.cumsum(pmf[::-1])[::-1]
+    hazard = np.divide(pmf, survival, out=np.ones_like(pmf), where=survival > 1e-300)
+    hazard[cap] = 1.0
+    return np.minimum(hazard, 1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Sessions:
+    """Live simulated sessions, one row each; every row has made the same number of clicks (the step)."""
+
+    keys: np.ndarray  # (B,) uint64 random stream of each session
+    index: np.ndarray  # (B,) int64 session index within its seed
+    history: np.ndarray  # (B, t) int64 raw item ids clicked so far, oldest first
+    organic: np.ndarray  # (B,) int64 organic clicks so far
+
+    def __len__(self) -> int:
+        return int(self.keys.shape[0])
+
+    def select(self, rows: np.ndarray) -> Sessions:
+        """The sessions of ``rows`` (a boolean mask or indices)."""
+        return Sessions(self.keys[rows], self.index[rows], self.history[rows], self.organic[rows])
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What each session did in one step (dataset item ids)."""
+
+    clicked: np.ndarray  # (B,) int64 item clicked
+    position: np.ndarray  # (B,) int64 1-based slate position of the click, 0 for an organic click
+    purchased: np.ndarray  # (B,) bool the click led to a purchase
+    reward: np.ndarray  # (B,) float64 reward_click + reward_purchase * purchased
+    done: np.ndarray  # (B,) bool the user left after this click
+
+    @property
+    def from_slate(self) -> np.ndarray:
+        return self.position > 0
+
+
+class UserSimulator:
+    """The online world of ``load_dataset("synthetic", **options)``: its user model and its item ids.
+
+    ``n_sessions``, ``generator_seed``, the :class:`~recgym.data.synthetic.SyntheticConfig` fields and any protocol
+    option go to :func:`recgym.load_dataset` (with ``data_dir`` and ``state_size``), whose item index
+    (``dataset.raw_item_ids``) the simulator speaks: observations, slates and clicks are dataset ids, the pad id is
+    ``n_items``. Organic draws of a generator item missing from that index (never logged) are redrawn.
+    ``slate_attention`` and ``position_exponent`` set the choice model (module docstring).
+    """
+
+    def __init__(
+        self,
+        *,
+        n_sessions: int = SYNTHETIC_SESSIONS,
+        generator_seed: int = 0,
+        data_dir: str | os.PathLike[str] | None = None,
+        state_size: int = 10,
+        reward_click: float = 0.2,
+        reward_purchase: float = 1.0,
+        slate_attention: float = 1.0,
+        position_exponent: float = 1.0,
+        **options: Any,
+    ) -> None:
+        from recgym.datasets import load_dataset
+
+        for name, value in (("slate_attention", slate_attention), ("position_exponent", position_exponent)):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0 <= value < np.inf:
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        self.dataset = load_dataset(
+            "synthetic",
+            data_dir=data_dir,
+            state_size=state_size,
+            n_sessions=n_sessions,
+            generator_seed=generator_seed,
+            reward_click=reward_click,
+            reward_purchase=reward_purchase,
+            **options,
+        )
+        fields = {field.name for field in dataclasses.fields(SyntheticConfig)}
+        config = SyntheticConfig(n_sessions=n_sessions, **{k: v for k, v in options.items() if k in fields})
+        self.model = SyntheticUserModel(config, generator_seed)
+        self.raw_item_ids = self.dataset.raw_item_ids
+        self.n_items = self.pad_id = self.dataset.n_items
+        self.state_size = self.dataset.state_size
+        self.reward_click, self.reward_purchase = self.dataset.reward_click, self.dataset.reward_purchase
+        self.slate_attention, self.position_exponent = float(slate_attention), float(position_exponent)
+        self.max_clicks = config.max_session_clicks
+        self._index_of = np.full(config.n_items, -1, dtype=np.int64)  # raw id -> dataset id, -1 if never logged
+        self._index_of[self.raw_item_ids] = np.arange(self.n_items)
+        self._topic_mass = np.bincount(self.model.topic_of, weights=self.model.base_weight, minlength=config.topics)
+        self._hazard = _length_hazard(config)
+
+    # -- sessions -------------------------------------------------------------------------------------------------
+    def start(self, seed: int, index: np.ndarray) -> Sessions:
+        """New sessions ``index`` (int array) of the stream ``seed``, before their first click."""
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
+            raise ValueError(f"seed must be an integer in [0, 2**64), got {seed!r}")
+        index = np.asarray(index, dtype=np.int64).reshape(-1)
+        keys = _mix(_mix(np.array([seed], dtype=np.uint64)) ^ _mix(index.astype(np.uint64)))
+        return Sessions(keys, index, np.empty((len(index), 0), dtype=np.int64), np.zeros(len(index), dtype=np.int64))
+
+    def observations(self, sessions: Sessions) -> np.ndarray:
+        """The last ``state_size`` clicks of each session, oldest first, right-padded with ``pad_id``: (B, L) int64."""
+        recent = self._index_of[sessions.history[:, -self.state_size :]] if sessions.history.shape[1] else None
+        states = np.full((len(sessions), self.state_size), self.pad_id, dtype=np.int64)
+        if recent is not None:
+            states[:, : recent.shape[1]] = recent
+        return states
+
+    def step(self, sessions: Sessions, slates: np.ndarray) -> tuple[Outcome, Sessions]:
+        """One click of every session given its slate ((B, k) dataset ids, ``pad_id`` = nothing shown).
+
+        Returns the outcome and the sessions after the click (all rows; drop ``outcome.done`` ones to go on).
+        Slates must be valid (ids in ``[0, n_items]``); a repeated id counts at its first position only.
+        """
+        history, keys = sessions.history, sessions.keys
+        n, t = history.shape
+        shown = (slates < self.pad_id) & ~_repeats(slates)
+        raw = self.raw_item_ids[np.where(shown, slates, 0)]
+        position_weight = (np.arange(slates.shape[1]) + 1.0) ** -self.position_exponent
+        weight = self.slate_attention * position_weight * self._probabilities_at(history, raw) * shown
+        cumulative = np.cumsum(weight, axis=1)
+        total = cumulative[:, -1] if slates.shape[1] else np.zeros(n)
+        choice = _uniform(keys, t, _CHOICE) * (1.0 + total)
+        from_slate = choice < total
+        position = np.where(from_slate, (cumulative <= choice[:, None]).sum(axis=1) + 1, 0)
+        clicked = np.empty(n, dtype=np.int64)
+        clicked[from_slate] = raw[from_slate, position[from_slate] - 1]
+        organic_rows = np.flatnonzero(~from_slate)
+        clicked[organic_rows] = self._organic_clicks(history[organic_rows], keys[organic_rows], t)
+
+        earlier = (history == clicked[:, None]).sum(axis=1)
+        purchased = _uniform(keys, t, _PURCHASE) < self.model._purchase_probability(clicked, earlier)
+        organic = sessions.organic + ~from_slate
+        leaves = ~from_slate & (_uniform(keys, t, _LEAVE) < self._hazard[np.minimum(organic, self.max_clicks)])
+        done = leaves | (t + 1 >= self.max_clicks)
+        reward = self.reward_click + self.reward_purchase * purchased
+        outcome = Outcome(self._index_of[clicked], position, purchased, reward, done)
+        after = Sessions(keys, sessions.index, np.concatenate([history, clicked[:, None]], axis=1), organic)
+        return outcome, after
+
+    def _organic_clicks(self, history: np.ndarray, keys: np.ndarray, t: int) -> np.ndarray:
+        """The generator's next click after each history, redrawn while it falls outside the dataset's index."""
+        clicks = np.empty(len(keys), dtype=np.int64)
+        pending = np.arange(len(keys))
+        for attempt in range(MAX_REDRAWS):
+            slot = _ORGANIC + 3 * attempt
+            uniforms = [_uniform(keys[pending], t, slot + offset) for offset in range(3)]
+            clicks[pending] = self._organic_draw(history[pending], *uniforms)
+            pending = pending[self._index_of[clicks[pending]] < 0]
+            if not pending.size:
+                return clicks
+        raise RuntimeError(
+            f"{pending.size} organic draws stayed outside the dataset's {self.n_items} items after {MAX_REDRAWS} tries"
+        )
+
+    def _organic_draw(self, history: np.ndarray, u_kind: np.ndarray, u_item: np.ndarray, u_recall: np.ndarray) -> np.ndarray:
+        """The generator's next-click kinds and inverse-CDF draws (``SyntheticUserModel._sample_clicks``, one step)."""
+        model = self.model
+        if history.shape[1] == 0:
+            return model._sample_popular(u_item)
+        last = history[:, -1]
+        kind = np.searchsorted(model._kind_cum, u_kind, side="right")
+        clicks = last.copy()  # kind 0: repeat
+        source = np.where(kind == 2, history[np.arange(len(last)), (u_recall * history.shape[1]).astype(np.int64)], last)
+        neighbour = np.flatnonzero((kind == 1) | (kind == 2))
+        clicks[neighbour] = model._sample_neighbour(source[neighbour], u_item[neighbour])
+        in_topic = np.flatnonzero(kind == 3)
+        clicks[in_topic] = model._sample_popular(u_item[in_topic], model.topic_of[last[in_topic]])
+        explore = np.flatnonzero(kind == 4)
+        clicks[explore] = model._sample_popular(u_item[explore])
+        return clicks
+
+    # -- the model's next-click probabilities, batched ---------------------------------------------------------------
+    def click_probabilities(self, observations: np.ndarray) -> np.ndarray:
+        """``p(item | observed clicks)`` for every dataset item: (B, n_items) float64, from (B, L) observations.
+
+        The observation holds the last ``state_size`` clicks, so for longer sessions this is the model's answer
+        given those clicks only (the recall term and the repeat counts see no further back).
+        """
+        observations = np.asarray(observations, dtype=np.int64)
+        lengths = (observations < self.pad_id).sum(axis=1)
+        history = self.raw_item_ids[np.minimum(observations, self.n_items - 1)]
+        last, ids, weights = self._sparse_terms(history, lengths)
+        n, n_raw = len(history), self.model.config.n_items
+        probabilities = self._dense_terms(np.arange(n_raw)[None, :], last, lengths > 0)
+        flat = (np.arange(n)[:, None] * n_raw + ids).ravel()
+        probabilities += np.bincount(flat, weights=weights.ravel(), minlength=n * n_raw).reshape(n, n_raw)
+        return probabilities[:, self.raw_item_ids]
+
+    def _probabilities_at(self, history: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """``p(items[b, j] | history[b])`` for raw items (B, k) after full histories (B, t): (B, k) float64."""
+        lengths = np.full(len(history), history.shape[1], dtype=np.int64)
+        last, ids, weights = self._sparse_terms(history, lengths)
+        sparse = (weights[:, None, :] * (ids[:, None, :] == items[:, :, None])).sum(axis=2)
+        return self._dense_terms(items, last, lengths > 0) + sparse
+
+    def _sparse_terms(self, history: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The last click and the repeat, neighbour and recall terms as (item, weight) pairs per row.
+
+        ``history`` is (B, H) raw ids of which the first ``lengths[b]`` are clicks (the rest is ignored).
+        """
+        config, model = self.model.config, self.model
+        n, width = history.shape
+        if width == 0:
+            return np.zeros(n, dtype=np.int64), np.zeros((n, 0), dtype=np.int64), np.zeros((n, 0))
+        rows = np.arange(n)
+        clicked = np.arange(width)[None, :] < lengths[:, None]
+        last = history[rows, np.maximum(lengths - 1, 0)]
+        recall = np.where(clicked, config.recall_prob / np.maximum(lengths, 1)[:, None], 0.0)
+        ids = np.concatenate([last[:, None], model.neighbours[last], model.neighbours[history].reshape(n, -1)], axis=1)
+        weights = np.concatenate(
+            [
+                np.full((n, 1), config.repeat_prob),
+                config.neighbour_prob * model.neighbour_probs[last],
+                (recall[:, :, None] * model.neighbour_probs[history]).reshape(n, -1),
+            ],
+            axis=1,
+        )
+        weights[lengths == 0] = 0.0
+        return last, ids, weights
+
+    def _dense_terms(self, items: np.ndarray, last: np.ndarray, started: np.ndarray) -> np.ndarray:
+        """Explore and topic terms at ``items`` (broadcast against (B, 1)); the base weight before the first click."""
+        config, model = self.model.config, self.model
+        base = model.base_weight[items]
+        topic = model.topic_of[last][:, None]
+        in_topic = (model.topic_of[items] == topic) / self._topic_mass[topic]
+        after_click = base * (config.explore_prob + config.topic_prob * in_topic)
+        return np.where(started[:, None], after_click, base)
+
+
+def _repeats(slates: np.ndarray) -> np.ndarray:
+    """True where an id already appeared earlier in its row."""
+    k = slates.shape[1]
+    earlier = np.tril(np.ones((k, k), dtype=bool), -1)
+    return ((slates[:, :, None] == slates[:, None, :]) & earlier[None]).any(axis=2)
+
+
+class RecOnlineEnv(gym.Env[np.ndarray, Any]):
+    """One episode = one simulated session of the synthetic user model; one step = one click.
+
+    Observation: the padded last ``state_size`` clicked items, ``Box(0, n_items, (state_size,), int64)``, with the
+    item ids and pad id of ``load_dataset("synthetic", same options)``, as the dataset's states.
+    Action: an item id (``Discrete(n_items)``) when ``slate_size == 1``, else a slate of ``slate_size`` ids, best
+    first (``MultiDiscrete``); the pad id ``n_items`` at a position shows nothing there, so an all-pad action is
+    "no recommendation" (it replays the generator's sessions).
+    Reward: ``reward_click`` per click plus ``reward_purchase`` if it led to a purchase.
+    ``info``: ``clicked_item``, ``from_slate``, ``slate_position`` (1-based, 0 for an organic click), ``purchased``,
+    ``session_index``.
+
+    Keyword arguments: ``slate_size`` and those of :class:`UserSimulator` (generator options, ``generator_seed``,
+    ``data_dir``, ``state_size``, rewards, choice model). ``reset(seed=s)`` restarts the stream ``s``: the i-th
+    episode after it is session i of ``recgym.evaluate_online(..., seed=s)``; ``reset(options={"session_index": i})``
+    plays session i of the current stream and continues from there.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, *, slate_size: int = 1, render_mode: str | None = None, **options: Any) -> None:
+        if render_mode is not None:
+            raise ValueError(f"RecOnlineEnv has no render modes, got render_mode={render_mode!r}")
+        if isinstance(slate_size, bool) or not isinstance(slate_size, (int, np.integer)) or slate_size < 1:
+            raise ValueError(f"slate_size must be an integer >= 1, got {slate_size!r}")
+        self.simulator = UserSimulator(**options)
+        n_items = self.simulator.n_items
+        if slate_size > n_items:
+            raise ValueError(f"slate_size must be <= n_items ({n_items}), got {slate_size}")
+        self.slate_size = int(slate_size)
+        self.observation_space = spaces.Box(0, n_items, (self.simulator.state_size,), np.int64)
+        self.action_space = spaces.Discrete(n_items) if slate_size == 1 else spaces.MultiDiscrete([n_items] * slate_size)
+        self._stream: int | None = None
+        self._next_session = 0
+        self._sessions: Sessions | None = None
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        if seed is not None:
+            self._stream, self._next_session = int(seed), 0
+        elif self._stream is None:
+            self._stream, self._next_session = int(self.np_random.integers(2**63)), 0
+        options = options or {}
+        unknown = set(options) - {"session_index"}
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: ['session_index']")
+        index = options.get("session_index", self._next_session)
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
+            raise ValueError(f"session_index must be an integer >= 0, got {index!r}")
+        self._sessions = self.simulator.start(self._stream, np.array([index]))
+        self._next_session = int(index) + 1
+        return self.simulator.observations(self._sessions)[0], {"session_index": int(index)}
+
+    def step(self, action: Any) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
+        if self._sessions is None:
+            raise RuntimeError("the episode has ended (or never started): call reset() first")
+        outcome, sessions = self.simulator.step(self._sessions, self._check_action(action)[None, :])
+        done = bool(outcome.done[0])
+        self._sessions = None if done else sessions
+        info = {
+            "clicked_item": int(outcome.clicked[0]),
+            "from_slate": bool(outcome.from_slate[0]),
+            "slate_position": int(outcome.position[0]),
+            "purchased": bool(outcome.purchased[0]),
+            "session_index": int(sessions.index[0]),
+        }
+        return self.simulator.observations(sessions)[0], float(outcome.reward[0]), done, False, info
+
+    def _check_action(self, action: Any) -> np.ndarray:
+        """The action as a 1-d int64 slate; ValueError naming the offending value otherwise."""
+        pad = self.simulator.pad_id
+        if isinstance(action, (bool, np.bool_)):
+            raise ValueError(f"action must be an integer item id, got {action!r}")
+        array = np.asarray(action)
+        if array.dtype.kind not in "iu":
+            raise ValueError(f"action must hold integer item ids, got {action!r} (dtype {array.dtype})")
+        expected = () if self.slate_size == 1 else (self.slate_size,)
+        if array.shape != expected:
+            what = "one item id" if self.slate_size == 1 else f"a slate of {self.slate_size} item ids"
+            raise ValueError(f"action must have shape {expected} ({what}), got {action!r} with shape {array.shape}")
+        bad = array[(array < 0) | (array > pad)]
+        if bad.size:
+            raise ValueError(
+                f"action item ids must be in [0, {pad}) (or the pad id {pad} for an empty position), got {bad.flat[0]!r} in {action!r}"
+            )
+        return array.reshape(-1).astype(np.int64)
