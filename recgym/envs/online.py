@@ -391,6 +391,6 @@ class RecOnlineEnv(gym.Env[np.ndarray, Any]):
         bad = array[(array < 0) | (array > pad)]
         if bad.size:
             raise ValueError(
-                f"action item ids must be in [0, {pad}) (or the pad id {pad} for an empty position), got {bad.flat[0]!r} in {action!r}"
+                f"action item ids must be in [0, {pad}) (or the pad id {pad} for an empty position), got {int(bad.flat[0])} in {action!r}"
             )
         return array.reshape(-1).astype(np.int64)
