@@ -45,6 +45,9 @@ def add_dataset_arguments(parser: argparse.ArgumentParser, *, as_option: bool = 
         help="synthetic, rc15, retailrocket, or a path to a log file",
     )
     parser.add_argument("--data-dir", help="raw files and cache (default: $RECGYM_DATA or ~/.cache/recgym)")
+    parser.add_argument(
+        "--cache-dir", help="folder of the processed datasets (default: $RECGYM_CACHE, else DATA_DIR/processed)"
+    )
     parser.add_argument("--state-size", type=int, default=10, help="items per state (default: 10)")
     parser.add_argument("--seed", type=int, default=0, help="seed of session sampling and the split (default: 0)")
     add_key_value_argument(
@@ -62,9 +65,10 @@ def _load(args: argparse.Namespace):
     return load_dataset(
         args.dataset,
         data_dir=args.data_dir,
+        cache_dir=args.cache_dir,
         state_size=args.state_size,
         seed=args.seed,
-        progress=True,
+        progress=not args.quiet,
         **dict(args.options),
     )
 
@@ -126,7 +130,9 @@ def _run_benchmark(args: argparse.Namespace) -> int:
         top_n_checkpoints=args.top_n,
         select_by=args.select_by,
         agent_options=dict(args.agent_options),
+        progress=not args.quiet,
         data_dir=args.data_dir,
+        cache_dir=args.cache_dir,
         state_size=args.state_size,
         seed=args.seed,
         **dict(args.options),
@@ -186,18 +192,39 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
 ]
 
 
+_QUIET_HELP = "no progress bars and no d3rlpy info lines (warnings and errors still show)"
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser (``--version``, ``--quiet``) with one subparser per command of :data:`COMMANDS`."""
+    from recgym import __version__
+
     parser = argparse.ArgumentParser(prog="recgym", description="Offline RL for session-based recommendation.")
+    parser.add_argument("--version", action="version", version=f"recgym {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help=_QUIET_HELP)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="command")
     for add_parser in COMMANDS:
         add_parser(subparsers)
+    for command in subparsers.choices.values():  # also accepted after the command: recgym info ... --quiet
+        command.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=_QUIET_HELP)
     return parser
+
+
+def silence_d3rlpy_logs() -> None:
+    """Keep only warnings and errors of structlog, which d3rlpy logs with (its per-epoch metric lines are info)."""
+    import logging
+
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns its exit code (2 for a user error, printed as one line)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.quiet:  # handlers pass progress=not args.quiet
+        silence_d3rlpy_logs()
     try:
         return args.handler(args)
     except RecgymError as error:

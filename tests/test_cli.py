@@ -42,3 +42,67 @@ def test_parse_option() -> None:
     assert parse_option("purchase_event=transaction") == ("purchase_event", "transaction")
     with pytest.raises(Exception, match="KEY=VALUE"):
         parse_option("oops")
+
+
+@pytest.fixture()
+def restore_structlog():
+    """``--quiet`` configures structlog for the whole process; put d3rlpy's configuration back afterwards."""
+    import structlog
+
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    import recgym
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out == f"recgym {recgym.__version__}\n"
+
+
+def test_quiet_hides_progress_bars(tmp_path: Path, capsys: pytest.CaptureFixture[str], restore_structlog) -> None:
+    assert main(["info", "synthetic", "--data-dir", str(tmp_path / "a"), *SMALL]) == 0
+    assert "preparing synthetic" in capsys.readouterr().err
+    assert main(["--quiet", "info", "synthetic", "--data-dir", str(tmp_path / "b"), *SMALL]) == 0
+    assert main(["prepare", "synthetic", "--data-dir", str(tmp_path / "c"), *SMALL, "-q"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and "train=160 sessions" in captured.out
+
+
+def test_quiet_keeps_only_d3rlpy_warnings(capsys: pytest.CaptureFixture[str], restore_structlog) -> None:
+    from d3rlpy.logging import LOG
+
+    from recgym.cli import silence_d3rlpy_logs
+
+    LOG.info("shown before", epoch=1)
+    silence_d3rlpy_logs()
+    LOG.info("hidden after", epoch=2)
+    LOG.warning("a warning stays")
+    out = capsys.readouterr().out
+    assert "shown before" in out and "hidden after" not in out and "a warning stays" in out
+
+
+def test_quiet_benchmark_has_no_epoch_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str], restore_structlog) -> None:
+    run = ["benchmark", "--dataset", "synthetic", "--data-dir", str(tmp_path), *SMALL, "--agents", "sasrec",
+           "--seeds", "1", "--steps", "2", "--eval-every", "1"]
+    assert main(["--quiet", *run, "--out", str(tmp_path / "quiet")]) == 0
+    captured = capsys.readouterr()
+    assert "epoch=" not in captured.out + captured.err and "%|" not in captured.err
+
+
+def test_cache_dir_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cache = tmp_path / "cache"
+    assert main(["prepare", "synthetic", "--data-dir", str(tmp_path / "data"), "--cache-dir", str(cache), *SMALL]) == 0
+    assert f"cache: {cache}" in capsys.readouterr().out and not (tmp_path / "data").exists()
+    (tmp_path / "file").write_text("")
+    assert main(["info", "synthetic", "--cache-dir", str(tmp_path / "file"), *SMALL]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"recgym: error: cache location {tmp_path / 'file'} is not writable") and err.count("\n") == 1
+
+
+def test_wrongly_typed_option_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", "synthetic", "--data-dir", str(tmp_path), "-o", "n_sessions=abc"]) == 2
+    err = capsys.readouterr().err
+    assert err == "recgym: error: synthetic: SyntheticConfig: n_sessions must be an integer, got 'abc'\n"
