@@ -117,16 +117,17 @@ def add_info_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_benchmark(args: argparse.Namespace) -> int:
-    from recgym.benchmark import run_benchmark
+    from recgym.benchmark import parse_agents, run_benchmark
 
     result = run_benchmark(
         args.dataset,
-        [name for name in args.agents.split(",") if name],
+        parse_agents(args.agents),
         seeds=args.seeds,
         steps=args.steps,
         eval_every=args.eval_every,
         device=args.device,
         out=args.out,
+        baseline=None if args.baseline.lower() == "none" else args.baseline,
         top_n_checkpoints=args.top_n,
         select_by=args.select_by,
         agent_options=dict(args.agent_options),
@@ -151,7 +152,12 @@ def add_benchmark_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--agents",
         default="sasrec,sqn,snqn,sa2c,co,ccql",
-        help="comma-separated agent names (agents.AGENTS or discrete_cql) or module:ConfigClass (default: all six)",
+        help="comma-separated agents: names (agents.AGENTS, d3rlpy's dqn, double_dqn, nfq, discrete_cql, discrete_bcq, "
+        "discrete_sac, discrete_bc; baselines popularity, random) or module:ConfigClass, each optionally labelled "
+        "LABEL=SPEC (e.g. bcq=d3rlpy.algos:DiscreteBCQConfig) (default: sasrec,sqn,snqn,sa2c,co,ccql)",
+    )
+    parser.add_argument(
+        "--baseline", default="sasrec", help="agent label every other agent is compared with, or none (default: sasrec)"
     )
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per agent (default: 5)")
     parser.add_argument("--steps", type=int, required=True, help="gradient steps per run")
@@ -165,9 +171,44 @@ def add_benchmark_parser(subparsers: argparse._SubParsersAction) -> None:
         "-a",
         "--agent-option",
         dest="agent_options",
-        help="override of the named agents' presets: -a hidden_size=32 for all, -a ccql.switch_step=2000 for one (repeatable)",
+        help="agent option: -a hidden_size=32 for every trained agent with that field, -a LABEL.FIELD=VALUE for one "
+        "(repeatable)",
     )
     parser.set_defaults(handler=_run_benchmark)
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from recgym.evaluation import evaluate
+    from recgym.saving import load_model
+
+    model = load_model(args.model, device=args.device)
+    dataset = _load(args)
+    metrics = evaluate(model, dataset, split=args.split, progress=not args.quiet)
+    print(f"{args.model} on {dataset.name}, {args.split} split")
+    print(format_metrics(metrics))
+    return 0
+
+
+def format_metrics(metrics: dict[str, float]) -> str:
+    """``evaluate``'s metrics as a table: one row per k, Reward@k then HR/NDCG per event type; then the counts."""
+    ks = sorted({int(key.partition("@")[2]) for key in metrics if "@" in key})
+    columns = ["reward", "purchase/hr", "purchase/ndcg", "click/hr", "click/ndcg"]
+    lines = ["k    " + "".join(f"{column:>15}" for column in columns)]
+    for k in ks:
+        lines.append(f"{k:<5}" + "".join(f"{metrics[f'{column}@{k}']:>15.4f}" for column in columns))
+    counts = [f"{key}={int(value)}" for key, value in metrics.items() if key.startswith("n_")]
+    return "\n".join([*lines, "events: " + ", ".join(counts)])
+
+
+def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "evaluate", help="evaluate a saved model (recgym.save_model file, e.g. a benchmark checkpoint) on a split"
+    )
+    parser.add_argument("model", metavar="MODEL", help="a model file written by recgym.save_model")
+    add_dataset_arguments(parser, as_option=True)
+    parser.add_argument("--split", choices=("train", "val", "test"), default="test", help="(default: test)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    parser.set_defaults(handler=_run_evaluate)
 
 
 def _run_plot(args: argparse.Namespace) -> int:
@@ -180,7 +221,9 @@ def _run_plot(args: argparse.Namespace) -> int:
 def add_plot_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("plot", help="redraw a benchmark folder's figures from its curves.csv")
     parser.add_argument("dir", metavar="DIR", help="a folder written by recgym benchmark")
-    parser.add_argument("--band", choices=("std", "minmax"), default="std", help="spread over seeds (default: std)")
+    parser.add_argument(
+        "--band", choices=("ci", "std", "minmax"), default="ci", help="spread over seeds (default: ci, the 95%% CI)"
+    )
     parser.set_defaults(handler=_run_plot)
 
 
@@ -188,6 +231,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_prepare_parser,
     add_info_parser,
     add_benchmark_parser,
+    add_evaluate_parser,
     add_plot_parser,
 ]
 

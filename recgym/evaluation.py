@@ -1,22 +1,24 @@
 """Offline evaluation of a recommendation policy on the logged events of a split (reference protocol, §5).
 
 Every row of ``dataset.split(split)`` is one evaluation event: the policy scores the full catalogue from the
-observation, and the logged item is looked up in its top-k (:mod:`recgym.metrics`, one tie rule everywhere).
-Scoring is batched on the policy's device; nothing loops over items or events in Python.
-torch is imported on first use, so that ``import recgym`` (which exports :func:`evaluate`) stays fast.
+observation by its family's rule (:mod:`recgym.scoring`), and the logged item is looked up in its top-k
+(:mod:`recgym.metrics`, one tie rule everywhere). Scoring is batched on the policy's device; nothing loops over
+items or events in Python.
 """
 
 from __future__ import annotations
 
 import re
 import weakref
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+import torch
+from tqdm.auto import tqdm
 
-if TYPE_CHECKING:
-    import torch
+from recgym.metrics import RankCounts, slate_ranks, top_k
+from recgym.scoring import PopularityPolicy, RandomPolicy, as_scorer, check_compatible, register_scorer
 
 __all__ = [
     "MetricEvaluator",
@@ -25,100 +27,12 @@ __all__ = [
     "as_scorer",
     "evaluate",
     "metric_evaluators",
+    "register_scorer",
 ]
 
-Scorer = Callable[[np.ndarray], "torch.Tensor"]
 METRIC_PATTERN = re.compile(r"^(?:(?:click|purchase)/(?:hr|ndcg)|reward)@(\d+)$")
 DEFAULT_KS = (5, 10, 20)
 SCORE_BATCH_FLOATS = 6 * 2**20  # 24 MB of float32 scores per batch: under glibc's 32 MB mmap ceiling
-
-
-class PopularityPolicy:
-    """Scores every item by its share of TRAIN events, whatever the observation (the popularity baseline)."""
-
-    def __init__(self, dataset: Any, device: str | torch.device = "cpu") -> None:
-        import torch
-
-        self.popularity = torch.as_tensor(np.asarray(dataset.item_popularity, dtype=np.float32), device=device)
-
-    def scores(self, observations: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """The popularity vector repeated for each row: (B, n_items)."""
-        return self.popularity.expand(len(observations), -1)
-
-
-class RandomPolicy:
-    """Uniform random scores, drawn from a seeded torch generator (reproducible for a given seed and call sequence)."""
-
-    def __init__(self, n_items: int, seed: int = 0) -> None:
-        if n_items < 1:
-            raise ValueError(f"n_items must be >= 1, got {n_items}")
-        import torch
-
-        self.n_items = n_items
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def scores(self, observations: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """Fresh U(0, 1) scores: (B, n_items)."""
-        import torch
-
-        return torch.rand(len(observations), self.n_items, generator=self.generator)
-
-
-def as_scorer(policy: Any) -> Scorer:
-    """Wrap a policy as ``observations (B, L) int64 ndarray -> scores (B, n_items) tensor``.
-
-    Accepted: an object with ``scores(obs)`` (torch or numpy result; the recgym agents), a plain callable
-    ``obs -> scores``, or a built d3rlpy discrete Q-learning algorithm (Q values of every action; for DiscreteBC the
-    policy's log-probabilities).
-    """
-    if callable(getattr(policy, "scores", None)):
-        return _to_tensor(policy.scores)
-    if callable(policy):
-        return _to_tensor(policy)
-    from d3rlpy.algos import QLearningAlgoBase
-
-    if isinstance(policy, QLearningAlgoBase):
-        return _d3rlpy_scorer(policy)
-    raise TypeError(
-        f"cannot score with {type(policy).__name__}: expected an object with scores(obs), "
-        "a callable obs -> scores, or a d3rlpy discrete Q-learning algorithm"
-    )
-
-
-def _to_tensor(score_fn: Callable[[np.ndarray], Any]) -> Scorer:
-    import torch
-
-    def scorer(observations: np.ndarray) -> torch.Tensor:
-        scores = score_fn(observations)
-        return scores if isinstance(scores, torch.Tensor) else torch.as_tensor(np.asarray(scores))
-
-    return scorer
-
-
-def _d3rlpy_scorer(algo: Any) -> Scorer:
-    import torch
-    from d3rlpy.constants import ActionSpace
-
-    if algo.impl is None:
-        raise ValueError(f"{type(algo).__name__} is not built yet: call fit() or build_with_dataset() first")
-    if algo.get_action_type() != ActionSpace.DISCRETE:
-        raise TypeError(f"{type(algo).__name__} has continuous actions; item recommendation needs a discrete algorithm")
-    impl = algo.impl
-    forwarder = getattr(impl, "_q_func_forwarder", None)
-    imitator = getattr(impl.modules, "imitator", None)
-    if forwarder is None and imitator is None:
-        raise TypeError(f"cannot score with {type(algo).__name__}: it has neither a Q function nor a discrete imitator")
-
-    def scorer(observations: np.ndarray) -> torch.Tensor:
-        x = torch.as_tensor(observations, dtype=torch.float32, device=impl.device)  # d3rlpy feeds float32
-        if algo.observation_scaler is not None:
-            x = algo.observation_scaler.transform(x)
-        impl.modules.set_eval()
-        if forwarder is not None:
-            return forwarder.compute_expected_q(x)
-        return imitator(x).logits
-
-    return scorer
 
 
 def evaluate(
@@ -144,16 +58,12 @@ def evaluate(
     default keeps a batch's score matrix under 24 MB, small enough for the allocator to reuse it from call to call.
     ``device`` moves the scores before the top-k (default: where the policy returned them).
     """
-    import torch
-    from tqdm.auto import tqdm
-
-    from recgym.metrics import RankCounts, slate_ranks, top_k
-
     ks = _check_ks(ks)
     if batch_size is None:
         batch_size = max(1, min(4096, SCORE_BATCH_FLOATS // dataset.n_items))
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    check_compatible(policy, dataset)
     events = dataset.split(split)
     scorer = as_scorer(policy)
     max_k = min(max(ks), dataset.n_items)

@@ -1,0 +1,232 @@
+"""Tables of a benchmark: checkpoint selection, per-seed rows, the aggregate with intervals, the comparison against a
+reference agent, the training dynamics, and their Markdown."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recgym.benchmark.stats import mean_interval, welch_difference
+
+__all__ = [
+    "aggregate",
+    "compare",
+    "curves_table",
+    "format_comparison",
+    "format_dynamics",
+    "format_markdown",
+    "metric_label",
+    "runs_table",
+    "select_steps",
+    "selection_names",
+    "summarize_run",
+    "table_metrics",
+    "training_dynamics",
+    "val_metrics",
+]
+
+_EVENT_NAMES = {"purchase": "Purchase", "click": "Click"}
+_METRIC_NAMES = {"hr": "HR", "ndcg": "NDCG"}
+
+
+def metric_label(metric: str) -> str:
+    """Readable name of a metric key: ``purchase/hr@20`` -> ``Purchase HR@20``, ``reward@20`` -> ``Reward@20``;
+    training logs ``train/q_logged_mean`` -> ``q_logged_mean (train)``."""
+    if metric.startswith("train/"):
+        return f"{metric.partition('/')[2]} (train)"
+    if metric.startswith("reward@"):
+        return "Reward@" + metric.partition("@")[2]
+    event, _, rest = metric.partition("/")
+    name, _, k = rest.partition("@")
+    if event in _EVENT_NAMES and name in _METRIC_NAMES:
+        return f"{_EVENT_NAMES[event]} {_METRIC_NAMES[name]}@{k}"
+    return metric
+
+
+def select_steps(curve: pd.DataFrame, metric: str, n: int) -> list[int]:
+    """Steps of the ``n`` best eval points of one run on ``metric``, best first (ties: earlier step; NaN last)."""
+    ranked = curve.sort_values([metric, "step"], ascending=[False, True], kind="mergesort", na_position="last")
+    return [int(step) for step in ranked["step"].head(n)]
+
+
+def selection_names(top_n: int) -> tuple[str, str]:
+    """Names of the two selections: the single best checkpoint and the mean of the ``top_n`` best."""
+    return "best", f"top{top_n}"
+
+
+def summarize_run(
+    test: Mapping[int, Mapping[str, float]], ranked_steps: Sequence[int], top_n: int
+) -> dict[str, dict[str, float]]:
+    """Test metrics per selection: the best val checkpoint's, and the mean over the first ``top_n`` ranked steps."""
+    best, top = selection_names(top_n)
+    chosen = [test[step] for step in ranked_steps[:top_n]]
+    return {
+        best: dict(test[ranked_steps[0]]),
+        top: {key: float(np.mean([metrics[key] for metrics in chosen])) for key in chosen[0]},
+    }
+
+
+def val_metrics(ks: Sequence[int]) -> list[str]:
+    """Every ranking metric ``recgym.evaluate`` reports for ``ks``: Reward@k, then HR/NDCG@k per event type."""
+    return [f"reward@{k}" for k in sorted(ks)] + [
+        f"{event}/{name}@{k}" for event in ("purchase", "click") for k in sorted(ks) for name in ("hr", "ndcg")
+    ]
+
+
+def table_metrics(ks: Sequence[int]) -> list[str]:
+    """Columns of the results table, in the paper's order: Reward@max k, purchase HR/NDCG@k, click HR/NDCG@k."""
+    return [f"reward@{max(ks)}"] + [m for m in val_metrics(ks) if not m.startswith("reward@")]
+
+
+def runs_table(results: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per agent / seed / selection from run result dicts (``result.json``)."""
+    rows = [
+        {"agent": r["agent"], "seed": r["seed"], "selection": name, **metrics}
+        for r in results
+        for name, metrics in r["selections"].items()
+    ]
+    return pd.DataFrame(rows)
+
+
+def curves_table(results: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """All runs' val curves, one row per agent / seed / eval step."""
+    rows = [{"agent": r["agent"], "seed": r["seed"], **row} for r in results for row in r["curve"]]
+    return pd.DataFrame(rows)
+
+
+def aggregate(runs: pd.DataFrame, metrics: Sequence[str], confidence: float = 0.95) -> pd.DataFrame:
+    """Per agent and selection: the mean of each metric over seeds, its sample std and its t interval.
+
+    Columns: agent, selection, n_seeds, then ``<metric>``, ``<metric>_std``, ``<metric>_ci_low``,
+    ``<metric>_ci_high`` for each metric (:func:`recgym.benchmark.stats.mean_interval`).
+    """
+    rows = []
+    for (agent, selection), group in runs.groupby(["agent", "selection"], sort=False):
+        row: dict[str, Any] = {"agent": agent, "selection": selection, "n_seeds": len(group)}
+        for metric in metrics:
+            interval = mean_interval(group[metric].to_numpy(), confidence)
+            std = float(group[metric].std(ddof=1)) if len(group) > 1 else float("nan")
+            row.update({
+                metric: interval.estimate, f"{metric}_std": std,
+                f"{metric}_ci_low": interval.low, f"{metric}_ci_high": interval.high,
+            })  # fmt: skip
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def compare(
+    runs: pd.DataFrame, metrics: Sequence[str], baseline: str | None, confidence: float = 0.95
+) -> pd.DataFrame:
+    """Every other agent against ``baseline`` per selection and metric: Welch difference, interval, p-value.
+
+    Columns: agent, selection, metric, difference, ci_low, ci_high, p_value, significant (the interval excludes 0);
+    no rows when ``baseline`` is None.
+    """
+    rows = []
+    for selection, group in runs.groupby("selection", sort=False) if baseline is not None else ():
+        reference = group[group["agent"] == baseline]
+        for agent, rows_of_agent in group.groupby("agent", sort=False):
+            if agent == baseline:
+                continue
+            for metric in metrics:
+                d = welch_difference(rows_of_agent[metric].to_numpy(), reference[metric].to_numpy(), confidence)
+                rows.append({
+                    "agent": agent, "selection": selection, "metric": metric, "difference": d.estimate,
+                    "ci_low": d.low, "ci_high": d.high, "p_value": d.p_value, "significant": d.significant,
+                })  # fmt: skip
+    columns = ["agent", "selection", "metric", "difference", "ci_low", "ci_high", "p_value", "significant"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def training_dynamics(curves: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    """Per agent and val metric, on the curve averaged over seeds: the peak and its step, the final value, the change.
+
+    The paper asks for training dynamics beside the table: a method that peaks early and then degrades shows a
+    large negative ``change`` (final − peak) even when its best checkpoint looks good. Metrics without values are
+    skipped.
+    Columns: agent, metric, peak, peak_step, final, final_step, change.
+    """
+    rows = []
+    for agent, curve in curves.groupby("agent", sort=False):
+        mean_curve = curve.groupby("step")[list(metrics)].mean()
+        for metric in metrics:
+            values = mean_curve[metric].dropna()
+            if values.empty:
+                continue
+            peak, final = float(values.max()), float(values.iloc[-1])
+            rows.append({
+                "agent": agent, "metric": metric, "peak": peak, "peak_step": int(values.idxmax()),
+                "final": final, "final_step": int(values.index[-1]), "change": final - peak,
+            })  # fmt: skip
+    return pd.DataFrame(rows, columns=["agent", "metric", "peak", "peak_step", "final", "final_step", "change"])
+
+
+def _digits(metric: str) -> int:
+    return 1 if metric.startswith("reward") else 4
+
+
+def format_dynamics(dynamics: pd.DataFrame) -> str:
+    """The ``results.md`` section of :func:`training_dynamics`: one row per agent and metric."""
+    lines = [
+        "## Training dynamics on val (mean over seeds)",
+        "",
+        "| agent | metric | peak (step) | final (step) | final − peak |",
+        "|---|---|---|---|---|",
+    ]
+    for row in dynamics.itertuples():
+        digits = _digits(row.metric)
+        lines.append(
+            f"| {row.agent} | {metric_label(row.metric)} | {row.peak:.{digits}f} ({row.peak_step}) | "
+            f"{row.final:.{digits}f} ({row.final_step}) | {row.change:+.{digits}f} |"
+        )
+    return "\n".join([*lines, ""])
+
+
+def _format_interval(mean: float, low: float, high: float, digits: int, sign: str = "") -> str:
+    if np.isnan(mean):
+        return "–"
+    if np.isnan(low):
+        return f"{mean:{sign}.{digits}f}"
+    return f"{mean:{sign}.{digits}f} [{low:{sign}.{digits}f}, {high:{sign}.{digits}f}]"
+
+
+def format_markdown(table: pd.DataFrame, metrics: Sequence[str], header: str) -> str:
+    """``results.md``: one "mean [95% CI]" table per selection, agents as rows."""
+    lines = [header, ""]
+    for selection, rows in table.groupby("selection", sort=False):
+        lines += [f"## Selection: {selection}", ""]
+        lines.append("| agent | seeds | " + " | ".join(metric_label(m) for m in metrics) + " |")
+        lines.append("|---" * (len(metrics) + 2) + "|")
+        for _, row in rows.iterrows():
+            cells = [
+                _format_interval(row[m], row[f"{m}_ci_low"], row[f"{m}_ci_high"], _digits(m)) for m in metrics
+            ]
+            lines.append(f"| {row['agent']} | {row['n_seeds']} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def format_comparison(comparison: pd.DataFrame, metrics: Sequence[str], baseline: str) -> str:
+    """The ``results.md`` section of :func:`compare`: difference [95% CI] and p per agent, * where the CI excludes 0."""
+    lines = [
+        f"## Against {baseline} (difference of means [95% Welch CI], Welch's t-test p; * = CI excludes 0)",
+        "",
+    ]
+    for selection, group in comparison.groupby("selection", sort=False):
+        lines += [f"### Selection: {selection}", ""]
+        lines.append("| agent | " + " | ".join(metric_label(m) for m in metrics) + " |")
+        lines.append("|---" * (len(metrics) + 1) + "|")
+        for agent, rows in group.groupby("agent", sort=False):
+            by_metric = rows.set_index("metric")
+            cells = []
+            for m in metrics:
+                r = by_metric.loc[m]
+                cell = _format_interval(r["difference"], r["ci_low"], r["ci_high"], _digits(m), sign="+")
+                p = "" if np.isnan(r["p_value"]) else f" p={r['p_value']:.2g}"
+                cells.append(cell + p + (" *" if r["significant"] else ""))
+            lines.append(f"| {agent} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,255 @@
+"""Agent specs -> labelled, validated configs: names, module specs, baselines and ``-a`` options.
+
+An agent spec is one of
+
+- a registered name: a recgym agent (``agents.AGENTS``, from the dataset's preset) or one of d3rlpy's discrete
+  algorithms by its type name (``dqn``, ``double_dqn``, ``nfq``, ``discrete_cql``, ``discrete_bcq``,
+  ``discrete_sac``, ``discrete_bc``), put on the agents' footing by :func:`agents.d3rlpy_presets.for_recommendation`;
+- a baseline, ``popularity`` (train-split popularity) or ``random``: no training, evaluated once at step 0;
+- ``"module:ConfigClass"`` or a d3rlpy ``LearnableConfig``: every encoder field left at its default gets the SASRec
+  encoder (d3rlpy's own classes also get the preset); a config instance passed from Python keeps its other values.
+
+Options (``-a KEY=VALUE``): ``LABEL.FIELD`` sets one agent's field; a plain ``FIELD`` sets it on every trained agent
+that has it. A field is a config field or an encoder field (``hidden_size``, ``n_blocks``, ``n_heads``, ``dropout``)
+of an agent with a SASRec encoder. Everything is checked before a run starts: an unknown label or field, a value of
+the wrong type, a baseline given options, a spec that is not a discrete d3rlpy algorithm, or a config whose networks
+cannot be built is a :class:`BenchmarkError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import re
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Union
+
+from d3rlpy.algos import DiscreteRandomPolicyConfig
+from d3rlpy.base import LearnableConfig
+from d3rlpy.constants import ActionSpace
+
+from agents.d3rlpy_presets import D3RLPY_ALGOS, ENCODER_FIELDS, for_recommendation
+from agents.encoders import SASRecEncoderFactory
+from recgym.errors import RecgymError
+
+__all__ = [
+    "BASELINES",
+    "AgentSpec",
+    "BenchmarkError",
+    "ResolvedAgent",
+    "describe_agent",
+    "parse_agents",
+    "resolve_agents",
+]
+
+AgentSpec = Union[str, LearnableConfig]
+"""A registered name, a baseline name, ``"module:ConfigClass"`` or a d3rlpy config."""
+
+BASELINES = ("popularity", "random")
+_LABEL = re.compile(r"^[A-Za-z0-9_-]+$")
+_ENCODER_OPTIONS = frozenset(f.name for f in dataclasses.fields(SASRecEncoderFactory)) - {"n_items"}
+
+
+class BenchmarkError(RecgymError, ValueError):
+    """A benchmark argument, agent spec or results folder that the user must fix; the message says how."""
+
+
+@dataclass(frozen=True)
+class ResolvedAgent:
+    """One row of the benchmark: a trained config, or a baseline (``config`` None)."""
+
+    label: str
+    spec: str | None
+    config: LearnableConfig | None
+    baseline: str | None = None
+
+
+def parse_agents(text: str) -> dict[str, str]:
+    """``"sasrec,bcq=d3rlpy.algos:DiscreteBCQConfig"`` -> {label: spec}; an unlabelled spec is its own label."""
+    agents: dict[str, str] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        label, _, spec = item.rpartition("=") if "=" in item else ("", "", item)
+        label = label or default_label(spec)
+        if label in agents:
+            raise BenchmarkError(f"two agents are labelled {label!r}: label one of them, e.g. {label}2={spec}")
+        agents[label] = spec
+    return agents
+
+
+def default_label(spec: AgentSpec) -> str:
+    """A name labels itself; ``module:Config`` and configs by their d3rlpy type (``discrete_bcq``)."""
+    if isinstance(spec, str) and ":" not in spec:
+        return spec
+    return _import_config(spec).get_type() if isinstance(spec, str) else spec.get_type()
+
+
+def resolve_agents(
+    agents: Sequence[AgentSpec] | Mapping[str, AgentSpec],
+    *,
+    preset: str,
+    n_items: int,
+    state_size: int,
+    agent_options: Mapping[str, Any] | None = None,
+) -> dict[str, ResolvedAgent]:
+    """Label -> :class:`ResolvedAgent` with the options applied; every problem is a :class:`BenchmarkError`."""
+    items = agents.items() if isinstance(agents, Mapping) else [(default_label(spec), spec) for spec in agents]
+    resolved: dict[str, ResolvedAgent] = {}
+    for label, spec in items:
+        if not _LABEL.match(label):
+            raise BenchmarkError(f"agent label {label!r} must match {_LABEL.pattern} (it names a folder)")
+        if label in resolved:
+            raise BenchmarkError(f"two agents are labelled {label!r}: pass a mapping {{label: spec}} instead")
+        resolved[label] = _resolve(label, spec, preset=preset, n_items=n_items)
+    if not resolved:
+        raise BenchmarkError("no agents given")
+    resolved = _apply_options(resolved, agent_options or {})
+    for agent in resolved.values():
+        if agent.config is not None:
+            _check_builds(agent, n_items, state_size)
+    return resolved
+
+
+def _resolve(label: str, spec: AgentSpec, *, preset: str, n_items: int) -> ResolvedAgent:
+    if isinstance(spec, str) and spec in BASELINES:
+        return ResolvedAgent(label, spec, None, baseline=spec)
+    if isinstance(spec, LearnableConfig):
+        return ResolvedAgent(label, None, _checked(label, for_recommendation(spec, n_items)))
+    if not isinstance(spec, str):
+        raise BenchmarkError(f"an agent spec is a name, a d3rlpy LearnableConfig or 'module:ConfigClass', got {spec!r}")
+    if ":" in spec:
+        return ResolvedAgent(label, spec, _checked(label, for_recommendation(_import_config(spec), n_items)))
+    if spec in D3RLPY_ALGOS:
+        return ResolvedAgent(label, spec, for_recommendation(D3RLPY_ALGOS[spec](), n_items))
+    from agents import AGENTS, make_config
+
+    if spec not in AGENTS:
+        known = sorted({*AGENTS, *D3RLPY_ALGOS, *BASELINES})
+        raise BenchmarkError(f"unknown agent {spec!r}; expected one of {known} or module:ConfigClass")
+    return ResolvedAgent(label, spec, make_config(spec, dataset=preset, n_items=n_items))
+
+
+def _import_config(spec: str) -> LearnableConfig:
+    module, _, attr = spec.partition(":")
+    try:
+        obj = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise BenchmarkError(f"cannot import agent spec {spec!r}: {error} (is its folder on PYTHONPATH?)") from error
+    config = obj() if isinstance(obj, type) and issubclass(obj, LearnableConfig) else obj
+    if not isinstance(config, LearnableConfig):
+        raise BenchmarkError(f"{spec} is not a d3rlpy LearnableConfig (class or instance)")
+    return config
+
+
+def _checked(label: str, config: LearnableConfig) -> LearnableConfig:
+    """Refuse what cannot be a row: a random policy (use the baseline) or a continuous-action algorithm."""
+    if isinstance(config, DiscreteRandomPolicyConfig):
+        raise BenchmarkError(f"agent {label}: DiscreteRandomPolicy does not learn; use the baseline agent 'random'")
+    action_type = config.create(device="cpu:0").get_action_type()
+    if action_type not in (ActionSpace.DISCRETE, ActionSpace.BOTH):
+        raise BenchmarkError(
+            f"agent {label}: {type(config).__name__} is a continuous-action algorithm; items need a discrete one"
+        )
+    return config
+
+
+def _accepts(config: LearnableConfig, key: str) -> bool:
+    if key in {f.name for f in dataclasses.fields(config)}:
+        return True
+    return key in _ENCODER_OPTIONS and bool(_sasrec_encoder_fields(config))
+
+
+def _sasrec_encoder_fields(config: LearnableConfig) -> list[str]:
+    return [name for name in ENCODER_FIELDS if isinstance(getattr(config, name, None), SASRecEncoderFactory)]
+
+
+def _apply_options(agents: dict[str, ResolvedAgent], options: Mapping[str, Any]) -> dict[str, ResolvedAgent]:
+    per_agent: dict[str, dict[str, Any]] = {label: {} for label in agents}
+    trained = [label for label, agent in agents.items() if agent.config is not None]
+    for key, value in options.items():
+        label, _, field = key.rpartition(".")
+        if label:
+            if label not in agents:
+                raise BenchmarkError(f"option {key}: no agent is labelled {label!r} in this run ({', '.join(agents)})")
+            if agents[label].config is None:
+                raise BenchmarkError(f"option {key}: {label} is a baseline and takes no training options")
+            if not _accepts(agents[label].config, field):  # type: ignore[arg-type]
+                raise BenchmarkError(f"option {key}: {type(agents[label].config).__name__} has no field {field!r}")
+            per_agent[label][field] = value
+            continue
+        takers = [name for name in trained if _accepts(agents[name].config, field)]  # type: ignore[arg-type]
+        if not takers:
+            raise BenchmarkError(f"option {key}: no trained agent of this run has a field {field!r}")
+        for name in takers:
+            per_agent[name].setdefault(field, value)
+    return {
+        label: dataclasses.replace(agent, config=_with_options(label, agent.config, per_agent[label]))
+        if agent.config is not None and per_agent[label]
+        else agent
+        for label, agent in agents.items()
+    }
+
+
+def _with_options(label: str, config: LearnableConfig, options: Mapping[str, Any]) -> LearnableConfig:
+    fields = {f.name for f in dataclasses.fields(config)}
+    own = {key: value for key, value in options.items() if key in fields}
+    encoder = {key: value for key, value in options.items() if key not in fields}
+    _check_types(label, type(config), own)
+    _check_types(label, SASRecEncoderFactory, encoder)
+    for name in _sasrec_encoder_fields(config) if encoder else ():
+        own[name] = dataclasses.replace(getattr(config, name), **encoder)
+    try:
+        return dataclasses.replace(config, **own)
+    except (TypeError, ValueError) as error:
+        raise BenchmarkError(f"agent {label}: {error}") from error
+
+
+def _check_types(label: str, cls: type, values: Mapping[str, Any]) -> None:
+    """Values of simple-typed fields (bool, int, float, str, optional or not) must have that type."""
+    hints = typing.get_type_hints(cls)
+    for key, value in values.items():
+        allowed = _simple_types(hints.get(key))
+        if allowed is None:
+            continue
+        ok = isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed)
+        if not ok:
+            names = " or ".join("None" if t is type(None) else t.__name__ for t in allowed)
+            raise BenchmarkError(f"agent {label}: {key} must be {names}, got {value!r}")
+
+
+def _simple_types(hint: Any) -> tuple[type, ...] | None:
+    args = typing.get_args(hint) if typing.get_origin(hint) in (Union, types.UnionType) else (hint,)
+    if not all(arg in (bool, int, float, str, type(None)) for arg in args):
+        return None
+    allowed = set(args) | ({int} if float in args else set())  # an int is a valid float
+    return tuple(allowed)
+
+
+def _check_builds(agent: ResolvedAgent, n_items: int, state_size: int) -> None:
+    """Build the networks once (no data): bad values a type cannot show (dropout 1.5, hidden -4) fail here."""
+    assert agent.config is not None
+    try:
+        agent.config.create(device="cpu:0").create_impl((state_size,), n_items)
+    except Exception as error:  # any failure to build is the option's fault; the message says which
+        raise BenchmarkError(f"agent {agent.label}: cannot build {type(agent.config).__name__}: {error}") from error
+    batch_size = getattr(agent.config, "batch_size", 1)
+    if batch_size < 1:
+        raise BenchmarkError(f"agent {agent.label}: batch_size must be >= 1, got {batch_size}")
+
+
+def describe_agent(agent: ResolvedAgent) -> dict[str, Any]:
+    """The exact, JSON-able description of a row: a baseline's name, or a config's d3rlpy type, class and fields."""
+    if agent.config is None:
+        return {"spec": agent.spec, "baseline": agent.baseline}
+    cls = type(agent.config)
+    return {
+        "spec": agent.spec,
+        "type": agent.config.get_type(),
+        "class": f"{cls.__module__}:{cls.__qualname__}",
+        "params": json.loads(agent.config.serialize()),
+    }

@@ -1,0 +1,93 @@
+"""The results folder: its config hash, the claim that keeps two configs apart, finished runs, atomic files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recgym.benchmark.report import curves_table
+from recgym.benchmark.specs import BenchmarkError
+
+__all__ = ["RESULT_FILE", "claim_folder", "config_hash", "load_result", "run_dir", "write_curves", "write_json"]
+
+RESULT_FILE = "result.json"
+CONFIG_FILE = "config.json"
+
+
+def config_hash(config: Mapping[str, Any]) -> str:
+    """Short sha256 of the canonical JSON of ``config`` (sorted keys), the key of a results folder."""
+    blob = json.dumps(config, sort_keys=True, separators=(",", ":"), default=json_default)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (Path, os.PathLike)):
+        return os.fspath(value)
+    return str(value)
+
+
+def write_json(path: Path, payload: Any) -> None:
+    """Atomic write: a reader never sees a half-written file."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=json_default))
+    os.replace(tmp, path)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise BenchmarkError(f"{path} is damaged ({error}); delete it to redo what it recorded") from error
+
+
+def claim_folder(out: Path, config: Mapping[str, Any]) -> str:
+    """Write ``config.json`` into ``out`` or check that the one there has the same hash; returns the hash."""
+    digest = config_hash(config)
+    path = out / CONFIG_FILE
+    if path.exists():
+        existing = _read_json(path)
+        recorded = existing.get("config", {}) if isinstance(existing, dict) else {}
+        if not isinstance(existing, dict) or existing.get("config_hash") != digest:
+            changed = sorted(key for key in set(config) | set(recorded) if config.get(key) != recorded.get(key))
+            raise BenchmarkError(
+                f"{out} holds a benchmark with config hash {existing.get('config_hash')}, this one has {digest} "
+                f"(differs in: {', '.join(changed) or 'unknown'}); choose another --out to keep results apart"
+            )
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(path, {"config_hash": digest, "config": config})
+    return digest
+
+
+def run_dir(out: Path, label: str, seed: int) -> Path:
+    return out / "runs" / label / f"seed{seed}"
+
+
+def load_result(path: Path, digest: str) -> dict[str, Any] | None:
+    """A finished run's result dict (``path`` is its run folder), or None when the run has not finished."""
+    file = path / RESULT_FILE
+    if not file.exists():
+        return None
+    result = _read_json(file)
+    owner = result.get("config_hash") if isinstance(result, dict) else None
+    if owner != digest:
+        raise BenchmarkError(f"{file} belongs to config {owner}, not {digest}; delete that run folder to redo it")
+    return result
+
+
+def write_curves(out: Path, results: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """``curves.csv`` of the finished runs (atomic); returns the table."""
+    curves = curves_table(results)
+    tmp = out / "curves.csv.tmp"
+    curves.to_csv(tmp, index=False)
+    os.replace(tmp, out / "curves.csv")
+    return curves

@@ -1,0 +1,87 @@
+"""Model files that never unpickle: a d3rlpy algorithm as its JSON config plus its weights.
+
+``d3rlpy.load_learnable`` reads ``.d3`` files, which are pickles: loading one runs whatever code it holds, so only
+load ``.d3`` files you made yourself. :func:`save_model` writes a ``torch.save`` file holding only strings,
+numbers and tensors (the config as d3rlpy's JSON, the observation shape, the action size, each module's
+``state_dict``); :func:`load_model` reads it with ``torch.load(weights_only=True)``, which refuses any other
+object, then rebuilds the algorithm from the config (any registered d3rlpy algorithm: ``import recgym`` registers
+the agents and the SASRec encoder) and loads the weights. The benchmark's checkpoints are such files.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+import torch
+from d3rlpy.base import LearnableBase, LearnableConfigWithShape
+
+from recgym.errors import RecgymError
+
+__all__ = ["ModelFileError", "load_model", "save_model"]
+
+FORMAT = "recgym-model"
+VERSION = 1
+
+
+class ModelFileError(RecgymError, ValueError):
+    """A file that is not a readable recgym model file (damaged, tampered with, or of another kind)."""
+
+
+def save_model(algo: LearnableBase, path: str | os.PathLike[str]) -> Path:
+    """Write a built algorithm's config and weights (no optimiser state) to ``path``, atomically."""
+    if algo.impl is None:
+        raise ValueError(f"{type(algo).__name__} is not built yet: call fit() or build_with_dataset() first")
+    impl = algo.impl
+    config = LearnableConfigWithShape(
+        observation_shape=impl.observation_shape, action_size=impl.action_size, config=algo.config
+    )
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "config": config.serialize(),
+        "modules": {name: module.state_dict() for name, module in impl.modules.get_torch_modules().items()},
+    }
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_model(path: str | os.PathLike[str], device: str = "cpu:0") -> LearnableBase:
+    """The algorithm saved by :func:`save_model`, built on ``device``; :class:`ModelFileError` for anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"model file {path} not found")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as error:
+        raise ModelFileError(f"{path} is not a recgym model file, or is damaged: {_first_line(error)}") from error
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ModelFileError(f"{path} is not a recgym model file (d3rlpy .d3 files load with d3rlpy.load_learnable)")
+    if payload.get("version") != VERSION:
+        raise ModelFileError(f"{path} has model format version {payload.get('version')}, this recgym reads {VERSION}")
+    try:
+        config = LearnableConfigWithShape.deserialize(payload["config"])
+    except KeyError as error:
+        raise ModelFileError(
+            f"{path}: unknown algorithm or encoder type {error}: import the module that registers it first"
+        ) from error
+    except Exception as error:
+        raise ModelFileError(f"{path}: damaged config: {_first_line(error)}") from error
+    try:
+        algo = config.create(device)
+        modules = algo.impl.modules.get_torch_modules()  # type: ignore[union-attr]
+        if set(modules) != set(payload["modules"]):
+            raise ValueError(f"modules {sorted(payload['modules'])} do not match the config's {sorted(modules)}")
+        for name, module in modules.items():
+            module.load_state_dict(payload["modules"][name])
+    except Exception as error:  # damaged weights: one clear line, whatever part failed
+        raise ModelFileError(f"{path}: cannot rebuild the model: {_first_line(error)}") from error
+    return algo
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

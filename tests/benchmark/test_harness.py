@@ -1,0 +1,248 @@
+"""End-to-end tests of the benchmark harness (recgym/benchmark/): a tiny run of recgym agents, d3rlpy algorithms
+from module specs and the baselines; files, tables recomputed independently from the run jsons, checkpoints that
+reload safely, resume, config refusal, and bad input that writes nothing."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.image import imread
+
+import recgym
+from recgym.benchmark import config_hash, run_benchmark, table_metrics
+from recgym.errors import RecgymError
+
+SEEDS, STEPS, EVAL_EVERY, TOP_N = 2, 6, 2, 2
+AGENTS = {
+    "sasrec": "sasrec",
+    "ccql": "ccql",
+    "bcq": "d3rlpy.algos:DiscreteBCQConfig",
+    "dqn": "d3rlpy.algos:DQNConfig",
+    "popularity": "popularity",
+    "random": "random",
+}
+OPTIONS = {"hidden_size": 8, "batch_size": 16, "ccql.switch_step": 4, "dqn.learning_rate": 0.01}
+TRAINED = ["sasrec", "ccql", "bcq", "dqn"]
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models run several times faster on one thread than on two busy cores."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory):
+    return recgym.load_dataset("synthetic", n_sessions=300, n_items=50, data_dir=tmp_path_factory.mktemp("data"))
+
+
+def bench(dataset, out, **overrides):
+    settings = dict(
+        seeds=SEEDS, steps=STEPS, eval_every=EVAL_EVERY, top_n_checkpoints=TOP_N, progress=False,
+        agent_options=OPTIONS,
+    )  # fmt: skip
+    return run_benchmark(dataset, AGENTS, out=out, **{**settings, **overrides})
+
+
+@pytest.fixture(scope="module")
+def finished(one_thread, tiny_dataset, tmp_path_factory):
+    return bench(tiny_dataset, tmp_path_factory.mktemp("bench") / "out")
+
+
+def run_results(out) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(out.glob("runs/*/seed*/result.json"))]
+
+
+def test_folder_layout_and_config(finished):
+    out = finished.out_dir
+    for name in ("config.json", "curves.csv", "results.csv", "results.md", "comparison.csv", "dynamics.csv"):
+        assert (out / name).is_file(), name
+    config = json.loads((out / "config.json").read_text())
+    assert config["config_hash"] == finished.config_hash == config_hash(config["config"])
+    agents = config["config"]["agents"]
+    assert list(agents) == list(AGENTS)
+    for label in ("bcq", "dqn"):  # d3rlpy's algorithms on the SASRec encoder, with the -a options applied
+        encoder = agents[label]["params"]["encoder_factory"]
+        assert encoder["type"] == "sasrec" and encoder["params"] == {
+            "n_items": 50, "hidden_size": 8, "n_blocks": 1, "n_heads": 1, "dropout": 0.1,
+        }  # fmt: skip
+        assert agents[label]["params"]["batch_size"] == 16 and agents[label]["params"]["gamma"] == 0.5
+    assert agents["dqn"]["params"]["learning_rate"] == 0.01 and agents["bcq"]["params"]["learning_rate"] == 1e-3
+    assert agents["ccql"]["params"]["switch_step"] == 4
+    assert agents["popularity"] == {"spec": "popularity", "baseline": "popularity"}
+    for label in AGENTS:
+        for seed in range(SEEDS):
+            run = out / "runs" / label / f"seed{seed}"
+            result = json.loads((run / "result.json").read_text())
+            assert result["finished"] is True and result["torch_threads"] == 1
+            kept = [p.name for p in (run / "checkpoints").glob("*.pt")]
+            assert kept == ([f"step{result['selected_steps'][0]}.pt"] if label in TRAINED else [])
+    names = sorted(p.name for p in finished.figures)
+    assert names == sorted(f"{n}.{e}" for n in ("val_curves", "train_curves", "test_metrics") for e in ("png", "pdf"))
+    for figure in finished.figures:
+        if figure.suffix == ".png":
+            assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and imread(figure).ndim == 3
+        else:
+            assert figure.read_bytes()[:5] == b"%PDF-"
+
+
+def test_curves_have_one_row_per_trained_agent_seed_step_and_one_per_baseline_seed(finished):
+    curves = pd.read_csv(finished.out_dir / "curves.csv")
+    assert len(curves) == len(TRAINED) * SEEDS * (STEPS // EVAL_EVERY) + 2 * SEEDS
+    assert sorted(curves.loc[curves.agent == "sasrec", "step"].unique()) == list(range(EVAL_EVERY, STEPS + 1, EVAL_EVERY))
+    assert curves.loc[curves.agent.isin(["popularity", "random"]), "step"].eq(0).all()
+    assert {"reward@20", "purchase/hr@20", "click/ndcg@5", "train/loss", "train/q_logged_mean"} <= set(curves.columns)
+    assert curves.loc[curves.agent == "ccql", "train/q_logged_mean"].notna().all()
+
+
+def test_baselines_equal_their_direct_evaluation(finished, tiny_dataset):
+    from recgym.evaluation import PopularityPolicy
+
+    expected = recgym.evaluate(PopularityPolicy(tiny_dataset), tiny_dataset, split="test")
+    for result in run_results(finished.out_dir):
+        if result["agent"] == "popularity":
+            assert result["test"]["0"] == pytest.approx(expected, nan_ok=True)
+
+
+def test_table_and_comparison_equal_independent_computations_from_run_jsons(finished):
+    from scipy import stats
+
+    metrics = table_metrics((5, 10, 20))
+    per_run = {}
+    for result in run_results(finished.out_dir):
+        curve = result["curve"]
+        order = sorted(range(len(curve)), key=lambda i: (-curve[i]["reward@20"], curve[i]["step"]))
+        tests = [result["test"][str(curve[i]["step"])] for i in order[:TOP_N]]
+        per_run[result["agent"], result["seed"], "best"] = tests[0]
+        per_run[result["agent"], result["seed"], f"top{TOP_N}"] = {m: np.mean([t[m] for t in tests]) for m in metrics}
+    table = pd.read_csv(finished.out_dir / "results.csv")
+    comparison = pd.read_csv(finished.out_dir / "comparison.csv")
+    assert len(table) == 2 * len(AGENTS)
+    for _, row in table.iterrows():
+        for m in metrics:
+            column = np.array([per_run[row.agent, s, row.selection][m] for s in range(SEEDS)], dtype=float)
+            if np.isnan(column).any():
+                continue
+            half = stats.t.ppf(0.975, SEEDS - 1) * np.std(column, ddof=1) / np.sqrt(SEEDS)
+            assert row[m] == pytest.approx(column.mean())
+            assert row[f"{m}_ci_low"] == pytest.approx(column.mean() - half, abs=1e-12)
+            if row.agent == "sasrec":
+                continue
+            reference = [per_run["sasrec", s, row.selection][m] for s in range(SEEDS)]
+            compared = comparison[
+                (comparison.agent == row.agent) & (comparison.selection == row.selection) & (comparison.metric == m)
+            ].iloc[0]
+            assert compared["difference"] == pytest.approx(column.mean() - np.mean(reference))
+    text = (finished.out_dir / "results.md").read_text()
+    assert "## Against sasrec" in text and "| popularity |" in text and "Purchase HR@20" in text
+
+
+def test_kept_checkpoints_reload_safely_and_reproduce_the_reported_test_numbers(finished, tiny_dataset):
+    for label in ("ccql", "bcq"):
+        result = json.loads((finished.out_dir / "runs" / label / "seed1" / "result.json").read_text())
+        step = result["selected_steps"][0]
+        model = recgym.load_model(finished.out_dir / "runs" / label / "seed1" / "checkpoints" / f"step{step}.pt")
+        assert recgym.evaluate(model, tiny_dataset, split="test") == pytest.approx(result["test"][str(step)], nan_ok=True)
+
+
+def test_resume_reruns_only_unfinished_runs_and_gives_the_same_table(finished, tiny_dataset, tmp_path, monkeypatch):
+    import shutil
+
+    import recgym.benchmark.harness as harness
+
+    out = tmp_path / "resumed"
+    shutil.copytree(finished.out_dir, out)
+    killed = out / "runs" / "ccql" / "seed1"
+    (killed / "result.json").unlink()  # as if killed during training: folder and checkpoints left, no result
+    (killed / "checkpoints" / "step999.pt").write_bytes(b"partial")
+    (out / "results.csv").unlink()
+    ran = []
+    original = harness.run_one
+
+    def counting(agent, *args, **kwargs):
+        ran.append(agent.label)
+        return original(agent, *args, **kwargs)
+
+    monkeypatch.setattr(harness, "run_one", counting)
+    resumed = bench(tiny_dataset, out)
+    assert ran == ["ccql"]
+    assert not (killed / "checkpoints" / "step999.pt").exists()
+    pd.testing.assert_frame_equal(pd.read_csv(out / "results.csv"), pd.read_csv(finished.out_dir / "results.csv"))
+    pd.testing.assert_frame_equal(resumed.curves, finished.curves)
+    bench(tiny_dataset, out)  # everything finished: nothing runs again
+    assert ran == ["ccql"]
+
+
+def test_changed_config_is_refused(finished, tiny_dataset):
+    with pytest.raises(RecgymError, match=f"config hash {finished.config_hash}.*differs in: steps"):
+        bench(tiny_dataset, finished.out_dir, steps=STEPS + EVAL_EVERY)
+
+
+def test_a_damaged_result_is_one_clear_error(finished, tiny_dataset, tmp_path):
+    import shutil
+
+    out = tmp_path / "damaged"
+    shutil.copytree(finished.out_dir, out)
+    (out / "runs" / "sasrec" / "seed0" / "result.json").write_text("{not json")
+    with pytest.raises(RecgymError, match="result.json is damaged"):
+        bench(tiny_dataset, out)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"steps": 5}, "multiple of eval_every"),
+        ({"select_by": "purchase/hr@50"}, "select_by"),
+        ({"agent_options": {"hidden_size": "abc"}}, "hidden_size must be int"),
+        ({"agent_options": {"nobody.lr": 1}}, "no agent is labelled 'nobody'"),
+        ({"agent_options": {"popularity.batch_size": 8}}, "baseline"),
+        ({"baseline": "dqn2"}, "baseline 'dqn2' is not an agent"),
+    ],
+)
+def test_bad_arguments_are_refused_before_anything_is_written(tiny_dataset, tmp_path, overrides, message):
+    with pytest.raises(RecgymError, match=message):
+        bench(tiny_dataset, tmp_path / "out", **overrides)
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_benchmark_with_labels_and_options(one_thread, tmp_path, capsys):
+    from recgym.cli import main
+
+    argv = [
+        "benchmark", "--dataset", "synthetic", "--data-dir", str(tmp_path / "data"), "-o", "n_sessions=300", "-o", "n_items=50",
+        "--agents", "sasrec,q=d3rlpy.algos:DQNConfig,popularity", "--seeds", "2", "--steps", "2", "--eval-every", "1",
+        "--top-n", "1", "-a", "hidden_size=8", "-a", "q.gamma=0.9", "--out", str(tmp_path / "out"),
+    ]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "| sasrec | 2 |" in printed and "## Against sasrec" in printed
+    config = json.loads((tmp_path / "out" / "config.json").read_text())["config"]
+    assert config["agents"]["q"]["params"]["gamma"] == 0.9
+    assert config["agents"]["q"]["params"]["encoder_factory"]["params"]["hidden_size"] == 8
+    assert config["dataset"]["options"] == {"state_size": 10, "seed": 0, "n_sessions": 300, "n_items": 50}
+
+    assert main([*argv, "-o", "n_items=60"]) == 2  # another dataset into the same folder
+    assert "recgym: error:" in capsys.readouterr().err
+    bad = [*argv[:-1], str(tmp_path / "bad"), "-a", "q.learning_rate=fast"]
+    assert main(bad) == 2
+    assert capsys.readouterr().err.count("\n") == 1 and not (tmp_path / "bad").exists()
+
+
+def test_a_users_own_algorithm_runs_from_a_module_spec(one_thread, tiny_dataset, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "examples"))
+    result = run_benchmark(
+        tiny_dataset, ["custom_algorithm:SmoothBCConfig"], seeds=1, steps=2, eval_every=1, top_n_checkpoints=1,
+        out=tmp_path, progress=False,
+    )  # fmt: skip
+    assert result.table[["agent", "selection"]].values.tolist() == [["smooth_bc", "best"], ["smooth_bc", "top1"]]
+    assert result.curves["train/loss"].notna().all()

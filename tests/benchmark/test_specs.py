@@ -1,0 +1,97 @@
+"""Tests of recgym/benchmark/specs.py: labels, d3rlpy algorithms on the SASRec encoder, options and their errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from d3rlpy.algos import DiscreteBCQConfig, DiscreteCQLConfig, DiscreteSACConfig, DQNConfig
+from d3rlpy.models import DefaultEncoderFactory
+
+from agents import SASRecEncoderFactory
+from agents.d3rlpy_presets import D3RLPY_PRESET
+from recgym.benchmark import BenchmarkError, parse_agents, resolve_agents
+from recgym.benchmark.specs import describe_agent
+
+N_ITEMS, STATE_SIZE = 50, 10
+
+
+def resolve(agents, **options):
+    return resolve_agents(agents, preset="synthetic", n_items=N_ITEMS, state_size=STATE_SIZE, agent_options=options)
+
+
+def test_parse_agents_labels_specs():
+    assert parse_agents("sasrec, bcq=d3rlpy.algos:DiscreteBCQConfig,d3rlpy.algos:DQNConfig,") == {
+        "sasrec": "sasrec",
+        "bcq": "d3rlpy.algos:DiscreteBCQConfig",
+        "dqn": "d3rlpy.algos:DQNConfig",
+    }
+    assert parse_agents("a=d3rlpy.algos:DQNConfig,b=d3rlpy.algos:DQNConfig") == {
+        "a": "d3rlpy.algos:DQNConfig",
+        "b": "d3rlpy.algos:DQNConfig",
+    }
+    with pytest.raises(BenchmarkError, match="two agents are labelled 'dqn'"):
+        parse_agents("d3rlpy.algos:DQNConfig,dqn")
+
+
+def test_d3rlpy_module_specs_get_the_sasrec_encoder_and_the_preset():
+    resolved = resolve({"bcq": "d3rlpy.algos:DiscreteBCQConfig", "sac": "discrete_sac"})
+    bcq, sac = resolved["bcq"].config, resolved["sac"].config
+    assert isinstance(bcq, DiscreteBCQConfig) and isinstance(sac, DiscreteSACConfig)
+    for encoder in (bcq.encoder_factory, sac.actor_encoder_factory, sac.critic_encoder_factory):
+        assert encoder == SASRecEncoderFactory(n_items=N_ITEMS, hidden_size=64, n_blocks=1, n_heads=1, dropout=0.1)
+    assert (bcq.batch_size, bcq.gamma, bcq.learning_rate, bcq.target_update_interval) == (256, 0.5, 1e-3, 2000)
+    assert (sac.actor_learning_rate, sac.critic_learning_rate, sac.temp_learning_rate) == (1e-3, 1e-3, 1e-3)
+    assert bcq.action_flexibility == DiscreteBCQConfig().action_flexibility  # not in the preset: d3rlpy's value
+    assert set(D3RLPY_PRESET) >= {"batch_size", "gamma", "learning_rate"}
+
+
+def test_a_config_instance_keeps_its_values_and_gets_the_encoder_on_default_fields():
+    given = DiscreteCQLConfig(batch_size=8, encoder_factory=DefaultEncoderFactory(dropout_rate=0.2))
+    config = resolve({"mine": DQNConfig(batch_size=8), "kept": given})
+    assert config["mine"].config.batch_size == 8
+    assert isinstance(config["mine"].config.encoder_factory, SASRecEncoderFactory)
+    assert config["kept"].config.encoder_factory == DefaultEncoderFactory(dropout_rate=0.2)  # the user's choice
+
+
+def test_options_apply_to_every_agent_with_the_field_or_to_the_labelled_one():
+    resolved = resolve(
+        {"ccql": "ccql", "sa2c": "sa2c", "sasrec": "sasrec", "dqn": "d3rlpy.algos:DQNConfig", "pop": "popularity"},
+        hidden_size=16, **{"ccql.switch_step": 700, "sa2c.switch_step": 900, "dqn.learning_rate": 0.1},
+    )  # fmt: skip
+    assert resolved["ccql"].config.switch_step == 700 and resolved["sa2c"].config.switch_step == 900
+    assert resolved["dqn"].config.learning_rate == 0.1
+    trained = [agent for agent in resolved.values() if agent.config is not None]
+    assert {agent.config.encoder_factory.hidden_size for agent in trained} == {16}
+    assert resolved["pop"].baseline == "popularity" and resolved["pop"].config is None
+    assert describe_agent(resolved["pop"]) == {"spec": "popularity", "baseline": "popularity"}
+    described = describe_agent(resolved["dqn"])
+    assert described["class"] == "d3rlpy.algos.qlearning.dqn:DQNConfig"
+    assert described["params"] == json.loads(resolved["dqn"].config.serialize())
+    assert described["params"]["encoder_factory"]["type"] == "sasrec"
+
+
+@pytest.mark.parametrize(
+    ("agents", "options", "message"),
+    [
+        (["sasrec"], {"foo.bar": 1}, "no agent is labelled 'foo'"),
+        (["sasrec"], {"sasrec.no_such_field": 1}, "has no field 'no_such_field'"),
+        (["sasrec"], {"no_such_field": 1}, "no trained agent of this run has a field 'no_such_field'"),
+        (["sasrec", "random"], {"random.learning_rate": 0.1}, "random is a baseline and takes no training options"),
+        (["sasrec"], {"hidden_size": "abc"}, "hidden_size must be int, got 'abc'"),
+        (["sasrec"], {"hidden_size": 2.5}, "hidden_size must be int"),
+        (["sasrec"], {"learning_rate": "fast"}, "learning_rate must be"),
+        (["sasrec"], {"hidden_size": -4}, "cannot build"),
+        (["sasrec"], {"dropout": 1.5}, "cannot build"),
+        (["sasrec"], {"batch_size": 0}, "batch_size must be >= 1"),
+        (["nowhere:Config"], {}, "cannot import agent spec 'nowhere:Config'"),
+        (["json:dumps"], {}, "not a d3rlpy LearnableConfig"),
+        (["d3rlpy.algos:CQLConfig"], {}, "continuous-action algorithm"),
+        (["d3rlpy.algos:DiscreteRandomPolicyConfig"], {}, "use the baseline agent 'random'"),
+        (["no_such_agent"], {}, "unknown agent 'no_such_agent'"),
+        ({"a/b": "sasrec"}, {}, "must match"),
+    ],
+)
+def test_bad_specs_and_options_are_one_clear_error(agents, options, message):
+    with pytest.raises(BenchmarkError, match=message):
+        resolve(agents, **options)

@@ -1,0 +1,66 @@
+"""Tests of recgym/benchmark/stats.py against hand computations and independent formulas."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from recgym.benchmark.stats import iqm, iqm_interval, mean_interval, welch_difference
+
+
+def test_mean_interval_by_hand():
+    # values 1, 2, 3, 4: mean 2.5, s = sqrt(5/3), t(0.975, 3) = 3.182446305284263
+    interval = mean_interval([1.0, 2.0, 3.0, 4.0])
+    half = 3.182446305284263 * math.sqrt(5 / 3) / 2
+    assert interval.estimate == pytest.approx(2.5)
+    assert (interval.low, interval.high) == pytest.approx((2.5 - half, 2.5 + half))
+
+
+def test_mean_interval_of_one_value_has_no_bounds_and_nan_is_ignored():
+    interval = mean_interval([0.3, float("nan")])
+    assert interval.estimate == pytest.approx(0.3) and math.isnan(interval.low) and math.isnan(interval.high)
+
+
+def test_welch_difference_by_hand():
+    a, b = [1.0, 2.0, 3.0], [2.0, 4.0, 6.0, 8.0]
+    # var a = 1, var b = 20/3; se^2 = 1/3 + 5/3 = 2; df = 4 / ((1/3)^2/2 + (5/3)^2/3)
+    diff, se = 2.0 - 5.0, math.sqrt(2.0)
+    df = 4.0 / ((1 / 9) / 2 + (25 / 9) / 3)
+    from scipy import stats
+
+    expected_p = 2 * stats.t.sf(abs(diff) / se, df)
+    half = stats.t.ppf(0.975, df) * se
+    d = welch_difference(a, b)
+    assert d.estimate == pytest.approx(diff)
+    assert (d.low, d.high) == pytest.approx((diff - half, diff + half))
+    assert d.p_value == pytest.approx(expected_p)
+    assert d.p_value == pytest.approx(stats.ttest_ind(a, b, equal_var=False).pvalue)  # scipy's own Welch test
+    assert d.significant == (d.high < 0)
+
+
+def test_welch_difference_of_constant_samples_is_exact():
+    same = welch_difference([0.5, 0.5], [0.5, 0.5])
+    assert (same.estimate, same.low, same.high, same.p_value, same.significant) == (0.0, 0.0, 0.0, 1.0, False)
+    apart = welch_difference([0.7, 0.7], [0.5, 0.5])
+    assert apart.p_value == 0.0 and apart.significant and apart.low == pytest.approx(0.2)
+
+
+def test_welch_difference_needs_two_values_a_side():
+    d = welch_difference([1.0], [1.0, 2.0])
+    assert d.estimate == pytest.approx(-0.5) and math.isnan(d.p_value) and not d.significant
+
+
+def test_iqm_is_the_mean_of_the_middle_half():
+    assert iqm(np.array([1.0, 2.0, 3.0, 4.0, 100.0, -50.0, 5.0, 6.0])) == pytest.approx(np.mean([2, 3, 4, 5]))
+
+
+def test_iqm_interval_contains_the_estimate_and_is_seeded():
+    scores = {"a": [0.9, 1.0, 1.1, 1.05, 0.95], "b": [1.2, 1.3, 1.1, 1.25, 1.15]}
+    first, second = iqm_interval(scores, seed=3), iqm_interval(scores, seed=3)
+    assert first == second
+    assert first.low <= first.estimate <= first.high
+    assert first.estimate == pytest.approx(iqm(np.concatenate([scores["a"], scores["b"]])))
+    # a bootstrap resample never leaves the range of the data
+    assert 0.9 <= first.low and first.high <= 1.3
