@@ -16,8 +16,9 @@ Two names share a config where a schedule is the only difference: ``sqn`` (no sw
 reference ``SASRec_ac.py`` switch); ``ccql`` (the paper's Eq. 4 for the whole run) and ``ccql_ref`` (the reference
 ``SASRec_ccql.py`` two-phase schedule: switch 15000 with lr_2 0.001 on RC15, 50000 with lr_2 0.01 on RetailRocket).
 
-``discrete_cql`` is d3rlpy's own :class:`~d3rlpy.algos.DiscreteCQLConfig` with the SASRec encoder; it needs the
-number of items: ``make_config("discrete_cql", n_items=dataset.n_items)``.
+d3rlpy's own discrete algorithms are agents too, by their d3rlpy type name (``dqn``, ``double_dqn``, ``nfq``,
+``discrete_cql``, ``discrete_bcq``, ``discrete_sac``, ``discrete_bc``): the SASRec encoder and one preset for every
+dataset (:mod:`agents.d3rlpy_presets`); they need the number of items: ``make_config("dqn", n_items=...)``.
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from d3rlpy.algos import DiscreteCQLConfig
 from d3rlpy.base import LearnableConfig
 
 from agents.ccql import SASRecCCQLConfig
 from agents.co import SASRecCOConfig
+from agents.d3rlpy_presets import D3RLPY_ALGOS, for_recommendation
 from agents.encoders import SASRecEncoderFactory
 from agents.sa2c import SA2CConfig
 from agents.sasrec import SASRecConfig
@@ -48,7 +49,7 @@ AGENTS: dict[str, type[LearnableConfig]] = {
     "co": SASRecCOConfig,
     "ccql": SASRecCCQLConfig,
     "ccql_ref": SASRecCCQLConfig,
-    "discrete_cql": DiscreteCQLConfig,
+    **D3RLPY_ALGOS,
 }
 
 ENCODER: dict[str, Any] = {"hidden_size": 64, "n_blocks": 1, "n_heads": 1, "dropout": 0.1}
@@ -84,10 +85,6 @@ RC15: dict[str, dict[str, Any]] = {
     },
     "ccql": CCQL_RC15,
     "ccql_ref": {**CCQL_RC15, "switch_step": 15000, "learning_rate_2": 0.001},
-    "discrete_cql": {
-        **ENCODER, "n_items": None, "batch_size": 256, "gamma": 0.5, "learning_rate": 0.001, "alpha": 1.0,
-        "target_update_interval": 2000,
-    },
 }
 
 RETAILROCKET: dict[str, dict[str, Any]] = {
@@ -109,12 +106,14 @@ def make_config(name: str, dataset: str = "synthetic", **overrides: Any) -> Lear
 
     Override keys are config fields or SASRecEncoderFactory fields (``hidden_size``, ``n_blocks``, ``n_heads``,
     ``dropout``, ``n_items``), which go into the config's ``encoder_factory``; an ``encoder_factory`` override
-    replaces the preset's encoder values.
+    replaces the preset's encoder values. d3rlpy's algorithms take the same preset on every dataset.
     """
     if name not in AGENTS:
         raise InvalidOptionError(f"unknown agent {name!r}; expected one of {sorted(AGENTS)}")
     if dataset not in PRESETS:
         raise InvalidOptionError(f"unknown preset {dataset!r}; expected one of {sorted(PRESETS)}")
+    if name in D3RLPY_ALGOS:
+        return _d3rlpy_config(name, overrides)
     config_cls = AGENTS[name]
     preset = PRESETS[dataset][name]
     if "encoder_factory" in overrides:  # a given factory replaces the preset's encoder values
@@ -128,6 +127,18 @@ def make_config(name: str, dataset: str = "synthetic", **overrides: Any) -> Lear
     if not isinstance(base, SASRecEncoderFactory) and encoder:
         raise InvalidOptionError(f"encoder options {sorted(encoder)} need a SASRecEncoderFactory, got {base!r}")
     values["encoder_factory"] = dataclasses.replace(base, **encoder) if encoder else base
-    if name == "discrete_cql" and values["encoder_factory"].n_items is None:
-        raise InvalidOptionError("discrete_cql needs the number of items: make_config('discrete_cql', n_items=...)")
     return config_cls(**values)
+
+
+def _d3rlpy_config(name: str, overrides: dict[str, Any]) -> LearnableConfig:
+    """d3rlpy's algorithm ``name`` on recommendation data, then ``overrides`` (config or encoder fields)."""
+    encoder = {key: overrides[key] for key in overrides if key in _ENCODER_FIELDS}
+    values = {key: value for key, value in overrides.items() if key not in _ENCODER_FIELDS}
+    n_items = encoder.pop("n_items", None)
+    if n_items is None:
+        raise InvalidOptionError(f"{name} needs the number of items: make_config({name!r}, n_items=...)")
+    config = for_recommendation(D3RLPY_ALGOS[name](), n_items, **encoder)
+    unknown = set(values) - {field.name for field in dataclasses.fields(config)}
+    if unknown:
+        raise InvalidOptionError(f"{type(config).__name__} has no field(s) {sorted(unknown)}")
+    return dataclasses.replace(config, **values)

@@ -32,7 +32,7 @@ from d3rlpy.algos import DiscreteRandomPolicyConfig
 from d3rlpy.base import LearnableConfig
 from d3rlpy.constants import ActionSpace
 
-from agents.d3rlpy_presets import D3RLPY_ALGOS, ENCODER_FIELDS, for_recommendation
+from agents.d3rlpy_presets import ENCODER_FIELDS, for_recommendation
 from agents.encoders import SASRecEncoderFactory
 from recgym.errors import RecgymError
 
@@ -124,12 +124,10 @@ def _resolve(label: str, spec: AgentSpec, *, preset: str, n_items: int) -> Resol
         raise BenchmarkError(f"an agent spec is a name, a d3rlpy LearnableConfig or 'module:ConfigClass', got {spec!r}")
     if ":" in spec:
         return ResolvedAgent(label, spec, _checked(label, for_recommendation(_import_config(spec), n_items)))
-    if spec in D3RLPY_ALGOS:
-        return ResolvedAgent(label, spec, for_recommendation(D3RLPY_ALGOS[spec](), n_items))
     from agents import AGENTS, make_config
 
     if spec not in AGENTS:
-        known = sorted({*AGENTS, *D3RLPY_ALGOS, *BASELINES})
+        known = sorted({*AGENTS, *BASELINES})
         raise BenchmarkError(f"unknown agent {spec!r}; expected one of {known} or module:ConfigClass")
     return ResolvedAgent(label, spec, make_config(spec, dataset=preset, n_items=n_items))
 

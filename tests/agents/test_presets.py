@@ -19,6 +19,7 @@ from agents import (
     SQNConfig,
     make_config,
 )
+from agents.d3rlpy_presets import D3RLPY_ALGOS
 from recgym.errors import InvalidOptionError
 
 ENCODER_KEYS = {"hidden_size", "n_blocks", "n_heads", "dropout", "n_items"}
@@ -34,14 +35,25 @@ def test_agents_names_their_configs() -> None:
         "co": SASRecCOConfig,
         "ccql": SASRecCCQLConfig,
         "ccql_ref": SASRecCCQLConfig,
-        "discrete_cql": DiscreteCQLConfig,
+        **D3RLPY_ALGOS,
     }
+    assert D3RLPY_ALGOS["discrete_cql"] is DiscreteCQLConfig
     assert set(PRESETS) == {"rc15", "retailrocket", "synthetic"}
-    assert all(set(preset) == set(AGENTS) for preset in PRESETS.values())
+    assert all(set(preset) == set(AGENTS) - set(D3RLPY_ALGOS) for preset in PRESETS.values())
+
+
+@pytest.mark.parametrize("name", sorted(D3RLPY_ALGOS))
+def test_d3rlpy_algorithms_get_the_sasrec_encoder_and_the_d3rlpy_preset(name: str) -> None:
+    config = make_config(name, "retailrocket", n_items=100, hidden_size=16, batch_size=32)
+    assert type(config) is D3RLPY_ALGOS[name]
+    assert config.batch_size == 32 and config.gamma == 0.5  # the override, then the preset
+    encoders = [getattr(config, f) for f in ("encoder_factory", "actor_encoder_factory", "critic_encoder_factory")
+                if hasattr(config, f)]  # fmt: skip
+    assert encoders and all(e == SASRecEncoderFactory(n_items=100, hidden_size=16) for e in encoders)
 
 
 @pytest.mark.parametrize("dataset", sorted(PRESETS))
-@pytest.mark.parametrize("name", sorted(AGENTS))
+@pytest.mark.parametrize("name", sorted(set(AGENTS) - set(D3RLPY_ALGOS)))
 def test_every_preset_value_reaches_the_config(name: str, dataset: str) -> None:
     config = make_config(name, dataset, n_items=100)
     assert type(config) is AGENTS[name]
@@ -104,7 +116,7 @@ def test_presets_are_not_mutated() -> None:
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: make_config("dqn"), "unknown agent 'dqn'"),
+        (lambda: make_config("no_such_agent"), "unknown agent 'no_such_agent'"),
         (lambda: make_config("sqn", "movielens"), "unknown preset 'movielens'"),
         (lambda: make_config("sqn", learning_rte=0.1), r"SQNConfig has no field\(s\) \['learning_rte'\]"),
         (lambda: make_config("discrete_cql"), "discrete_cql needs the number of items"),
