@@ -30,6 +30,13 @@ def parse_option(text: str) -> tuple[str, Any]:
         return key, value
 
 
+def parse_grid(text: str) -> tuple[str, list[Any]]:
+    """``KEY=V1,V2,...`` with each value read as :func:`parse_option` reads one."""
+    key, _ = parse_option(text)
+    values = [parse_option(f"{key}={value}")[1] for value in text.partition("=")[2].split(",")]
+    return key, values
+
+
 def add_key_value_argument(parser: argparse.ArgumentParser, *flags: str, dest: str, help: str) -> None:
     """A repeatable ``KEY=VALUE`` option collected as a list of (key, value) pairs (:func:`parse_option`)."""
     parser.add_argument(
@@ -131,6 +138,10 @@ def _run_benchmark(args: argparse.Namespace) -> int:
         top_n_checkpoints=args.top_n,
         select_by=args.select_by,
         agent_options=dict(args.agent_options),
+        grid=dict(args.grid),
+        executor=args.executor,
+        jobs=args.jobs,
+        ray_address=args.ray_address,
         progress=not args.quiet,
         data_dir=args.data_dir,
         cache_dir=args.cache_dir,
@@ -174,6 +185,15 @@ def add_benchmark_parser(subparsers: argparse._SubParsersAction) -> None:
         help="agent option: -a hidden_size=32 for every trained agent with that field, -a LABEL.FIELD=VALUE for one "
         "(repeatable)",
     )
+    parser.add_argument(
+        "--grid", action="append", type=parse_grid, default=[], metavar="KEY=V1,V2,...",
+        help="values to cross with agents and seeds, keys as -a (e.g. ccql.n_negatives=10,30,50); repeatable, crossed",
+    )
+    parser.add_argument(
+        "--executor", choices=("local", "ray"), default="local", help="where runs execute (default: local)"
+    )
+    parser.add_argument("--jobs", type=int, default=1, help="local processes running runs in parallel (default: 1)")
+    parser.add_argument("--ray-address", help="address of a running Ray cluster (default: start a local Ray)")
     parser.set_defaults(handler=_run_benchmark)
 
 

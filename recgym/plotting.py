@@ -40,8 +40,9 @@ VAL_PANELS = (
 )
 """Validation metrics drawn by :func:`plot_results`, in panel order."""
 
-TRAIN_PANELS = ("train/q_logged_mean", "train/q_logged_max", "train/loss")
-"""Training logs drawn by :func:`plot_results` where the agents log them (mean / max Q of logged actions, loss)."""
+TRAIN_PANELS = ("train/q_logged_mean", "train/q_logged_max", "train/q_negative_mean", "q_bias", "train/loss")
+"""Training logs drawn by :func:`plot_results` where the agents log them: mean / max Q of logged actions, mean Q of
+sampled negatives, the val Q bias (mean Q of logged actions − their discounted return, paper A.1), the loss."""
 
 TEST_PANELS = ("reward@20", "purchase/hr@20", "purchase/ndcg@20", "click/hr@20", "click/ndcg@20")
 """Test metrics drawn by :func:`plot_test_metrics`."""

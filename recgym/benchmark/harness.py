@@ -24,7 +24,8 @@ from recgym.benchmark.report import (
     training_dynamics,
     val_metrics,
 )
-from recgym.benchmark.runner import RunSettings, run_one
+from recgym.benchmark.executors import Unit, make_executor
+from recgym.benchmark.runner import RunSettings
 from recgym.benchmark.specs import AgentSpec, BenchmarkError, describe_agent, resolve_agents
 from recgym.benchmark.store import claim_folder, json_default, load_result, run_dir, write_curves
 
@@ -65,6 +66,10 @@ def run_benchmark(
     baseline: str | None = DEFAULT_BASELINE,
     preset: str | None = None,
     agent_options: Mapping[str, Any] | None = None,
+    grid: Mapping[str, Sequence[Any]] | None = None,
+    executor: str = "local",
+    jobs: int = 1,
+    ray_address: str | None = None,
     progress: bool = True,
     **dataset_options: Any,
 ) -> BenchmarkResult:
@@ -73,7 +78,10 @@ def run_benchmark(
     ``dataset``: "synthetic" / "rc15" / "retailrocket", a path (both loaded with ``recgym.load_dataset(dataset,
     **dataset_options)``), or a ``SessionDataset``. ``agents``: a list of specs or a mapping label -> spec
     (:mod:`recgym.benchmark.specs`); named agents take the ``preset`` (default: the dataset's name when it is a
-    preset, else "synthetic"); ``agent_options`` are ``-a`` options. ``seeds``: a count (seeds 0..n-1) or explicit
+    preset, else "synthetic"); ``agent_options`` are ``-a`` options and ``grid`` maps an option key to the values
+    crossed with the agents (each point a row, :mod:`recgym.benchmark.specs`). ``executor`` runs the (agent, seed)
+    units: "local" (sequential, or ``jobs`` processes) or "ray" (``ray_address``; :mod:`recgym.benchmark.executors`);
+    every unit writes its run folder the same way, so resume and tables do not depend on it. ``seeds``: a count (seeds 0..n-1) or explicit
     seeds. ``steps`` must be a multiple of ``eval_every`` (one evaluation per d3rlpy epoch). ``select_by``
     defaults to ``reward@<max k>``. ``baseline``: the label every other agent is compared with (skipped when it is
     the default and not in the run; None: no comparison).
@@ -98,8 +106,10 @@ def run_benchmark(
     data.require_nonempty("val", "test")
     preset = preset or (data.name if data.name in PRESETS else "synthetic")
     specs = resolve_agents(
-        agents, preset=preset, n_items=int(data.n_items), state_size=int(data.state_size), agent_options=agent_options
-    )
+        agents, preset=preset, n_items=int(data.n_items), state_size=int(data.state_size), agent_options=agent_options,
+        grid=grid,
+    )  # fmt: skip
+    executor_fn = make_executor(executor, jobs=jobs, ray_address=ray_address)
     if baseline is not None and baseline not in specs:
         if baseline != DEFAULT_BASELINE:
             raise BenchmarkError(f"baseline {baseline!r} is not an agent of this run ({', '.join(specs)})")
@@ -108,6 +118,7 @@ def run_benchmark(
         "dataset": data_description,
         "agent_preset": preset,
         "agents": {label: describe_agent(agent) for label, agent in specs.items()},
+        "grid": {key: list(values) for key, values in (grid or {}).items()},
         "seeds": seed_list,
         "steps": int(steps),
         "eval_every": int(eval_every),
@@ -123,13 +134,13 @@ def run_benchmark(
 
     plan = [(label, seed) for seed in seed_list for label in specs]
     results = {key: load_result(run_dir(out_dir, *key), digest) for key in plan}
-    done = sum(result is not None for result in results.values())
-    with tqdm(total=len(plan), initial=done, desc="benchmark runs", unit="run", disable=not progress) as bar:
-        for label, seed in plan:
-            if results[label, seed] is not None:
-                continue
-            bar.set_postfix_str(f"{label} seed {seed}")
-            results[label, seed] = run_one(specs[label], seed, data, run_dir(out_dir, label, seed), settings, digest)
+    missing = [
+        Unit(specs[label], seed, run_dir(out_dir, label, seed)) for label, seed in plan if results[label, seed] is None
+    ]
+    with tqdm(total=len(plan), initial=len(plan) - len(missing), desc="benchmark runs", unit="run",
+              disable=not progress) as bar:  # fmt: skip
+        for result in executor_fn(missing, data, settings, digest):
+            results[result["agent"], result["seed"]] = result
             write_curves(out_dir, [r for r in results.values() if r is not None])
             bar.update()
 

@@ -37,6 +37,8 @@ def metric_label(metric: str) -> str:
     training logs ``train/q_logged_mean`` -> ``q_logged_mean (train)``."""
     if metric.startswith("train/"):
         return f"{metric.partition('/')[2]} (train)"
+    if metric == "q_bias":
+        return "Q bias (val)"
     if metric.startswith("reward@"):
         return "Reward@" + metric.partition("@")[2]
     event, _, rest = metric.partition("/")

@@ -20,6 +20,7 @@ from recgym.benchmark.report import select_steps, summarize_run
 from recgym.benchmark.specs import ResolvedAgent
 from recgym.benchmark.store import RESULT_FILE, write_json
 from recgym.evaluation import PopularityPolicy, RandomPolicy, evaluate
+from recgym.q_bias import q_bias
 from recgym.saving import load_model, save_model
 
 __all__ = ["RunSettings", "run_one"]
@@ -56,6 +57,14 @@ def _evaluate(policy: Any, dataset: Any, split: str, ks: Sequence[int]) -> dict[
 
 def _val(policy: Any, dataset: Any, ks: Sequence[int]) -> dict[str, float]:
     return {k: v for k, v in _evaluate(policy, dataset, "val", ks).items() if not k.startswith("n_")}
+
+
+def _q_bias(algo: Any, dataset: Any) -> dict[str, float]:
+    """Overestimation on val (:func:`recgym.q_bias.q_bias`); empty for an algorithm without a Q function."""
+    try:
+        return q_bias(algo, dataset, "val")
+    except (ValueError, NotImplementedError):
+        return {}
 
 
 def run_one(agent: ResolvedAgent, seed: int, dataset: Any, folder: Path, settings: RunSettings, digest: str) -> dict:
@@ -118,7 +127,7 @@ def _train_run(agent: ResolvedAgent, dataset: Any, folder: Path, settings: RunSe
     for epoch, logged in fitter:
         step = epoch * settings.eval_every
         tick = time.perf_counter()
-        val = _val(algo, dataset, settings.ks)
+        val = {**_val(algo, dataset, settings.ks), **_q_bias(algo, dataset)}
         val_seconds += time.perf_counter() - tick
         train = {f"train/{k}": float(v) for k, v in logged.items() if not k.startswith("time_")}
         curve.append({"step": step, "epoch": epoch, **val, **train})

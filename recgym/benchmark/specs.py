@@ -10,7 +10,8 @@ An agent spec is one of
   encoder (d3rlpy's own classes also get the preset); a config instance passed from Python keeps its other values.
 
 Options (``-a KEY=VALUE``): ``LABEL.FIELD`` sets one agent's field; a plain ``FIELD`` sets it on every trained agent
-that has it. A field is a config field or an encoder field (``hidden_size``, ``n_blocks``, ``n_heads``, ``dropout``)
+that has it. A grid (``--grid KEY=V1,V2,...``, keys as options, several grids crossed) replaces each agent it applies
+to by one row per grid point, labelled ``LABEL-FIELD=VALUE`` (``ccql-n_negatives=30``), after the options. A field is a config field or an encoder field (``hidden_size``, ``n_blocks``, ``n_heads``, ``dropout``)
 of an agent with a SASRec encoder. Everything is checked before a run starts: an unknown label or field, a value of
 the wrong type, a baseline given options, a spec that is not a discrete d3rlpy algorithm, or a config whose networks
 cannot be built is a :class:`BenchmarkError`.
@@ -51,6 +52,7 @@ AgentSpec = Union[str, LearnableConfig]
 
 BASELINES = ("popularity", "random")
 _LABEL = re.compile(r"^[A-Za-z0-9_-]+$")
+_GRID_LABEL = re.compile(r"^[A-Za-z0-9_.=-]+$")
 _ENCODER_OPTIONS = frozenset(f.name for f in dataclasses.fields(SASRecEncoderFactory)) - {"n_items"}
 
 
@@ -96,8 +98,9 @@ def resolve_agents(
     n_items: int,
     state_size: int,
     agent_options: Mapping[str, Any] | None = None,
+    grid: Mapping[str, Sequence[Any]] | None = None,
 ) -> dict[str, ResolvedAgent]:
-    """Label -> :class:`ResolvedAgent` with the options applied; every problem is a :class:`BenchmarkError`."""
+    """Label -> :class:`ResolvedAgent` with the options and grid applied; every problem is a :class:`BenchmarkError`."""
     items = agents.items() if isinstance(agents, Mapping) else [(default_label(spec), spec) for spec in agents]
     resolved: dict[str, ResolvedAgent] = {}
     for label, spec in items:
@@ -109,6 +112,7 @@ def resolve_agents(
     if not resolved:
         raise BenchmarkError("no agents given")
     resolved = _apply_options(resolved, agent_options or {})
+    resolved = _expand_grid(resolved, grid or {})
     for agent in resolved.values():
         if agent.config is not None:
             _check_builds(agent, n_items, state_size)
@@ -166,31 +170,59 @@ def _sasrec_encoder_fields(config: LearnableConfig) -> list[str]:
     return [name for name in ENCODER_FIELDS if isinstance(getattr(config, name, None), SASRecEncoderFactory)]
 
 
+def _takers(agents: Mapping[str, ResolvedAgent], key: str, kind: str) -> tuple[list[str], str]:
+    """The labels an option or grid key applies to, and its field; an error when it applies to none."""
+    label, _, field = key.rpartition(".")
+    if label:
+        if label not in agents:
+            raise BenchmarkError(f"{kind} {key}: no agent is labelled {label!r} in this run ({', '.join(agents)})")
+        config = agents[label].config
+        if config is None:
+            raise BenchmarkError(f"{kind} {key}: {label} is a baseline and takes no training options")
+        if not _accepts(config, field):
+            raise BenchmarkError(f"{kind} {key}: {type(config).__name__} has no field {field!r}")
+        return [label], field
+    takers = [name for name, agent in agents.items() if agent.config is not None and _accepts(agent.config, field)]
+    if not takers:
+        raise BenchmarkError(f"{kind} {key}: no trained agent of this run has a field {field!r}")
+    return takers, field
+
+
 def _apply_options(agents: dict[str, ResolvedAgent], options: Mapping[str, Any]) -> dict[str, ResolvedAgent]:
     per_agent: dict[str, dict[str, Any]] = {label: {} for label in agents}
-    trained = [label for label, agent in agents.items() if agent.config is not None]
-    for key, value in options.items():
-        label, _, field = key.rpartition(".")
-        if label:
-            if label not in agents:
-                raise BenchmarkError(f"option {key}: no agent is labelled {label!r} in this run ({', '.join(agents)})")
-            if agents[label].config is None:
-                raise BenchmarkError(f"option {key}: {label} is a baseline and takes no training options")
-            if not _accepts(agents[label].config, field):  # type: ignore[arg-type]
-                raise BenchmarkError(f"option {key}: {type(agents[label].config).__name__} has no field {field!r}")
-            per_agent[label][field] = value
-            continue
-        takers = [name for name in trained if _accepts(agents[name].config, field)]  # type: ignore[arg-type]
-        if not takers:
-            raise BenchmarkError(f"option {key}: no trained agent of this run has a field {field!r}")
-        for name in takers:
-            per_agent[name].setdefault(field, value)
+    qualified = sorted(options, key=lambda key: "." not in key)  # an agent's own value wins over a shared one
+    for key in qualified:
+        labels, field = _takers(agents, key, "option")
+        for name in labels:
+            per_agent[name].setdefault(field, options[key])
     return {
         label: dataclasses.replace(agent, config=_with_options(label, agent.config, per_agent[label]))
         if agent.config is not None and per_agent[label]
         else agent
         for label, agent in agents.items()
     }
+
+
+def _expand_grid(agents: dict[str, ResolvedAgent], grid: Mapping[str, Sequence[Any]]) -> dict[str, ResolvedAgent]:
+    """Each agent a grid key applies to becomes one row per point of the crossed grid, labelled by its values."""
+    points: dict[str, list[dict[str, Any]]] = {label: [{}] for label in agents}
+    for key, values in grid.items():
+        if not values:
+            raise BenchmarkError(f"grid {key}: no values")
+        labels, field = _takers(agents, key, "grid")
+        for name in labels:
+            points[name] = [{**point, field: value} for point in points[name] for value in values]
+    expanded: dict[str, ResolvedAgent] = {}
+    for label, agent in agents.items():
+        for point in points[label]:
+            name = "-".join([label, *(f"{field}={value}" for field, value in point.items())])
+            if not _GRID_LABEL.match(name):
+                raise BenchmarkError(f"grid label {name!r} must match {_GRID_LABEL.pattern} (it names a folder)")
+            if name in expanded:
+                raise BenchmarkError(f"grid gives two rows labelled {name!r}: a value is repeated")
+            config = _with_options(name, agent.config, point) if point else agent.config  # type: ignore[arg-type]
+            expanded[name] = dataclasses.replace(agent, label=name, config=config)
+    return expanded
 
 
 def _with_options(label: str, config: LearnableConfig, options: Mapping[str, Any]) -> LearnableConfig:

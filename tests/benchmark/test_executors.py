@@ -1,0 +1,124 @@
+"""Tests of recgym/benchmark/executors.py and grids in the harness: every executor writes the same tables, a grid
+point is a resumable row, failures are reported, q_bias is logged."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+import torch
+
+import recgym
+from recgym.benchmark import BenchmarkError, run_benchmark
+
+SETTINGS = dict(seeds=2, steps=4, eval_every=2, top_n_checkpoints=1, progress=False)
+AGENTS = ["sasrec", "sqn"]
+OPTIONS = {"hidden_size": 8, "batch_size": 16}
+GRID = {"sqn.gamma": [0.0, 0.5]}
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)  # the same thread count as every parallel unit gets here: identical numbers
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory):
+    return recgym.load_dataset("synthetic", n_sessions=300, n_items=50, data_dir=tmp_path_factory.mktemp("data"))
+
+
+def bench(dataset, out, **overrides):
+    settings = {**SETTINGS, "agent_options": OPTIONS, "grid": GRID, **overrides}
+    return run_benchmark(dataset, AGENTS, out=out, **settings)
+
+
+@pytest.fixture(scope="module")
+def sequential(one_thread, tiny_dataset, tmp_path_factory):
+    return bench(tiny_dataset, tmp_path_factory.mktemp("local") / "out")
+
+
+def test_grid_points_are_rows_with_q_bias_logged(sequential):
+    assert list(sequential.table["agent"].unique()) == ["sasrec", "sqn-gamma=0.0", "sqn-gamma=0.5"]
+    curves = sequential.curves
+    q = curves[curves.agent.str.startswith("sqn")]
+    assert q[["q_mean", "return_mean", "q_bias"]].notna().all().all()
+    assert (q["q_bias"] - (q["q_mean"] - q["return_mean"])).abs().max() < 1e-9
+    assert curves.loc[curves.agent == "sasrec", "q_bias"].isna().all()  # no Q function, no Q bias
+    # gamma 0: the return is the reward itself; gamma 0.5 discounts the rest of the session in
+    returns = q.groupby("agent")["return_mean"].first()
+    assert returns["sqn-gamma=0.0"] < returns["sqn-gamma=0.5"]
+
+
+def test_local_processes_give_the_same_tables(sequential, tiny_dataset, tmp_path):
+    parallel = bench(tiny_dataset, tmp_path / "out", jobs=2)
+    assert parallel.config_hash == sequential.config_hash  # the executor is not part of the experiment
+    pd.testing.assert_frame_equal(parallel.table, sequential.table)
+    pd.testing.assert_frame_equal(parallel.curves, sequential.curves)
+
+
+def test_ray_gives_the_same_tables(sequential, tiny_dataset, tmp_path):
+    pytest.importorskip("ray")
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        on_ray = bench(tiny_dataset, tmp_path / "out", executor="ray")
+    finally:
+        ray.shutdown()
+    pd.testing.assert_frame_equal(on_ray.table, sequential.table)
+    pd.testing.assert_frame_equal(on_ray.curves, sequential.curves)
+
+
+def test_a_grid_point_resumes_like_a_run(sequential, tiny_dataset, tmp_path, monkeypatch):
+    import recgym.benchmark.executors as executors
+
+    out = tmp_path / "resumed"
+    shutil.copytree(sequential.out_dir, out)
+    (out / "runs" / "sqn-gamma=0.5" / "seed1" / "result.json").unlink()
+    ran = []
+    original = executors.run_one
+
+    def counting(agent, seed, *args, **kwargs):
+        ran.append((agent.label, seed))
+        return original(agent, seed, *args, **kwargs)
+
+    monkeypatch.setattr(executors, "run_one", counting)
+    resumed = bench(tiny_dataset, out)
+    assert ran == [("sqn-gamma=0.5", 1)]
+    pd.testing.assert_frame_equal(resumed.table, sequential.table)
+
+
+def test_a_failing_run_is_reported_after_the_others_finish(tiny_dataset, tmp_path, monkeypatch):
+    import recgym.benchmark.executors as executors
+
+    original = executors.run_one
+
+    def failing(agent, seed, *args, **kwargs):
+        if agent.label == "sasrec" and seed == 0:
+            raise FloatingPointError("non-finite loss at step 3")
+        return original(agent, seed, *args, **kwargs)
+
+    monkeypatch.setattr(executors, "run_one", failing)
+    with pytest.raises(BenchmarkError, match=r"1 run\(s\) failed \(sasrec seed 0: non-finite loss at step 3\)"):
+        bench(tiny_dataset, tmp_path / "out", grid=None)
+    finished = sorted(p.parent.parent.name + "/" + p.parent.name for p in (tmp_path / "out").glob("runs/*/*/result.json"))
+    assert finished == ["sasrec/seed1", "sqn/seed0", "sqn/seed1"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"executor": "dask"}, "unknown executor 'dask'"),
+        ({"jobs": 0}, "jobs must be an integer >= 1"),
+        ({"executor": "ray", "jobs": 2}, "--jobs is for the local executor"),
+        ({"ray_address": "auto"}, "--ray-address needs --executor ray"),
+    ],
+)
+def test_bad_executor_arguments_write_nothing(tiny_dataset, tmp_path, overrides, message):
+    with pytest.raises(BenchmarkError, match=message):
+        bench(tiny_dataset, tmp_path / "out", **overrides)
+    assert not (tmp_path / "out").exists()
