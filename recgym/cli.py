@@ -142,6 +142,7 @@ def _run_benchmark(args: argparse.Namespace) -> int:
         executor=args.executor,
         jobs=args.jobs,
         ray_address=args.ray_address,
+        online=args.online,
         progress=not args.quiet,
         data_dir=args.data_dir,
         cache_dir=args.cache_dir,
@@ -194,6 +195,10 @@ def add_benchmark_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--jobs", type=int, default=1, help="local processes running runs in parallel (default: 1)")
     parser.add_argument("--ray-address", help="address of a running Ray cluster (default: start a local Ray)")
+    parser.add_argument(
+        "--online", type=int, metavar="N", nargs="?", const=2000,
+        help="also evaluate online on N simulated sessions (synthetic dataset only; default N: 2000)",
+    )
     parser.set_defaults(handler=_run_benchmark)
 
 

@@ -37,14 +37,16 @@ VAL_PANELS = (
     "click/ndcg@20",
     "click/hr@5",
     "click/ndcg@5",
+    "online/return",
+    "online/purchases_per_session",
 )
-"""Validation metrics drawn by :func:`plot_results`, in panel order."""
+"""Validation metrics drawn by :func:`plot_results`, in panel order (online ones where the benchmark measured them)."""
 
 TRAIN_PANELS = ("train/q_logged_mean", "train/q_logged_max", "train/q_negative_mean", "q_bias", "train/loss")
 """Training logs drawn by :func:`plot_results` where the agents log them: mean / max Q of logged actions, mean Q of
 sampled negatives, the val Q bias (mean Q of logged actions − their discounted return, paper A.1), the loss."""
 
-TEST_PANELS = ("reward@20", "purchase/hr@20", "purchase/ndcg@20", "click/hr@20", "click/ndcg@20")
+TEST_PANELS = ("reward@20", "purchase/hr@20", "purchase/ndcg@20", "click/hr@20", "click/ndcg@20", "online/return")
 """Test metrics drawn by :func:`plot_test_metrics`."""
 
 Band = Literal["ci", "std", "minmax"]

@@ -25,9 +25,10 @@ from recgym.benchmark.report import (
     val_metrics,
 )
 from recgym.benchmark.executors import Unit, make_executor
-from recgym.benchmark.runner import RunSettings
+from recgym.benchmark.runner import ONLINE_METRICS, RunSettings
 from recgym.benchmark.specs import AgentSpec, BenchmarkError, describe_agent, resolve_agents
 from recgym.benchmark.store import claim_folder, json_default, load_result, run_dir, write_curves
+from recgym.envs.registration import SYNTHETIC_SESSIONS
 
 __all__ = ["DEFAULT_BASELINE", "BenchmarkResult", "run_benchmark"]
 
@@ -70,6 +71,7 @@ def run_benchmark(
     executor: str = "local",
     jobs: int = 1,
     ray_address: str | None = None,
+    online: int | None = None,
     progress: bool = True,
     **dataset_options: Any,
 ) -> BenchmarkResult:
@@ -84,7 +86,10 @@ def run_benchmark(
     every unit writes its run folder the same way, so resume and tables do not depend on it. ``seeds``: a count (seeds 0..n-1) or explicit
     seeds. ``steps`` must be a multiple of ``eval_every`` (one evaluation per d3rlpy epoch). ``select_by``
     defaults to ``reward@<max k>``. ``baseline``: the label every other agent is compared with (skipped when it is
-    the default and not in the run; None: no comparison).
+    the default and not in the run; None: no comparison). ``online``: a number of simulated sessions; with the
+    synthetic dataset, every val evaluation and every test report also measures what the policy earns online
+    (:func:`recgym.evaluate_online` in the world that wrote the logs: return, clicks and purchases per session; val and
+    test see different simulated users), as columns and curves ``online/...``.
     """
     from agents import PRESETS
     from recgym import __version__
@@ -102,6 +107,7 @@ def run_benchmark(
     if select_by not in val_metrics(ks):
         raise BenchmarkError(f"select_by must be one of {val_metrics(ks)}, got {select_by!r}")
 
+    online_options = _online_options(dataset, dataset_options, online)
     data, data_description = _load(dataset, dataset_options, progress)
     data.require_nonempty("val", "test")
     preset = preset or (data.name if data.name in PRESETS else "synthetic")
@@ -118,7 +124,6 @@ def run_benchmark(
         "dataset": data_description,
         "agent_preset": preset,
         "agents": {label: describe_agent(agent) for label, agent in specs.items()},
-        "grid": {key: list(values) for key, values in (grid or {}).items()},
         "seeds": seed_list,
         "steps": int(steps),
         "eval_every": int(eval_every),
@@ -128,9 +133,15 @@ def run_benchmark(
         "recgym_version": __version__,
         "d3rlpy_version": d3rlpy.__version__,
     }
+    if grid:  # only then, so that folders of runs without a grid keep their hash
+        config["grid"] = {key: list(values) for key, values in grid.items()}
+    if online_options is not None:
+        config["online"] = {"n_sessions": online_options["n_sessions"], "slate_size": online_options["slate_size"]}
     out_dir = Path(out)
     digest = claim_folder(out_dir, config)
-    settings = RunSettings(int(steps), int(eval_every), ks, int(top_n_checkpoints), select_by, device, progress)
+    settings = RunSettings(
+        int(steps), int(eval_every), ks, int(top_n_checkpoints), select_by, device, progress, online_options
+    )
 
     plan = [(label, seed) for seed in seed_list for label in specs]
     results = {key: load_result(run_dir(out_dir, *key), digest) for key in plan}
@@ -147,7 +158,7 @@ def run_benchmark(
     finished = [results[key] for key in plan]
     curves = write_curves(out_dir, finished)
     runs = runs_table(finished)
-    metrics = table_metrics(ks)
+    metrics = table_metrics(ks) + (list(ONLINE_METRICS) if online_options is not None else [])
     table = aggregate(runs, metrics)
     table.to_csv(out_dir / "results.csv", index=False)
     comparison = compare(runs, metrics, baseline)
@@ -168,6 +179,19 @@ def run_benchmark(
     (out_dir / "results.md").write_text("\n".join(sections))
     figures = tuple(plot_results(out_dir))
     return BenchmarkResult(out_dir, digest, curves, runs, table, comparison, figures)
+
+
+def _online_options(dataset: Any, options: Mapping[str, Any], n_sessions: int | None) -> dict[str, Any] | None:
+    """``evaluate_online`` options for the world of the synthetic dataset ``dataset`` with ``options``."""
+    if n_sessions is None:
+        return None
+    if dataset != "synthetic":
+        raise BenchmarkError("online evaluation needs the synthetic dataset (the only log recgym has a live world of)")
+    if isinstance(n_sessions, bool) or not isinstance(n_sessions, int) or n_sessions < 2:
+        raise BenchmarkError(f"online needs a number of simulated sessions >= 2, got {n_sessions!r}")
+    world = {key: value for key, value in options.items() if key != "seed"}  # the split seed is not the world's
+    log_sessions = world.pop("n_sessions", SYNTHETIC_SESSIONS)
+    return {"n_sessions": n_sessions, "slate_size": 20, "log_sessions": log_sessions, **world}
 
 
 def _load(dataset: Any, options: Mapping[str, Any], progress: bool) -> tuple[Any, dict[str, Any]]:

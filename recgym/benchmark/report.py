@@ -39,6 +39,8 @@ def metric_label(metric: str) -> str:
         return f"{metric.partition('/')[2]} (train)"
     if metric == "q_bias":
         return "Q bias (val)"
+    if metric.startswith("online/"):
+        return "Online " + metric.partition("/")[2].replace("_", " ")
     if metric.startswith("reward@"):
         return "Reward@" + metric.partition("@")[2]
     event, _, rest = metric.partition("/")
@@ -167,7 +169,7 @@ def training_dynamics(curves: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFr
 
 
 def _digits(metric: str) -> int:
-    return 1 if metric.startswith("reward") else 4
+    return 1 if metric.startswith("reward") else 3 if metric.startswith("online/") else 4
 
 
 def format_dynamics(dynamics: pd.DataFrame) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,10 +20,11 @@ from recgym.benchmark.report import select_steps, summarize_run
 from recgym.benchmark.specs import ResolvedAgent
 from recgym.benchmark.store import RESULT_FILE, write_json
 from recgym.evaluation import PopularityPolicy, RandomPolicy, evaluate
+from recgym.online import evaluate_online
 from recgym.q_bias import q_bias
 from recgym.saving import load_model, save_model
 
-__all__ = ["RunSettings", "run_one"]
+__all__ = ["ONLINE_METRICS", "RunSettings", "run_one"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,12 @@ class RunSettings:
     select_by: str
     device: str
     progress: bool
+    online: Mapping[str, Any] | None = None
+    """``evaluate_online`` options (simulated sessions and the synthetic world's options), or None: offline only."""
+
+
+ONLINE_METRICS = ("online/return", "online/clicks_per_session", "online/purchases_per_session")
+ONLINE_VAL_SEED, ONLINE_TEST_SEED = 1, 2  # selection and report see different simulated users
 
 
 class _MetricsFileAdapter(FileAdapter):
@@ -55,8 +62,20 @@ def _evaluate(policy: Any, dataset: Any, split: str, ks: Sequence[int]) -> dict[
     return {k: float(v) for k, v in evaluate(policy, dataset, split=split, ks=ks).items()}
 
 
-def _val(policy: Any, dataset: Any, ks: Sequence[int]) -> dict[str, float]:
-    return {k: v for k, v in _evaluate(policy, dataset, "val", ks).items() if not k.startswith("n_")}
+def _online(policy: Any, settings: RunSettings, seed: int) -> dict[str, float]:
+    if settings.online is None:
+        return {}
+    metrics = evaluate_online(policy, seed=seed, **settings.online)
+    return {name: float(metrics[name.partition("/")[2]]) for name in ONLINE_METRICS}
+
+
+def _val(policy: Any, dataset: Any, settings: RunSettings) -> dict[str, float]:
+    offline = {k: v for k, v in _evaluate(policy, dataset, "val", settings.ks).items() if not k.startswith("n_")}
+    return {**offline, **_online(policy, settings, ONLINE_VAL_SEED)}
+
+
+def _test(policy: Any, dataset: Any, settings: RunSettings) -> dict[str, float]:
+    return {**_evaluate(policy, dataset, "test", settings.ks), **_online(policy, settings, ONLINE_TEST_SEED)}
 
 
 def _q_bias(algo: Any, dataset: Any) -> dict[str, float]:
@@ -99,8 +118,8 @@ def run_one(agent: ResolvedAgent, seed: int, dataset: Any, folder: Path, setting
 def _baseline_run(agent: ResolvedAgent, seed: int, dataset: Any, settings: RunSettings) -> dict[str, Any]:
     """A policy without training: one evaluation at step 0 on val, then on test."""
     policy = PopularityPolicy(dataset) if agent.baseline == "popularity" else RandomPolicy(dataset.n_items, seed=seed)
-    curve = [{"step": 0, "epoch": 0, **_val(policy, dataset, settings.ks)}]
-    return {"curve": curve, "ranked": [0], "test": {0: _evaluate(policy, dataset, "test", settings.ks)}}
+    curve = [{"step": 0, "epoch": 0, **_val(policy, dataset, settings)}]
+    return {"curve": curve, "ranked": [0], "test": {0: _test(policy, dataset, settings)}}
 
 
 def _train_run(agent: ResolvedAgent, dataset: Any, folder: Path, settings: RunSettings) -> dict[str, Any]:
@@ -127,7 +146,7 @@ def _train_run(agent: ResolvedAgent, dataset: Any, folder: Path, settings: RunSe
     for epoch, logged in fitter:
         step = epoch * settings.eval_every
         tick = time.perf_counter()
-        val = {**_val(algo, dataset, settings.ks), **_q_bias(algo, dataset)}
+        val = {**_val(algo, dataset, settings), **_q_bias(algo, dataset)}
         val_seconds += time.perf_counter() - tick
         train = {f"train/{k}": float(v) for k, v in logged.items() if not k.startswith("time_")}
         curve.append({"step": step, "epoch": epoch, **val, **train})
@@ -141,7 +160,7 @@ def _train_run(agent: ResolvedAgent, dataset: Any, folder: Path, settings: RunSe
     ranked = select_steps(pd.DataFrame(curve), settings.select_by, settings.top_n)
     test = {}
     for step in ranked:
-        test[step] = _evaluate(load_model(checkpoints / f"step{step}.pt", settings.device), dataset, "test", settings.ks)
+        test[step] = _test(load_model(checkpoints / f"step{step}.pt", settings.device), dataset, settings)
     for step in ranked[1:]:  # the table is computed; only the best model is worth its disk space
         (checkpoints / f"step{step}.pt").unlink()
     return {

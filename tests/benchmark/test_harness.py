@@ -246,3 +246,25 @@ def test_a_users_own_algorithm_runs_from_a_module_spec(one_thread, tiny_dataset,
     )  # fmt: skip
     assert result.table[["agent", "selection"]].values.tolist() == [["smooth_bc", "best"], ["smooth_bc", "top1"]]
     assert result.curves["train/loss"].notna().all()
+
+
+def test_online_columns_equal_a_direct_online_evaluation(one_thread, tmp_path):
+    from recgym.evaluation import PopularityPolicy
+
+    data = {"n_sessions": 300, "n_items": 50, "data_dir": tmp_path / "data"}
+    result = run_benchmark(
+        "synthetic", ["sasrec", "popularity"], seeds=2, steps=2, eval_every=1, top_n_checkpoints=1, progress=False,
+        agent_options={"hidden_size": 8}, online=40, out=tmp_path / "out", **data,
+    )  # fmt: skip
+    assert {"online/return", "online/clicks_per_session", "online/purchases_per_session"} <= set(result.table)
+    assert result.curves["online/return"].notna().all()
+    dataset = recgym.load_dataset("synthetic", **data)
+    expected = recgym.evaluate_online(
+        PopularityPolicy(dataset), n_sessions=40, seed=2, log_sessions=300, n_items=50, data_dir=tmp_path / "data"
+    )
+    row = result.table[(result.table.agent == "popularity") & (result.table.selection == "best")].iloc[0]
+    assert row["online/return"] == pytest.approx(expected["return"])
+    config = json.loads((tmp_path / "out" / "config.json").read_text())["config"]
+    assert config["online"] == {"n_sessions": 40, "slate_size": 20}
+    with pytest.raises(RecgymError, match="online evaluation needs the synthetic dataset"):
+        run_benchmark(dataset, ["popularity"], seeds=1, steps=1, eval_every=1, online=40, out=tmp_path / "x")
