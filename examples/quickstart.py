@@ -12,12 +12,12 @@ import gymnasium as gym
 from d3rlpy.logging import NoopAdapterFactory
 
 import recgym  # also registers the RecReplay-* environments
-from agents import make_config
+from agents import AGENTS, make_config
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--agent", default="sasrec", choices=["sasrec", "sqn", "snqn", "sa2c", "co", "ccql"])
+    parser.add_argument("--agent", default="sasrec", choices=sorted(AGENTS))
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--n-sessions", type=int, default=3000)
     parser.add_argument("--n-items", type=int, default=500)
@@ -43,7 +43,11 @@ def main() -> None:
     for key in ("reward@20", "purchase/hr@20", "purchase/ndcg@20", "click/hr@20", "click/ndcg@20"):
         print(f"{key:<18}{metrics[key]:.4f}")
 
-    # 4. The same test sessions as a Gymnasium environment: recommend a slate of 20, earn the logged reward on a hit.
+    # 4. A safe model file (JSON config + weights, no pickle) reloads the same policy.
+    recgym.save_model(algo, "quickstart-model.pt")
+    assert recgym.evaluate(recgym.load_model("quickstart-model.pt"), dataset, split="test") == metrics
+
+    # 5. The same test sessions as a Gymnasium environment: recommend a slate of 20, earn the logged reward on a hit.
     env = gym.make("RecReplay-Synthetic", split="test", slate_size=20, **synthetic)
     observation, info = env.reset(seed=0)
     for _ in range(3):
