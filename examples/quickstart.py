@@ -53,7 +53,7 @@ def main() -> None:
     for _ in range(3):
         session_return, done = 0.0, False
         while not done:
-            slate = algo.recommend(observation[None], 20)[0]
+            slate = recgym.evaluation.recommend(algo, observation[None], 20)[0]
             observation, reward, terminated, truncated, info = env.step(slate)
             session_return += reward
             done = terminated or truncated

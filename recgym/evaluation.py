@@ -18,7 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from recgym.metrics import RankCounts, slate_ranks, top_k
-from recgym.scoring import PopularityPolicy, RandomPolicy, as_scorer, check_compatible, register_scorer
+from recgym.scoring import PopularityPolicy, RandomPolicy, as_scorer, check_compatible, recommend, register_scorer
 
 __all__ = [
     "MetricEvaluator",
@@ -27,6 +27,7 @@ __all__ = [
     "as_scorer",
     "evaluate",
     "metric_evaluators",
+    "recommend",
     "register_scorer",
 ]
 

@@ -41,6 +41,7 @@ __all__ = [
     "Scorer",
     "as_scorer",
     "check_compatible",
+    "recommend",
     "register_scorer",
     "registered_scorer",
 ]
@@ -116,6 +117,14 @@ def as_scorer(policy: Any) -> Scorer:
         f"cannot score with {type(policy).__name__}: expected an object with scores(obs), "
         "a callable obs -> scores, or a d3rlpy discrete algorithm"
     )
+
+
+def recommend(policy: Any, observations: np.ndarray, k: int) -> np.ndarray:
+    """(B, k) item ids, best first, of any policy :func:`as_scorer` accepts (ties: the lower item id)."""
+    from recgym.metrics import top_k
+
+    with torch.no_grad():
+        return top_k(as_scorer(policy)(np.asarray(observations, dtype=np.int64)), k).cpu().numpy()
 
 
 def check_compatible(policy: Any, dataset: Any) -> None:

@@ -9,7 +9,7 @@ from d3rlpy.logging import NoopAdapterFactory
 
 import recgym
 from agents import make_config
-from recgym.evaluation import as_scorer, register_scorer
+from recgym.evaluation import as_scorer, recommend, register_scorer
 from recgym.metrics import top_k
 
 D3RLPY_NAMES = ["dqn", "double_dqn", "discrete_cql", "discrete_bcq", "discrete_sac", "nfq", "discrete_bc"]
@@ -43,6 +43,8 @@ def test_top_item_of_the_scores_is_predict(name, dataset, states):
     scores = as_scorer(algo)(states)
     assert scores.shape == (len(states), dataset.n_items) and not scores.requires_grad
     assert np.array_equal(top_k(scores, 1)[:, 0].numpy(), algo.predict(states))
+    slates = recommend(algo, states[:50], 5)
+    assert slates.shape == (50, 5) and np.array_equal(slates[:, 0], algo.predict(states[:50]))
 
 
 def test_bcq_ranks_the_imitators_allowed_items_first(dataset, states):
