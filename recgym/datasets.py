@@ -16,7 +16,7 @@ import json
 import math
 import os
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,7 +44,8 @@ class SessionDataset:
     """Transitions of the train/val/test splits of one processed session log, plus item statistics.
 
     Items are 0..n_items-1 (``raw_item_ids[i]`` is the id in the source log), ``pad_id == n_items`` fills states.
-    ``source`` names the input (a path or the dataset name) in messages.
+    ``source`` names the input (a path or the dataset name) in messages; ``inputs`` are the content fingerprints
+    (name, size, sha256) of the input files, so that a consumer can tell a changed input from the same one.
     """
 
     def __init__(
@@ -60,9 +61,11 @@ class SessionDataset:
         stats: Mapping[str, Any],
         cache_dir: Path | None = None,
         source: str | None = None,
+        inputs: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         self.name = name
         self.source = source or name
+        self.inputs = [{k: v for k, v in fingerprint.items() if k != "mtime_ns"} for fingerprint in inputs]
         self.raw_item_ids = raw_item_ids
         self.n_items = int(len(raw_item_ids))
         self.pad_id = self.n_items
@@ -430,6 +433,7 @@ def load_dataset(
         stats=stats,
         cache_dir=location,
         source=source.where,
+        inputs=key["inputs"],
         **{name: float(value) for name, value in rewards.items()},
     )
     for name in dataset.empty_splits():

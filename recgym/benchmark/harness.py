@@ -138,7 +138,7 @@ def run_benchmark(
     if online_options is not None:
         config["online"] = {"n_sessions": online_options["n_sessions"], "slate_size": online_options["slate_size"]}
     out_dir = Path(out)
-    digest = claim_folder(out_dir, config)
+    digest = claim_folder(out_dir, config, data.inputs)
     settings = RunSettings(
         int(steps), int(eval_every), ks, int(top_n_checkpoints), select_by, device, progress, online_options
     )

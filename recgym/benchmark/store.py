@@ -49,12 +49,26 @@ def _read_json(path: Path) -> Any:
         raise BenchmarkError(f"{path} is damaged ({error}); delete it to redo what it recorded") from error
 
 
-def claim_folder(out: Path, config: Mapping[str, Any]) -> str:
-    """Write ``config.json`` into ``out`` or check that the one there has the same hash; returns the hash."""
+def claim_folder(out: Path, config: Mapping[str, Any], inputs: Sequence[Mapping[str, Any]] = ()) -> str:
+    """Write ``config.json`` into ``out`` or check that the one there has the same hash and inputs; returns the hash.
+
+    ``inputs`` (the dataset's input file fingerprints) are checked beside the hash: a changed input file under the
+    same arguments refuses the folder too.
+    """
     digest = config_hash(config)
     path = out / CONFIG_FILE
+    inputs = json.loads(json.dumps(list(inputs), default=json_default))
     if path.exists():
         existing = _read_json(path)
+        recorded_inputs = existing.get("inputs") if isinstance(existing, dict) else None
+        if recorded_inputs is not None and recorded_inputs != inputs:
+            changed = sorted({i["name"] for i in inputs} ^ {i["name"] for i in recorded_inputs}) or [
+                new["name"] for new, old in zip(inputs, recorded_inputs) if new != old
+            ]
+            raise BenchmarkError(
+                f"{out} holds a benchmark of other input files ({', '.join(changed)} changed since); "
+                "choose another --out to keep results apart"
+            )
         recorded = existing.get("config", {}) if isinstance(existing, dict) else {}
         if not isinstance(existing, dict) or existing.get("config_hash") != digest:
             changed = sorted(key for key in set(config) | set(recorded) if config.get(key) != recorded.get(key))
@@ -64,7 +78,7 @@ def claim_folder(out: Path, config: Mapping[str, Any]) -> str:
             )
     else:
         out.mkdir(parents=True, exist_ok=True)
-        write_json(path, {"config_hash": digest, "config": config})
+        write_json(path, {"config_hash": digest, "config": config, "inputs": inputs})
     return digest
 
 

@@ -268,3 +268,19 @@ def test_online_columns_equal_a_direct_online_evaluation(one_thread, tmp_path):
     assert config["online"] == {"n_sessions": 40, "slate_size": 20}
     with pytest.raises(RecgymError, match="online evaluation needs the synthetic dataset"):
         run_benchmark(dataset, ["popularity"], seeds=1, steps=1, eval_every=1, online=40, out=tmp_path / "x")
+
+
+def test_a_changed_input_file_refuses_the_folder(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = [(s, int(rng.integers(20)), 1000 * s + t) for s in range(200) for t in range(4)]
+    log = tmp_path / "log.csv"
+    pd.DataFrame(rows, columns=["session_id", "item_id", "timestamp"]).to_csv(log, index=False)
+    settings = dict(seeds=1, steps=1, eval_every=1, progress=False, out=tmp_path / "out", data_dir=tmp_path / "data")
+    run_benchmark(log, ["popularity"], **settings)
+    recorded = json.loads((tmp_path / "out" / "config.json").read_text())["inputs"]
+    assert [entry["name"] for entry in recorded] == ["log.csv"] and "mtime_ns" not in recorded[0]
+    (tmp_path / "out" / "runs" / "popularity" / "seed0" / "result.json").unlink()  # as if killed mid-benchmark
+    swapped = [(s, {3: 4, 4: 3}.get(i, i), t) for s, i, t in rows]  # same statistics, other content
+    pd.DataFrame(swapped, columns=["session_id", "item_id", "timestamp"]).to_csv(log, index=False)
+    with pytest.raises(RecgymError, match="other input files \\(log.csv changed since\\)"):
+        run_benchmark(log, ["popularity"], **settings)
