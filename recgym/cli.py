@@ -236,6 +236,25 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_run_evaluate)
 
 
+def _run_report(args: argparse.Namespace) -> int:
+    from recgym.benchmark import write_report
+
+    result = write_report(args.dir, baseline=None if args.baseline.lower() == "none" else args.baseline)
+    print((result.out_dir / "results.md").read_text())
+    return 0
+
+
+def add_report_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "report", help="write a benchmark folder's tables and figures from the runs finished so far"
+    )
+    parser.add_argument("dir", metavar="DIR", help="a folder written by recgym benchmark")
+    parser.add_argument(
+        "--baseline", default="sasrec", help="agent label every other agent is compared with, or none (default: sasrec)"
+    )
+    parser.set_defaults(handler=_run_report)
+
+
 def _run_plot(args: argparse.Namespace) -> int:
     from recgym.plotting import plot_results
 
@@ -257,6 +276,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_info_parser,
     add_benchmark_parser,
     add_evaluate_parser,
+    add_report_parser,
     add_plot_parser,
 ]
 

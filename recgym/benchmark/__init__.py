@@ -40,10 +40,11 @@ Every argument is checked before the folder is claimed, so a rejected call write
 **Resume.** Rerunning the same call skips every run whose ``result.json`` exists. A run killed part-way is retrained
 from scratch (its folder is wiped first): restarting from a checkpoint would not reproduce the RNG streams of the
 uninterrupted run, and every run is seeded on its own, so a resumed benchmark gives the same table as an
-uninterrupted one (bit-identical on CPU for the same torch thread count).
+uninterrupted one (bit-identical on CPU for the same torch thread count). :func:`write_report` (``recgym report
+DIR``) writes the tables and figures of the runs finished so far, while a long benchmark runs or after it stopped.
 """
 
-from recgym.benchmark.harness import DEFAULT_BASELINE, BenchmarkResult, run_benchmark
+from recgym.benchmark.harness import DEFAULT_BASELINE, BenchmarkResult, run_benchmark, write_report
 from recgym.benchmark.report import (
     aggregate,
     compare,
@@ -79,4 +80,5 @@ __all__ = [
     "training_dynamics",
     "val_metrics",
     "welch_difference",
+    "write_report",
 ]

@@ -27,10 +27,10 @@ from recgym.benchmark.report import (
 from recgym.benchmark.executors import Unit, make_executor
 from recgym.benchmark.runner import ONLINE_METRICS, RunSettings
 from recgym.benchmark.specs import AgentSpec, BenchmarkError, describe_agent, resolve_agents
-from recgym.benchmark.store import claim_folder, json_default, load_result, run_dir, write_curves
+from recgym.benchmark.store import claim_folder, json_default, load_result, read_config, run_dir, write_curves
 from recgym.envs.registration import SYNTHETIC_SESSIONS
 
-__all__ = ["DEFAULT_BASELINE", "BenchmarkResult", "run_benchmark"]
+__all__ = ["DEFAULT_BASELINE", "BenchmarkResult", "run_benchmark", "write_report"]
 
 DEFAULT_BASELINE = "sasrec"
 
@@ -93,7 +93,6 @@ def run_benchmark(
     """
     from agents import PRESETS
     from recgym import __version__
-    from recgym.plotting import plot_results
 
     seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
     ks = tuple(sorted(int(k) for k in ks))
@@ -155,20 +154,48 @@ def run_benchmark(
             write_curves(out_dir, [r for r in results.values() if r is not None])
             bar.update()
 
-    finished = [results[key] for key in plan]
+    return write_report(out_dir, baseline=baseline)
+
+
+def write_report(out: str | os.PathLike[str], *, baseline: str | None = DEFAULT_BASELINE) -> BenchmarkResult:
+    """Write the tables and figures of a results folder from its ``config.json`` and the runs that have finished.
+
+    ``run_benchmark`` calls it at the end; called on a folder whose benchmark is still running or was interrupted
+    (``recgym report DIR``), it reports the finished runs and says in ``results.md`` how many are missing.
+    """
+    from recgym.plotting import plot_results
+
+    out_dir = Path(out)
+    recorded = read_config(out_dir)
+    config, digest = recorded["config"], recorded["config_hash"]
+    plan = [(label, seed) for seed in config["seeds"] for label in config["agents"]]
+    finished = [r for r in (load_result(run_dir(out_dir, *key), digest) for key in plan) if r is not None]
+    if not finished:
+        raise BenchmarkError(f"{out_dir}: no run has finished yet")
+    if baseline is not None and baseline not in config["agents"]:
+        if baseline != DEFAULT_BASELINE:
+            raise BenchmarkError(f"baseline {baseline!r} is not an agent of {out_dir} ({', '.join(config['agents'])})")
+        baseline = None
     curves = write_curves(out_dir, finished)
     runs = runs_table(finished)
-    metrics = table_metrics(ks) + (list(ONLINE_METRICS) if online_options is not None else [])
+    ks, select_by, top_n = config["ks"], config["select_by"], config["top_n_checkpoints"]
+    metrics = table_metrics(ks) + (list(ONLINE_METRICS) if "online" in config else [])
     table = aggregate(runs, metrics)
     table.to_csv(out_dir / "results.csv", index=False)
     comparison = compare(runs, metrics, baseline)
     comparison.to_csv(out_dir / "comparison.csv", index=False)
+    name = config["dataset"]["stats"].get("name", config["dataset"]["source"])
     header = (
-        f"# Benchmark on {data.name} (config {digest})\n\n"
-        f"Test metrics of checkpoints selected on val by {select_by}: mean [95% Student-t CI] over seeds {seed_list}; "
-        f"{steps} steps, evaluated every {eval_every}; best = the best val checkpoint, "
-        f"top{top_n_checkpoints} = mean of the {top_n_checkpoints} best. Baselines are evaluated once, untrained."
+        f"# Benchmark on {name} (config {digest})\n\n"
+        f"Test metrics of checkpoints selected on val by {select_by}: mean [95% Student-t CI] over seeds "
+        f"{config['seeds']}; {config['steps']} steps, evaluated every {config['eval_every']}; best = the best val "
+        f"checkpoint, top{top_n} = mean of the {top_n} best. Baselines are evaluated once, untrained."
     )
+    if len(finished) < len(plan):
+        header += (
+            f"\n\n**Partial: {len(finished)} of {len(plan)} runs have finished**; rerun the benchmark's command to "
+            "resume the others (the n_seeds column says how many seeds each row has)."
+        )
     dynamics_metrics = list(dict.fromkeys([select_by, "purchase/hr@20", "click/hr@20"]))
     dynamics = training_dynamics(curves, [m for m in dynamics_metrics if m in curves])
     dynamics.to_csv(out_dir / "dynamics.csv", index=False)

@@ -15,7 +15,16 @@ import pandas as pd
 from recgym.benchmark.report import curves_table
 from recgym.benchmark.specs import BenchmarkError
 
-__all__ = ["RESULT_FILE", "claim_folder", "config_hash", "load_result", "run_dir", "write_curves", "write_json"]
+__all__ = [
+    "RESULT_FILE",
+    "claim_folder",
+    "config_hash",
+    "load_result",
+    "read_config",
+    "run_dir",
+    "write_curves",
+    "write_json",
+]
 
 RESULT_FILE = "result.json"
 CONFIG_FILE = "config.json"
@@ -80,6 +89,17 @@ def claim_folder(out: Path, config: Mapping[str, Any], inputs: Sequence[Mapping[
         out.mkdir(parents=True, exist_ok=True)
         write_json(path, {"config_hash": digest, "config": config, "inputs": inputs})
     return digest
+
+
+def read_config(out: Path) -> dict[str, Any]:
+    """``config.json`` of a results folder: {"config_hash", "config", "inputs"}."""
+    path = out / CONFIG_FILE
+    if not path.is_file():
+        raise BenchmarkError(f"{path} not found: not a benchmark folder")
+    recorded = _read_json(path)
+    if not isinstance(recorded, dict) or not isinstance(recorded.get("config"), dict):
+        raise BenchmarkError(f"{path} is damaged (no config); delete the folder to redo the benchmark")
+    return recorded
 
 
 def run_dir(out: Path, label: str, seed: int) -> Path:

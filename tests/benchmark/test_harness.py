@@ -156,7 +156,7 @@ def test_kept_checkpoints_reload_safely_and_reproduce_the_reported_test_numbers(
 def test_resume_reruns_only_unfinished_runs_and_gives_the_same_table(finished, tiny_dataset, tmp_path, monkeypatch):
     import shutil
 
-    import recgym.benchmark.harness as harness
+    import recgym.benchmark.executors as executors
 
     out = tmp_path / "resumed"
     shutil.copytree(finished.out_dir, out)
@@ -165,13 +165,13 @@ def test_resume_reruns_only_unfinished_runs_and_gives_the_same_table(finished, t
     (killed / "checkpoints" / "step999.pt").write_bytes(b"partial")
     (out / "results.csv").unlink()
     ran = []
-    original = harness.run_one
+    original = executors.run_one
 
     def counting(agent, *args, **kwargs):
         ran.append(agent.label)
         return original(agent, *args, **kwargs)
 
-    monkeypatch.setattr(harness, "run_one", counting)
+    monkeypatch.setattr(executors, "run_one", counting)
     resumed = bench(tiny_dataset, out)
     assert ran == ["ccql"]
     assert not (killed / "checkpoints" / "step999.pt").exists()
@@ -284,3 +284,23 @@ def test_a_changed_input_file_refuses_the_folder(tmp_path):
     pd.DataFrame(swapped, columns=["session_id", "item_id", "timestamp"]).to_csv(log, index=False)
     with pytest.raises(RecgymError, match="other input files \\(log.csv changed since\\)"):
         run_benchmark(log, ["popularity"], **settings)
+
+
+def test_report_of_a_partial_folder_says_what_is_missing(finished, tmp_path, capsys):
+    import shutil
+
+    from recgym.cli import main
+
+    out = tmp_path / "partial"
+    shutil.copytree(finished.out_dir, out)
+    for label in AGENTS:
+        (out / "runs" / label / "seed1" / "result.json").unlink()
+    assert main(["report", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"Partial: {len(AGENTS)} of {2 * len(AGENTS)} runs have finished" in printed
+    table = pd.read_csv(out / "results.csv")
+    assert (table["n_seeds"] == 1).all()
+    full = pd.read_csv(finished.out_dir / "results.csv")
+    assert set(table["agent"]) == set(full["agent"])
+    assert main(["report", str(tmp_path / "nowhere")]) == 2
+    assert "config.json not found" in capsys.readouterr().err
