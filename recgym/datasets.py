@@ -25,12 +25,14 @@ import numpy as np
 import pandas as pd
 
 from recgym.data.protocol import SPLIT_NAMES, PreparedLog, ProtocolConfig, apply_protocol, protocol_config
+from recgym.data.schema import EventType
 from recgym.data.store import FORMAT_VERSION, check_writable, file_fingerprint, read_cache, write_cache
 from recgym.data.transitions import Split, build_split, rewards_from_events
 from recgym.errors import DatasetNotFoundError, InvalidOptionError, RecgymDataError, RecgymError
 
 if TYPE_CHECKING:
     import d3rlpy
+    import pyarrow as pa
 
 __all__ = ["DATASET_NAMES", "SessionDataset", "default_data_dir", "load_dataset"]
 
@@ -38,6 +40,7 @@ DATASET_NAMES: tuple[str, ...] = ("synthetic", "rc15", "retailrocket")
 _STORED_SPLIT_ARRAYS = ("observations", "actions", "next_observations", "terminals", "event_types", "episode_starts", "session_ids")
 _STORED_LAYOUT = {"items": ("raw_item_ids", "item_popularity"), **{name: _STORED_SPLIT_ARRAYS for name in SPLIT_NAMES}}
 _REWARD_OPTIONS = ("reward_click", "reward_purchase")
+_INPUT_OPTIONS = ("session_gap_minutes", "test", "val")
 
 
 class SessionDataset:
@@ -46,6 +49,7 @@ class SessionDataset:
     Items are 0..n_items-1 (``raw_item_ids[i]`` is the id in the source log), ``pad_id == n_items`` fills states.
     ``source`` names the input (a path or the dataset name) in messages; ``inputs`` are the content fingerprints
     (name, size, sha256) of the input files, so that a consumer can tell a changed input from the same one.
+    ``load_arguments`` are the JSON arguments of :func:`load_dataset` that rebuild it (None for an in-memory table).
     """
 
     def __init__(
@@ -62,6 +66,7 @@ class SessionDataset:
         cache_dir: Path | None = None,
         source: str | None = None,
         inputs: Sequence[Mapping[str, Any]] = (),
+        load_arguments: Mapping[str, Any] | None = None,
     ) -> None:
         self.name = name
         self.source = source or name
@@ -74,6 +79,7 @@ class SessionDataset:
         self.reward_purchase = reward_purchase
         self.item_popularity = item_popularity
         self.cache_dir = cache_dir
+        self.load_arguments = dict(load_arguments) if load_arguments is not None else None
         self._splits = dict(splits)
         self._stats = dict(stats)
 
@@ -200,15 +206,19 @@ def _cache_location(cache_dir: str | os.PathLike[str] | None, data_dir: Path) ->
 class _Source:
     """Where events come from: a name, the protocol preset, input files to fingerprint, parameters and a reader.
 
-    ``where`` names the input in messages: the raw folder or file, or the dataset name.
+    ``where`` names the input in messages: the raw folder or file, or the dataset name. ``inputs`` are files (content
+    fingerprints are taken at load time) or the fingerprints of in-memory tables.
     """
 
     name: str
     where: str
     protocol: str
-    inputs: tuple[Path, ...]
+    inputs: tuple[Path | dict[str, Any], ...]
     parameters: dict[str, Any]
     read: Callable[[bool], pd.DataFrame]
+
+
+Input = Any  # a path, a list of paths, {event type: path(s)}, a pandas DataFrame or a pyarrow Table
 
 
 def _keyword_names(function: Callable[..., Any], skip: tuple[str, ...]) -> set[str] | None:
@@ -224,11 +234,13 @@ def _check_options(options: Mapping[str, Any], source_options: set[str] | None, 
         return
     unknown = sorted(set(options) - source_options)
     if unknown:
-        valid = sorted(source_options | {f.name for f in dataclasses.fields(ProtocolConfig)} | {"protocol", *_REWARD_OPTIONS})
-        raise InvalidOptionError(f"unknown option(s) {', '.join(unknown)} for {label}; valid: {', '.join(valid)}")
+        generic = {f.name for f in dataclasses.fields(ProtocolConfig)} | {"protocol", *_REWARD_OPTIONS, *_INPUT_OPTIONS}
+        raise InvalidOptionError(
+            f"unknown option(s) {', '.join(unknown)} for {label}; valid: {', '.join(sorted(source_options | generic))}"
+        )
 
 
-def _call_reader(label: str, reader: Callable[..., pd.DataFrame], where: Path, options: dict[str, Any], progress: bool) -> pd.DataFrame:
+def _call_reader(label: str, reader: Callable[..., pd.DataFrame], where: Any, options: dict[str, Any], progress: bool) -> pd.DataFrame:
     """Run a reader; a TypeError/ValueError caused by user-given reader options becomes an InvalidOptionError."""
     try:
         return reader(where, progress=progress, **options)
@@ -298,31 +310,161 @@ def _benchmark_source(name: str, data_dir: Path, options: dict[str, Any]) -> _So
     )
 
 
-def _file_source(path: Path, options: dict[str, Any]) -> _Source:
+def _table_fingerprint(table: pd.DataFrame | pa.Table) -> dict[str, Any]:
+    """Rows and a sha256 of an in-memory table's content (Arrow IPC bytes of its columns, schema metadata dropped)."""
+    import pyarrow as pa
+
+    try:
+        arrow = table if isinstance(table, pa.Table) else pa.Table.from_pandas(table, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+        raise RecgymDataError(f"table: not convertible to a table of events ({error})") from None
+    sink = pa.BufferOutputStream()
+    arrow = arrow.replace_schema_metadata(None).combine_chunks()
+    with pa.ipc.new_stream(sink, arrow.schema) as writer:
+        writer.write_table(arrow)
+    return {"name": "table", "rows": arrow.num_rows, "sha256": hashlib.sha256(sink.getvalue()).hexdigest()}
+
+
+def _is_table(value: Any) -> bool:
+    return isinstance(value, pd.DataFrame) or type(value).__module__.startswith("pyarrow")
+
+
+def _columns_for(path: Path, columns: Any) -> Any:
+    """The column mapping of one file: ``columns`` itself, or its entry when ``columns`` is {file name: mapping}."""
+    if not isinstance(columns, Mapping) or not columns or not all(isinstance(v, Mapping) for v in columns.values()):
+        return columns
+    for key in (str(path), path.name):
+        if key in columns:
+            return columns[key]
+    raise InvalidOptionError(f"{path}: no entry in columns (per-file mappings given for {', '.join(map(str, columns))})")
+
+
+def _read_one(path: Path, options: dict[str, Any], progress: bool, kind: EventType | None) -> pd.DataFrame:
+    """One file with its reader and its own column mapping; ``kind`` (from an event-type mapping) types every row."""
     from recgym.data import readers
 
-    if path.is_dir():
-        inputs = tuple(sorted(child for child in path.iterdir() if child.is_file()))
-    elif path.is_file():
-        inputs = (path,)
-    else:
-        raise DatasetNotFoundError(f"{path}: no such file or directory (and not a dataset name: {', '.join(DATASET_NAMES)})")
+    reader = readers.reader_for(path)
+    options = dict(options)
+    if "columns" in options:
+        options["columns"] = _columns_for(path, options["columns"])
+    if kind is not None:
+        if reader is not readers.read_table:
+            raise RecgymDataError(f"{path}: a file of an event-type mapping must be a CSV/TSV/Parquet table")
+        if isinstance(options.get("columns"), Mapping) and "event_type" in options["columns"]:
+            raise InvalidOptionError(f"{path}: its event type comes from the mapping key; drop event_type from its columns")
+        if "event_types" in options:
+            raise InvalidOptionError("event_types: with a mapping of event type -> file, each file's key is its event type")
+    _check_options(options, _keyword_names(reader, ("path", "data_dir", "progress")), f"{path} ({reader.__name__})")
+    events = _call_reader(str(path), reader, path, options, progress)
+    if kind is not None:
+        events["event_type"] = np.int8(kind)
+    return events
+
+
+def _paths(value: Any) -> list[Path]:
+    values = [value] if isinstance(value, (str, os.PathLike)) else list(value)
+    if not values or not all(isinstance(v, (str, os.PathLike)) for v in values):
+        raise InvalidOptionError(f"expected a path or a list of paths, got {value!r}")
+    paths = [Path(v).expanduser().resolve() for v in values]
+    for path in paths:
+        if not path.exists():
+            raise DatasetNotFoundError(f"{path}: no such file or directory (and not a dataset name: {', '.join(DATASET_NAMES)})")
+    return paths
+
+
+def _input_files(paths: list[Path]) -> tuple[Path, ...]:
+    return tuple(child for path in paths for child in (sorted(c for c in path.iterdir() if c.is_file()) if path.is_dir() else [path]))
+
+
+def _log_source(log: Input, options: dict[str, Any], role: str = "") -> _Source:
+    """A path, a list of paths of one format, {event type: path(s)} or an in-memory table, read with ``options``."""
+    from recgym.data import readers
+
+    if _is_table(log):
+        fingerprint = _table_fingerprint(log)
+        _check_options(options, _keyword_names(readers.read_frame, ("table", "where")), f"{role}table")
+        where = f"{role}table"
+        return _Source(
+            name="table",
+            where=where,
+            protocol="generic",
+            inputs=(fingerprint,),
+            parameters={"table": fingerprint["sha256"], **options},
+            read=lambda progress: readers.read_frame(log, where=where, **options),
+        )
+    if isinstance(log, Mapping):
+        kinds = {key: readers.event_type_map({key: key})[str(key)] for key in log}
+        if any(kind is None for kind in kinds.values()):
+            raise InvalidOptionError(f"an event-type mapping maps click or purchase to files, got keys {list(log)}")
+        files = {key: _paths(value) for key, value in log.items()}
+        parts = [(path, kinds[key]) for key, paths in files.items() for path in paths]
+        return _Source(
+            name="+".join(path.stem for path, _ in parts),
+            where=", ".join(str(path) for path, _ in parts),
+            protocol="generic",
+            inputs=_input_files([path for path, _ in parts]),
+            parameters={"files": {str(key): [str(p) for p in paths] for key, paths in files.items()}, **options},
+            read=lambda progress: _concat([_read_one(path, options, progress, kind) for path, kind in parts]),
+        )
+    paths = _paths(log)
+    if len(paths) == 1:
+        (path,) = paths
+        return _Source(
+            name=path.stem,
+            where=str(path),
+            protocol="generic",
+            inputs=_input_files(paths),
+            parameters={"path": str(path), **options},
+            read=lambda progress: _read_one(path, options, progress, None),
+        )
+    formats = {readers.reader_for(path) for path in paths}
+    if len(formats) > 1:
+        raise InvalidOptionError(
+            f"{', '.join(map(str, paths))}: a list of files must be of one format (for views and purchases in separate "
+            "files pass {'click': ..., 'purchase': ...})"
+        )
     return _Source(
-        name=path.stem,
-        where=str(path),
+        name="+".join(path.stem for path in paths),
+        where=", ".join(map(str, paths)),
         protocol="generic",
-        inputs=inputs,
-        parameters={"path": str(path), **options},
-        read=lambda progress: _call_reader(str(path), readers.read_events, path, options, progress),
+        inputs=_input_files(paths),
+        parameters={"paths": [str(p) for p in paths], **options},
+        read=lambda progress: _concat([_read_one(path, options, progress, None) for path in paths]),
     )
 
 
-def _resolve_source(name_or_path: str | os.PathLike[str], data_dir: Path, options: dict[str, Any]) -> _Source:
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    events = pd.concat(frames, ignore_index=True)
+    events.attrs["timestamps"] = all(frame.attrs.get("timestamps", True) for frame in frames)
+    return events
+
+
+def _resolve_source(name_or_path: Input, data_dir: Path, options: dict[str, Any]) -> _Source:
     if isinstance(name_or_path, str) and name_or_path in DATASET_NAMES:
         if name_or_path == "synthetic":
             return _synthetic_source(options)
         return _benchmark_source(name_or_path, data_dir, options)
-    return _file_source(Path(name_or_path).expanduser().resolve(), options)
+    return _log_source(name_or_path, options)
+
+
+def _sessionised(source: _Source, gap: float | None, needs_time: str | None) -> _Source:
+    """``source`` whose events are cut into sessions at gaps longer than ``gap`` minutes (None: as read).
+
+    ``needs_time`` names the option that needs real timestamps (a log without a timestamp column is refused).
+    """
+    from recgym.data.sessions import split_sessions
+
+    def read(progress: bool) -> pd.DataFrame:
+        events = source.read(progress)
+        if needs_time and not events.attrs.get("timestamps", True):
+            raise RecgymDataError(
+                f"{source.where}: {needs_time} needs timestamps, but the log has no timestamp column "
+                "(map one with columns={'timestamp': ...})"
+            )
+        return events if gap is None else split_sessions(events, gap)
+
+    parameters = source.parameters if gap is None else {**source.parameters, "session_gap_minutes": gap}
+    return dataclasses.replace(source, parameters=parameters, read=read)
 
 
 def _check_number(name: str, value: Any, *, minimum: float, integer: bool) -> None:
@@ -332,16 +474,19 @@ def _check_number(name: str, value: Any, *, minimum: float, integer: bool) -> No
         raise InvalidOptionError(f"{name} must be a finite {'integer' if integer else 'number'}{bound}, got {value!r}")
 
 
-def _build(source: _Source, config: ProtocolConfig, state_size: int, seed: int, progress: bool) -> tuple[dict, dict]:
+def _build(
+    source: _Source, held_out: Mapping[str, _Source], config: ProtocolConfig, state_size: int, seed: int, progress: bool
+) -> tuple[dict, dict]:
     from tqdm.auto import tqdm
 
     with tqdm(total=3, desc=f"preparing {source.name}", unit="step", disable=not progress) as bar:
         bar.set_postfix_str("reading")
         events = source.read(progress)
+        held = {name: part.read(progress) for name, part in held_out.items()}
         bar.update()
         bar.set_postfix_str("protocol")
-        prepared: PreparedLog = apply_protocol(events, config, seed, source=source.where)
-        del events
+        prepared: PreparedLog = apply_protocol(events, config, seed, source=source.where, held_out=held)
+        del events, held
         bar.update()
         bar.set_postfix_str("transitions")
         groups: dict[str, dict[str, np.ndarray]] = {
@@ -361,8 +506,29 @@ def _build(source: _Source, config: ProtocolConfig, state_size: int, seed: int, 
     return groups, prepared.stats
 
 
+def _load_arguments(name_or_path: Input, arguments: dict[str, Any]) -> dict[str, Any] | None:
+    """What rebuilds this dataset as JSON (paths as text), or None when an input is an in-memory table."""
+
+    def plain(value: Any) -> Any:
+        if _is_table(value):
+            raise TypeError("an in-memory table")
+        if isinstance(value, os.PathLike):
+            return str(Path(value).expanduser().resolve())
+        if isinstance(value, Mapping):
+            return {str(key): plain(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(item) for item in value]
+        return value
+
+    try:
+        loaded = plain({"dataset": name_or_path, **{k: v for k, v in arguments.items() if v is not None}})
+        return json.loads(json.dumps(loaded))
+    except (TypeError, ValueError):
+        return None
+
+
 def load_dataset(
-    name_or_path: str | os.PathLike[str],
+    name_or_path: Input,
     *,
     data_dir: str | os.PathLike[str] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
@@ -374,16 +540,26 @@ def load_dataset(
     """Load a processed dataset, building and caching it on first use.
 
     ``name_or_path``: ``"synthetic"`` (options: the fields of ``SyntheticConfig`` and ``generator_seed``), ``"rc15"``
-    (raw files in ``data_dir`` or ``data_dir/rc15``), ``"retailrocket"`` (``events.csv``; reader options
-    ``purchase_event``, ``session_gap_minutes``), or a path to a log file (reader options of ``read_events``).
-    ``options`` also take ``protocol`` (a preset of :data:`recgym.data.protocol.PROTOCOLS`, defaulting to the dataset's),
-    any :class:`~recgym.data.protocol.ProtocolConfig` field, and ``reward_click`` (0.2) / ``reward_purchase`` (1.0).
+    (raw files in ``data_dir`` or ``data_dir/rc15``), ``"retailrocket"`` (``events.csv``; reader option
+    ``purchase_event``); or a log: a path (a file, or a folder of RC15 / RetailRocket files), a list of files of one
+    format, ``{"click": path(s), "purchase": path(s)}`` (each file's rows get its key's event type), or a pandas
+    DataFrame / pyarrow Table of events, with the reader options of :func:`~recgym.data.readers.read_table`
+    (``columns``, ``names``, ``sep``, ``event_types``, ``timestamp_unit``; ``columns`` may be {file name: mapping}).
+    ``options`` also take ``session_gap_minutes`` (sessions = runs of one user's events without a longer gap, for
+    every input), ``test`` / ``val`` (an explicit test, and val, log of the same kinds, read with the same options
+    and encoded with the training item index), ``protocol`` (a preset of :data:`recgym.data.protocol.PROTOCOLS`,
+    defaulting to the dataset's), any :class:`~recgym.data.protocol.ProtocolConfig` field (``split="temporal"``,
+    ``test_start``, ``unseen_items``...), and ``reward_click`` (0.2) / ``reward_purchase`` (1.0).
     ``data_dir`` defaults to :func:`default_data_dir`. The cache lives in ``<cache_dir>/<name>-<key>``, ``cache_dir``
     defaulting to ``$RECGYM_CACHE``, else ``data_dir/processed``; a build into a location that cannot be written stops
     with :class:`~recgym.errors.CacheLocationError` before reading anything (a valid cache there still loads).
     An empty split gives a RuntimeWarning naming the input and the split; :meth:`SessionDataset.require_nonempty`
     turns it into an error for callers that need the split.
     """
+    load_arguments = _load_arguments(
+        name_or_path,
+        {"data_dir": data_dir, "cache_dir": cache_dir, "state_size": state_size, "seed": seed, **options},
+    )
     _check_number("state_size", state_size, minimum=1, integer=True)
     _check_number("seed", seed, minimum=0, integer=True)
     rewards = {"reward_click": options.pop("reward_click", 0.2), "reward_purchase": options.pop("reward_purchase", 1.0)}
@@ -392,28 +568,42 @@ def load_dataset(
     protocol_fields = {f.name for f in dataclasses.fields(ProtocolConfig)}
     protocol_options = {name: options.pop(name) for name in list(options) if name in protocol_fields}
     preset = options.pop("protocol", None)
+    gap = options.pop("session_gap_minutes", None)
+    if gap is not None:
+        from recgym.data.sessions import check_gap
+
+        gap = check_gap(gap)
+    held_logs = {name: options.pop(name) for name in ("val", "test") if options.get(name) is not None}
+    if "val" in held_logs and "test" not in held_logs:
+        raise InvalidOptionError("val= (an explicit val log) needs test= (an explicit test log) too")
     root = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
     source = _resolve_source(name_or_path, root, options)
     config = protocol_config(preset or source.protocol, **protocol_options)
+    needs_time = "split='temporal'" if config.split == "temporal" else ("session_gap_minutes" if gap else None)
+    source = _sessionised(source, gap, needs_time)
+    held_out = {
+        name: _sessionised(_log_source(log, options, role=f"{name}="), gap, needs_time) for name, log in held_logs.items()
+    }
 
     parameters = {
         "dataset": source.name,
-        "source": source.parameters,
-        "protocol": dataclasses.asdict(config),
+        "source": {**source.parameters, **{name: held.parameters for name, held in held_out.items()}},
+        "protocol": config.key(),
         "state_size": int(state_size),
         "seed": int(seed),
     }
     digest = hashlib.sha256(json.dumps(parameters, sort_keys=True, default=str).encode()).hexdigest()[:16]
     location = _cache_location(cache_dir, root) / f"{source.name}-{digest}"
+    inputs = [item for part in (source, *held_out.values()) for item in part.inputs]
     key = {
         "format_version": FORMAT_VERSION,
         "parameters": json.loads(json.dumps(parameters, default=str)),
-        "inputs": [file_fingerprint(path) for path in source.inputs],
+        "inputs": [item if isinstance(item, dict) else file_fingerprint(item) for item in inputs],
     }
     cached = read_cache(location, key, _STORED_LAYOUT)
     if cached is None:
         check_writable(location.parent)
-        groups, stats = _build(source, config, int(state_size), int(seed), progress)
+        groups, stats = _build(source, held_out, config, int(state_size), int(seed), progress)
         write_cache(location, key, groups, stats)
     else:
         groups, stats = cached
@@ -434,6 +624,7 @@ def load_dataset(
         cache_dir=location,
         source=source.where,
         inputs=key["inputs"],
+        load_arguments=load_arguments,
         **{name: float(value) for name, value in rewards.items()},
     )
     for name in dataset.empty_splits():

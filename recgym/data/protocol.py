@@ -13,6 +13,18 @@ at equal timestamps; items of the kept events (clicks and purchases) are re-inde
 the pad id being n; sessions are shuffled with the seeded generator and split 80/10/10. Item popularity comes from
 the train split only, and the share of val/test events whose item never occurs in train is reported (OOV rate).
 
+Splits (``split=``): ``"random"`` (the default, above) filters the whole log, then shuffles sessions. ``"temporal"``
+orders sessions by their first event: the earliest ``train_fraction`` are train, the next ``val_fraction`` val, the
+latest test; or, with cut-off times, sessions starting at or after ``test_start`` are test, those starting at or after
+``val_start`` before it val (without ``val_start``, the latest ``val_fraction`` of the sessions before ``test_start``).
+An explicit test (and val) log, given to :func:`apply_protocol` as ``held_out``, replaces the test (val) part; val
+then comes from the main log (its latest ``val_fraction`` when temporal, a random one otherwise). With a temporal or
+explicit split the item filter (``min_item_events``, with ``iterate_filters``) is counted on the train split only and
+the session filters apply to each session on its own, so nothing about val/test leaks into the catalogue.
+Items absent from the train split are counted per split; ``unseen_items="keep"`` leaves their events (a policy trained
+on train can only miss them), ``"drop"`` removes those val/test events (sessions then left shorter than the session
+filters are dropped too).
+
 Duplicate events (same session, item, timestamp and type) are kept by default, as in the reference;
 ``drop_duplicates=True`` removes them before any filter.
 """
@@ -20,6 +32,7 @@ Duplicate events (same session, item, timestamp and type) are kept by default, a
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,15 +43,20 @@ from recgym.errors import InvalidOptionError, RecgymDataError
 
 __all__ = [
     "PROTOCOLS",
+    "SPLIT_MODES",
     "SPLIT_NAMES",
+    "UNSEEN_ITEMS",
     "PreparedLog",
     "ProtocolConfig",
     "SplitEvents",
     "apply_protocol",
+    "cutoff_ms",
     "protocol_config",
 ]
 
 SPLIT_NAMES: tuple[str, ...] = ("train", "val", "test")
+SPLIT_MODES: tuple[str, ...] = ("random", "temporal")
+UNSEEN_ITEMS: tuple[str, ...] = ("keep", "drop")
 _FILTER_FIELDS = ("min_session_clicks", "min_session_events", "min_item_events")
 
 
@@ -54,6 +72,10 @@ class ProtocolConfig:
     drop_duplicates: bool = False  # drop repeated (session, item, timestamp, event type) rows before filtering
     train_fraction: float = 0.8
     val_fraction: float = 0.1  # the test split gets the rest
+    split: str = "random"  # "random" or "temporal" (by session start)
+    test_start: int | str | None = None  # temporal cut-off: ms since the epoch or an ISO-8601 date-time
+    val_start: int | str | None = None  # temporal: start of val (before test_start); None: the latest val_fraction
+    unseen_items: str = "keep"  # val/test events of items absent from train: "keep" or "drop"
 
     def __post_init__(self) -> None:
         for name in ("min_session_clicks", "min_session_events", "min_item_events"):
@@ -71,6 +93,39 @@ class ProtocolConfig:
             raise InvalidOptionError(
                 f"train_fraction and val_fraction must be in (0, 1) with a sum below 1, got {fractions}"
             )
+        if self.split not in SPLIT_MODES:
+            raise InvalidOptionError(f"split must be one of {', '.join(SPLIT_MODES)}, got {self.split!r}")
+        if self.unseen_items not in UNSEEN_ITEMS:
+            raise InvalidOptionError(f"unseen_items must be one of {', '.join(UNSEEN_ITEMS)}, got {self.unseen_items!r}")
+        if (self.test_start is not None or self.val_start is not None) and self.split != "temporal":
+            raise InvalidOptionError("test_start and val_start need split='temporal'")
+        if self.val_start is not None and self.test_start is None:
+            raise InvalidOptionError("val_start needs test_start")
+        if self.test_start is not None and self.val_start is not None and cutoff_ms("val_start", self.val_start) >= cutoff_ms("test_start", self.test_start):
+            raise InvalidOptionError(f"val_start must be before test_start, got {self.val_start!r} and {self.test_start!r}")
+
+    def key(self) -> dict[str, object]:
+        """The fields as a dict, leaving out the split fields at their defaults (keeps older cache keys valid)."""
+        defaults = ProtocolConfig.__dataclass_fields__
+        return {
+            name: value
+            for name, value in dataclasses.asdict(self).items()
+            if name not in _SPLIT_FIELDS or value != defaults[name].default
+        }
+
+
+_SPLIT_FIELDS = ("split", "test_start", "val_start", "unseen_items")
+
+
+def cutoff_ms(name: str, value: object) -> int:
+    """A cut-off time in ms since the epoch: an integer of ms, or an ISO-8601 date-time (UTC unless it has an offset)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, str):
+        moment = pd.to_datetime(value, utc=True, errors="coerce", format="ISO8601")
+        if not pd.isna(moment):
+            return int(moment.value // 1_000_000)
+    raise InvalidOptionError(f"{name} must be ms since 1970 or an ISO-8601 date-time like 2016-05-01, got {value!r}")
 
 
 PROTOCOLS: dict[str, ProtocolConfig] = {
@@ -147,25 +202,57 @@ def _split_stats(events: SplitEvents, train_items: np.ndarray) -> dict[str, floa
     }
 
 
-def apply_protocol(events: pd.DataFrame, config: ProtocolConfig, seed: int, *, source: str = "events") -> PreparedLog:
-    """Run the protocol on a canonical events table (see :mod:`recgym.data.schema`) with a seeded generator.
+@dataclass(frozen=True)
+class _Rows:
+    """Events of one split before re-indexing: parallel arrays, raw ids."""
 
-    ``source`` names the input in errors (a file, a folder or a dataset name).
-    """
-    if events.empty:
-        raise RecgymDataError(f"{source}: the log has no events")
-    rng = np.random.default_rng(seed)
-    raw_rows = len(events)
-    duplicates = 0
-    if config.drop_duplicates:
-        repeated = events.duplicated(subset=["session_id", "item_id", "timestamp", "event_type"]).to_numpy()
-        duplicates = int(repeated.sum())
-        if duplicates:
-            events = events.loc[~repeated]
+    session: np.ndarray
+    item: np.ndarray
+    timestamp: np.ndarray
+    event_type: np.ndarray
+
+    @classmethod
+    def of(cls, events: pd.DataFrame, mask: np.ndarray | None = None) -> _Rows:
+        columns = [events[name].to_numpy(dtype=dtype) for name, dtype in _ROW_COLUMNS]
+        return cls(*(column if mask is None else column[mask] for column in columns))
+
+    def where(self, mask: np.ndarray) -> _Rows:
+        return _Rows(self.session[mask], self.item[mask], self.timestamp[mask], self.event_type[mask])
+
+
+_ROW_COLUMNS = (("session_id", np.int64), ("item_id", np.int64), ("timestamp", np.int64), ("event_type", np.int8))
+
+
+def _drop_duplicates(events: pd.DataFrame, config: ProtocolConfig) -> tuple[pd.DataFrame, int]:
+    if not config.drop_duplicates:
+        return events, 0
+    repeated = events.duplicated(subset=["session_id", "item_id", "timestamp", "event_type"]).to_numpy()
+    return (events.loc[~repeated] if repeated.any() else events), int(repeated.sum())
+
+
+def _no_survivor(source: str, config: ProtocolConfig, n_sessions: int) -> RecgymDataError:
+    filters = ", ".join(f"{name}={getattr(config, name)}" for name in _FILTER_FIELDS)
+    return RecgymDataError(
+        f"{source}: no session survives the protocol filters ({filters}) out of {n_sessions} "
+        "sessions; lower them to keep shorter sessions or rarer items"
+    )
+
+
+def _session_filter(rows: _Rows, config: ProtocolConfig) -> _Rows:
+    """The rows of the sessions that pass the session filters on their own events (no item filter)."""
+    if not len(rows.session):
+        return rows
+    codes, _ = pd.factorize(rows.session)
+    items, _ = pd.factorize(rows.item)
+    per_session = dataclasses.replace(config, min_item_events=0, iterate_filters=False)
+    return rows.where(_filter_rows(codes, items, rows.event_type == EventType.CLICK, per_session))
+
+
+def _random_split(events: pd.DataFrame, config: ProtocolConfig, rng: np.random.Generator, source: str) -> tuple[dict[str, _Rows], dict[str, int]]:
+    """Filter the whole log (session and item filters), sample, then shuffle whole sessions into the splits."""
     session = events["session_id"].to_numpy(dtype=np.int64)
-    item = events["item_id"].to_numpy(dtype=np.int64)
     session_codes, session_uniques = pd.factorize(session, sort=True)
-    item_codes, _ = pd.factorize(item)
+    item_codes, _ = pd.factorize(events["item_id"].to_numpy(dtype=np.int64))
     is_click = events["event_type"].to_numpy() == EventType.CLICK
     keep = _filter_rows(session_codes, item_codes, is_click, config)
 
@@ -178,47 +265,147 @@ def apply_protocol(events: pd.DataFrame, config: ProtocolConfig, seed: int, *, s
         kept_sessions[chosen] = True
         keep &= kept_sessions[session_codes]
     if not keep.any():
-        filters = ", ".join(f"{name}={getattr(config, name)}" for name in _FILTER_FIELDS)
-        raise RecgymDataError(
-            f"{source}: no session survives the protocol filters ({filters}) out of {len(session_uniques)} "
-            "sessions; lower them to keep shorter sessions or rarer items"
-        )
+        raise _no_survivor(source, config, len(session_uniques))
 
-    rows = np.flatnonzero(keep)
-    session, item = session[rows], item[rows]
-    timestamp = events["timestamp"].to_numpy(dtype=np.int64)[rows]
-    event_type = events["event_type"].to_numpy(dtype=np.int8)[rows]
-    order = np.lexsort((event_type, timestamp, session))
-    session, item, event_type = session[order], item[order], event_type[order]
-    raw_item_ids, encoded = np.unique(item, return_inverse=True)
-    encoded = encoded.astype(np.int64).reshape(-1)
-
+    rows = _Rows.of(events, keep)
     unique_sessions = session_uniques[kept_sessions].astype(np.int64)  # ascending
     n = len(unique_sessions)
     bounds = (int(config.train_fraction * n), int((config.train_fraction + config.val_fraction) * n))
     split_of_session = np.empty(n, dtype=np.int8)
     for index, part in enumerate(np.split(rng.permutation(n), bounds)):
         split_of_session[part] = index
-    row_split = split_of_session[np.searchsorted(unique_sessions, session)]
-    splits = {
-        name: SplitEvents(session[row_split == index], encoded[row_split == index], event_type[row_split == index])
-        for index, name in enumerate(SPLIT_NAMES)
-    }
+    row_split = split_of_session[np.searchsorted(unique_sessions, rows.session)]
+    splits = {name: rows.where(row_split == index) for index, name in enumerate(SPLIT_NAMES)}
+    return splits, {"raw_sessions": int(len(session_uniques)), "filtered_sessions": filtered_sessions}
+
+
+def _session_starts(rows: _Rows) -> tuple[np.ndarray, np.ndarray]:
+    """Sessions in order of their first event (ties by session id), and those first timestamps."""
+    sessions, inverse = np.unique(rows.session, return_inverse=True)
+    starts = np.full(len(sessions), np.iinfo(np.int64).max)
+    np.minimum.at(starts, inverse.reshape(-1), rows.timestamp)
+    order = np.lexsort((sessions, starts))
+    return sessions[order], starts[order]
+
+
+def _latest(n: int, fraction: float) -> int:
+    return int(round(fraction * n))
+
+
+def _held_out_split(
+    events: pd.DataFrame,
+    held_out: Mapping[str, pd.DataFrame],
+    config: ProtocolConfig,
+    rng: np.random.Generator,
+    source: str,
+) -> tuple[dict[str, _Rows], dict[str, int]]:
+    """Temporal or explicit split: sessions filtered on their own, then split; items filtered on train only."""
+    main = _Rows.of(events)
+    raw_sessions = len(np.unique(main.session))
+    main = _session_filter(main, config)
+    sessions = np.unique(main.session)
+    filtered_sessions = len(sessions)
+    if config.n_sample_sessions is not None and config.n_sample_sessions < filtered_sessions:
+        sessions = np.sort(rng.choice(sessions, size=config.n_sample_sessions, replace=False))
+        main = main.where(np.isin(main.session, sessions))
+    if not len(sessions):
+        raise _no_survivor(source, config, raw_sessions)
+
+    parts = [name for name in ("train", "val", "test") if name not in held_out]  # what the main log provides
+    if config.split == "temporal":
+        ordered, starts = _session_starts(main)
+    else:
+        ordered, starts = sessions[rng.permutation(len(sessions))], None
+    n = len(ordered)
+    if parts == ["train", "val", "test"]:  # temporal, no held-out log
+        if config.test_start is None:
+            bounds = [int(config.train_fraction * n), int((config.train_fraction + config.val_fraction) * n)]
+        else:
+            test_from = int(np.searchsorted(starts, cutoff_ms("test_start", config.test_start)))
+            if config.val_start is None:
+                val_from = test_from - _latest(test_from, config.val_fraction)
+            else:
+                val_from = int(np.searchsorted(starts, cutoff_ms("val_start", config.val_start)))
+            bounds = [val_from, test_from]
+    elif parts == ["train", "val"]:
+        bounds = [n - _latest(n, config.val_fraction)]
+    else:
+        bounds = []
+    groups = dict(zip(parts, np.split(ordered, bounds)))
+    splits = {name: main.where(np.isin(main.session, members)) for name, members in groups.items()}
+    splits.update({name: _session_filter(_Rows.of(held), config) for name, held in held_out.items()})
+
+    train = splits["train"]
+    if len(train.session):
+        codes, _ = pd.factorize(train.session)
+        items, _ = pd.factorize(train.item)
+        splits["train"] = train.where(_filter_rows(codes, items, train.event_type == EventType.CLICK, config))
+    if not len(splits["train"].session):
+        raise _no_survivor(source, config, raw_sessions)
+    return splits, {"raw_sessions": raw_sessions, "filtered_sessions": filtered_sessions}
+
+
+def apply_protocol(
+    events: pd.DataFrame,
+    config: ProtocolConfig,
+    seed: int,
+    *,
+    source: str = "events",
+    held_out: Mapping[str, pd.DataFrame] | None = None,
+) -> PreparedLog:
+    """Run the protocol on a canonical events table (see :mod:`recgym.data.schema`) with a seeded generator.
+
+    ``source`` names the input in errors (a file, a folder or a dataset name). ``held_out`` holds explicit ``"test"``
+    (and ``"val"``) event tables, encoded with the same item index.
+    """
+    if events.empty:
+        raise RecgymDataError(f"{source}: the log has no events")
+    held_out = dict(held_out or {})
+    if set(held_out) - {"val", "test"} or ("val" in held_out and "test" not in held_out):
+        raise InvalidOptionError(f"held-out logs are a test log and optionally a val log, got {sorted(held_out)}")
+    rng = np.random.default_rng(seed)
+    raw_rows = len(events)
+    events, duplicates = _drop_duplicates(events, config)
+    held_out = {name: _drop_duplicates(held, config)[0] for name, held in held_out.items()}
+    if config.split == "random" and not held_out:
+        rows, counts = _random_split(events, config, rng, source)
+    else:
+        rows, counts = _held_out_split(events, held_out, config, rng, source)
+
+    seen = np.unique(rows["train"].item)
+    dropped: dict[str, int] = {}
+    if config.unseen_items == "drop":
+        for name in ("val", "test"):
+            unseen = ~np.isin(rows[name].item, seen)
+            dropped[name] = int(unseen.sum())
+            rows[name] = _session_filter(rows[name].where(~unseen), config)
+    raw_item_ids = np.unique(np.concatenate([rows[name].item for name in SPLIT_NAMES]))
+    splits = {}
+    for name in SPLIT_NAMES:
+        part = rows[name]
+        order = np.lexsort((part.event_type, part.timestamp, part.session))
+        encoded = np.searchsorted(raw_item_ids, part.item[order]).astype(np.int64)
+        splits[name] = SplitEvents(part.session[order], encoded, part.event_type[order])
 
     n_items = len(raw_item_ids)
     train_counts = np.bincount(splits["train"].items, minlength=n_items).astype(np.float64)
     popularity = train_counts / max(train_counts.sum(), 1.0)
     in_train = train_counts > 0
+    n_events = sum(len(split.items) for split in splits.values())
+    n_sessions = sum(len(np.unique(split.sessions)) for split in splits.values())
+    split_stats = {name: _split_stats(splits[name], in_train) for name in SPLIT_NAMES}
+    for name, count in dropped.items():
+        split_stats[name]["unseen_events_dropped"] = count
     stats: dict[str, object] = {
         "raw_events": raw_rows,
-        "raw_sessions": int(len(session_uniques)),
+        "raw_sessions": counts["raw_sessions"],
         "duplicates_dropped": duplicates,
-        "filtered_sessions": filtered_sessions,
-        "sessions": n,
-        "events": int(len(session)),
+        "filtered_sessions": counts["filtered_sessions"],
+        "sessions": n_sessions,
+        "events": n_events,
         "n_items": n_items,
         "items_not_in_train": int((~in_train).sum()),
-        "mean_session_length": len(session) / n,
-        "splits": {name: _split_stats(splits[name], in_train) for name in SPLIT_NAMES},
+        "mean_session_length": n_events / n_sessions,
+        "splits": split_stats,
     }
     return PreparedLog(splits=splits, raw_item_ids=raw_item_ids.astype(np.int64), item_popularity=popularity, stats=stats)

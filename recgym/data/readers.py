@@ -5,13 +5,15 @@ One reader per source format, plus a dispatcher:
 - :func:`read_rc15` -- RecSys Challenge 2015 / YooChoose ``yoochoose-clicks.dat`` + ``yoochoose-buys.dat``;
 - :func:`read_retailrocket` -- RetailRocket ``events.csv`` (reference mapping by default, documented variants);
 - :func:`read_otto` -- OTTO JSON lines;
-- :func:`read_table` -- any CSV / TSV / Parquet file, given a column mapping;
-- :func:`read_events` -- picks one of the above from the path.
+- :func:`read_table` -- any CSV / TSV / Parquet file, given a column mapping (headerless files with ``names=``, any
+  single- or multi-character separator);
+- :func:`read_frame` -- a pandas DataFrame or pyarrow Table in memory, with the same mapping;
+- :func:`read_events` -- picks one of the file readers from the path (:func:`reader_for`).
 
 Readers report the log as it is: duplicate events (same session, item, timestamp and type) and one-event sessions are
-kept, and rows stay in file order (except after :func:`split_sessions`, which sorts). Deduplication, length filters
-and the stable click-before-purchase sort belong to the protocol stage, so every protocol variant starts from the same
-table.
+kept, and rows stay in file order. Sessionisation by time gaps (:mod:`recgym.data.sessions`), deduplication, length
+filters and the stable click-before-purchase sort come later, so every protocol variant starts from the same table.
+A table without a timestamp column gets the row number as its timestamp and ``attrs["timestamps"] = False``.
 
 Big CSV files are streamed block by block with pyarrow: only the needed columns, with explicit types and timestamps
 parsed in C++, so the 33M-row RC15 clicks file reads in seconds with memory close to the size of the output table.
@@ -38,19 +40,22 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from recgym.data.schema import EVENT_COLUMNS, EventType, validate_events
-from recgym.errors import DatasetNotFoundError, RecgymDataError
+from recgym.errors import DatasetNotFoundError, InvalidOptionError, RecgymDataError
 
 __all__ = [
     "DOWNLOADS",
     "OTTO_EVENT_TYPES",
     "RC15_FILES",
     "RETAILROCKET_FILES",
+    "TABLE_COLUMNS",
+    "event_type_map",
     "read_events",
+    "read_frame",
     "read_otto",
     "read_rc15",
     "read_retailrocket",
     "read_table",
-    "split_sessions",
+    "reader_for",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -89,6 +94,9 @@ _DEFAULT_EVENT_TYPES: dict[str, EventType | None] = {
     **{kind.name.lower(): kind for kind in EventType},
     **{str(int(kind)): kind for kind in EventType},
 }
+TABLE_COLUMNS: tuple[str, ...] = (*EVENT_COLUMNS, "user_id")
+"""Canonical names a column mapping of :func:`read_table` / :func:`read_frame` may use."""
+_EVENT_TYPE_NAMES = "click, purchase, 0, 1, or None to drop the rows"
 _TIMESTAMP_DIVISORS = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}  # units per second
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".dat")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -113,18 +121,18 @@ def read_retailrocket(
     data_dir: PathLike,
     *,
     purchase_event: str = "addtocart",
-    session_gap_minutes: float | None = None,
     progress: bool = True,
 ) -> pd.DataFrame:
     """Read RetailRocket ``events.csv`` from ``data_dir``.
 
     The default is the reference benchmark: ``view`` = CLICK, ``addtocart`` = PURCHASE, ``transaction`` rows dropped,
     one session per visitor (its whole 4.5-month history). ``purchase_event="transaction"`` makes transactions the
-    purchases and drops add-to-carts instead. ``session_gap_minutes`` splits each visitor's history into sessions at
-    inactivity gaps longer than that (see :func:`split_sessions`).
+    purchases and drops add-to-carts instead. (Time-gap sessions: ``session_gap_minutes`` of ``load_dataset``.)
     """
     if purchase_event not in _RETAILROCKET_EVENT_TYPES:
-        raise ValueError(f"purchase_event must be one of {sorted(_RETAILROCKET_EVENT_TYPES)}, got {purchase_event!r}")
+        raise InvalidOptionError(
+            f"purchase_event must be one of {sorted(_RETAILROCKET_EVENT_TYPES)}, got {purchase_event!r}"
+        )
     (path,) = _find_files(Path(data_dir), RETAILROCKET_FILES, DOWNLOADS["retailrocket"])
     events = read_table(
         path,
@@ -134,24 +142,27 @@ def read_retailrocket(
         timestamp_unit="ms",
         progress=progress,
     )
-    return events if session_gap_minutes is None else split_sessions(events, session_gap_minutes)
+    return events
 
 
-def split_sessions(events: pd.DataFrame, gap_minutes: float) -> pd.DataFrame:
-    """Cut each session into new sessions wherever two consecutive events are more than ``gap_minutes`` apart.
+def event_type_map(mapping: Mapping[object, object]) -> dict[str, EventType | None]:
+    """``event_types`` with every value an :class:`EventType` or None; values may be labels or integers.
 
-    Rows are returned sorted by (old session, timestamp), stably. New session ids are 0, 1, 2... in that order; the
-    old id is kept in a ``visitor_id`` column.
+    ``{"pv": "click", "buy": 1, "fav": None}`` is read the same from Python and from the CLI (``-o event_types=...``).
     """
-    if isinstance(gap_minutes, bool) or not isinstance(gap_minutes, (int, float)) or not gap_minutes > 0:
-        raise ValueError(f"gap_minutes must be a positive number, got {gap_minutes!r}")
-    order = np.lexsort((events["timestamp"].to_numpy(), events["session_id"].to_numpy()))
-    events = events.iloc[order].reset_index(drop=True)
-    visitor = events["session_id"].to_numpy()
-    timestamp = events["timestamp"].to_numpy()
-    starts = np.ones(len(events), dtype=bool)
-    starts[1:] = (visitor[1:] != visitor[:-1]) | (np.diff(timestamp) > gap_minutes * 60_000)
-    return events.assign(session_id=np.cumsum(starts, dtype=np.int64) - 1, visitor_id=visitor)
+    if not isinstance(mapping, Mapping):
+        raise InvalidOptionError(f"event_types must map labels of the event-type column to {_EVENT_TYPE_NAMES}, got {mapping!r}")
+    return {str(label): _event_type(value, f"event_types[{label!r}]") for label, value in mapping.items()}
+
+
+def _event_type(value: object, what: str) -> EventType | None:
+    if value is None or isinstance(value, EventType):
+        return value
+    if isinstance(value, str) and value.strip().upper() in EventType.__members__:
+        return EventType[value.strip().upper()]
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and int(value) in set(EventType):
+        return EventType(int(value))
+    raise InvalidOptionError(f"{what} is {value!r}, not an event type ({_EVENT_TYPE_NAMES})")
 
 
 def read_otto(
@@ -163,6 +174,7 @@ def read_otto(
     :data:`OTTO_EVENT_TYPES`. Events appear session by session in file order.
     """
     path = _existing_file(path)
+    event_types = event_type_map(event_types)
     event = pa.struct([("aid", pa.int64()), ("ts", pa.int64()), ("type", pa.string())])
     schema = pa.schema([("session", pa.int64()), ("events", pa.list_(event))])
     options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
@@ -188,86 +200,157 @@ def read_table(
     path: PathLike,
     *,
     columns: Mapping[str, str] | None = None,
-    event_types: EventTypeMap | None = None,
+    event_types: Mapping[object, object] | None = None,
     sep: str | None = None,
+    names: Sequence[str] | None = None,
     timestamp_unit: str = "ms",
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Read a CSV / TSV / Parquet file with a header, given ``columns`` = {canonical name: column in the file}.
+    """Read a CSV / TSV / Parquet file, given ``columns`` = {canonical name: column in the file}.
 
-    ``session_id``, ``item_id`` and ``timestamp`` are required (default: columns already named canonically);
-    ``event_type`` is optional, and without it every event is a CLICK. ``event_types`` maps the values of the
-    event-type column to :class:`EventType` (``None`` drops those rows); by default ``click``/``purchase`` or
-    ``0``/``1``. Numeric timestamps are in ``timestamp_unit`` ("s", "ms", "us" or "ns"; fractions are rounded to
-    the millisecond); text timestamps are parsed as ISO-8601 (UTC unless they carry an offset). ``sep`` is sniffed
-    from the header line when not given.
+    ``item_id`` is required, and ``session_id`` or ``user_id`` (a user's events become sessions by
+    ``session_gap_minutes`` of ``load_dataset``; without it a user's whole history is one session); ``timestamp`` is
+    optional (without it, file order is time order), ``event_type`` too (without it every event is a CLICK). Default
+    mapping: the columns already named canonically. ``event_types`` maps the values of the event-type column to an
+    event type (see :func:`event_type_map`; default ``click``/``purchase`` or ``0``/``1``). Numeric timestamps are
+    in ``timestamp_unit`` ("s", "ms", "us" or "ns"; fractions are rounded to the millisecond); text timestamps are
+    parsed as ISO-8601 (UTC unless they carry an offset). ``sep`` (one or more characters, e.g. ``"::"``) is sniffed
+    from the first line when not given. A file without a header takes its column names from ``names``. A file with a
+    multi-character separator is read whole into memory; every other CSV is streamed.
     """
-    if timestamp_unit not in _TIMESTAMP_DIVISORS:
-        raise ValueError(f"timestamp_unit must be one of {sorted(_TIMESTAMP_DIVISORS)}, got {timestamp_unit!r}")
+    unit = _check_unit(timestamp_unit)
     path = _existing_file(path)
     suffix = path.suffix.lower()
     if suffix in _PARQUET_SUFFIXES:
+        if names is not None:
+            raise RecgymDataError(f"{path}: names= is for CSV/TSV files without a header, not for a Parquet file")
         with _parquet_errors(path):
             file_columns = pq.read_schema(path).names
     elif suffix in _CSV_SUFFIXES:
         line = _first_line_of(path)
         sep = sep or _sniff_separator(line)
-        file_columns = next(csv.reader([line], delimiter=sep))
+        if not isinstance(sep, str) or not sep or "\n" in sep or '"' in sep:
+            raise InvalidOptionError(f"sep must be one or more characters (not a quote or newline), got {sep!r}")
+        fields = next(csv.reader([line], delimiter=sep)) if len(sep) == 1 else line.split(sep)
+        file_columns = _checked_names(path, names, len(fields)) if names is not None else fields
     else:
         known = ", ".join(_CSV_SUFFIXES + _PARQUET_SUFFIXES)
         raise RecgymDataError(f"{path}: unsupported file type {suffix!r} (expected one of {known})")
-    mapping = _column_mapping(path, columns, file_columns)
+    mapping = _column_mapping(path, columns, file_columns, headerless_hint=suffix in _CSV_SUFFIXES and names is None)
     wanted = list(dict.fromkeys(mapping.values()))
     if suffix in _PARQUET_SUFFIXES:
         with _parquet_errors(path):
             table = pq.read_table(path, columns=wanted)
     else:
-        options = pa_csv.ConvertOptions(
-            column_types={mapping["session_id"]: pa.int64(), mapping["item_id"]: pa.int64()},
-            include_columns=wanted,
-            strings_can_be_null=True,
+        ids = {mapping[name]: pa.int64() for name in ("session_id", "user_id", "item_id") if name in mapping}
+        options = pa_csv.ConvertOptions(column_types=ids, include_columns=wanted, strings_can_be_null=True)
+        read_options = pa_csv.ReadOptions(
+            block_size=_BLOCK_SIZE, **({"column_names": list(names)} if names is not None else {})
         )
-        read_options = pa_csv.ReadOptions(block_size=_BLOCK_SIZE)
-        table = _stream_csv(path, read_options, pa_csv.ParseOptions(delimiter=sep), options, file_columns, progress)
+        table = _stream_csv(path, read_options, sep, options, file_columns, progress)
+    return _table_events(table, mapping, event_types, unit, path)
+
+
+def read_frame(
+    table: pd.DataFrame | pa.Table,
+    *,
+    columns: Mapping[str, str] | None = None,
+    event_types: Mapping[object, object] | None = None,
+    timestamp_unit: str = "ms",
+    where: str = "table",
+) -> pd.DataFrame:
+    """Events of an in-memory pandas DataFrame or pyarrow Table, with the column mapping of :func:`read_table`.
+
+    ``where`` names the table in error messages.
+    """
+    unit = _check_unit(timestamp_unit)
+    if isinstance(table, pd.DataFrame):
+        try:
+            table = pa.Table.from_pandas(table, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+            raise RecgymDataError(f"{where}: not convertible to a table of events ({_first_line(error)})") from None
+    if not isinstance(table, pa.Table):
+        raise RecgymDataError(f"{where}: expected a pandas DataFrame or a pyarrow Table, got {type(table).__name__}")
+    mapping = _column_mapping(Path(where), columns, table.column_names, headerless_hint=False)
+    return _table_events(table, mapping, event_types, unit, Path(where))
+
+
+def _table_events(
+    table: pa.Table, mapping: Mapping[str, str], event_types: Mapping[object, object] | None, unit: str, path: Path
+) -> pd.DataFrame:
+    """The canonical events of an Arrow table whose columns ``mapping`` names."""
     if "event_type" in mapping:
         kinds = mapping["event_type"]
-        labels = _DEFAULT_EVENT_TYPES if event_types is None else event_types
+        labels = _DEFAULT_EVENT_TYPES if event_types is None else event_type_map(event_types)
         codes = _event_codes(table.column(kinds), labels, path, kinds)
     else:
         codes = np.full(table.num_rows, int(EventType.CLICK), dtype=np.int8)
-    return _events(
+    if "timestamp" in mapping:
+        timestamp = _timestamps_ms(table.column(mapping["timestamp"]), unit, path, mapping["timestamp"])
+    else:
+        timestamp = np.arange(table.num_rows, dtype=np.int64)
+    user = {"user_id": _numpy(table.column(mapping["user_id"]))} if "user_id" in mapping else {}
+    events = _events(
         path,
-        session_id=_numpy(table.column(mapping["session_id"])),
+        session_id=_numpy(table.column(mapping.get("session_id", mapping.get("user_id")))),
         item_id=_numpy(table.column(mapping["item_id"])),
-        timestamp=_timestamps_ms(table.column(mapping["timestamp"]), timestamp_unit, path, mapping["timestamp"]),
+        timestamp=timestamp,
         event_type=codes,
+        **user,
     )
+    events.attrs["timestamps"] = "timestamp" in mapping
+    return events
 
 
-def read_events(path: PathLike, **options) -> pd.DataFrame:
-    """Read events with the reader the path calls for; ``options`` go to that reader.
-
-    A directory holding RC15 files goes to :func:`read_rc15`, one holding ``events.csv`` to
-    :func:`read_retailrocket`; ``.jsonl`` files to :func:`read_otto`; ``.csv``/``.tsv``/``.txt``/``.parquet`` to
-    :func:`read_table` (pass ``columns=`` unless the file already uses the canonical column names).
-    """
+def reader_for(path: PathLike) -> Callable[..., pd.DataFrame]:
+    """The reader a path calls for: a folder of RC15 or RetailRocket files, an OTTO ``.jsonl``, or a table file."""
     path = Path(path)
     if not path.exists():
         raise DatasetNotFoundError(f"{path}: no such file or directory")
     if path.is_dir():
         if any((path / name).is_file() for name in RC15_FILES):
-            return read_rc15(path, **options)
+            return read_rc15
         if all((path / name).is_file() for name in RETAILROCKET_FILES):
-            return read_retailrocket(path, **options)
+            return read_retailrocket
         expected = ", ".join(RC15_FILES + RETAILROCKET_FILES)
-        raise DatasetNotFoundError(f"{path}: no dataset files found in this directory (expected {expected})")
+        raise DatasetNotFoundError(
+            f"{path}: no dataset files found in this directory (expected {expected}; "
+            "for other files pass them as a list or as {event type: file})"
+        )
     suffix = path.suffix.lower()
     if suffix in _JSONL_SUFFIXES:
-        return read_otto(path, **options)
+        return read_otto
     if suffix in _CSV_SUFFIXES + _PARQUET_SUFFIXES:
-        return read_table(path, **options)
+        return read_table
     known = ", ".join(_JSONL_SUFFIXES + _CSV_SUFFIXES + _PARQUET_SUFFIXES)
     raise RecgymDataError(f"{path}: unsupported file type {suffix!r} (expected a directory or one of {known})")
+
+
+def read_events(path: PathLike, **options) -> pd.DataFrame:
+    """Read events with the reader the path calls for (:func:`reader_for`); ``options`` go to that reader.
+
+    Pass ``columns=`` to a table file unless it already uses the canonical column names.
+    """
+    return reader_for(path)(path, **options)
+
+
+def _check_unit(unit: object) -> str:
+    if unit not in _TIMESTAMP_DIVISORS:
+        raise InvalidOptionError(f"timestamp_unit must be one of {sorted(_TIMESTAMP_DIVISORS)}, got {unit!r}")
+    return str(unit)
+
+
+def _checked_names(path: Path, names: object, n_fields: int) -> list[str]:
+    """``names`` of a headerless file: distinct strings, one per field of its first line."""
+    if isinstance(names, str) or not isinstance(names, Sequence) or not all(isinstance(n, str) for n in names):
+        raise InvalidOptionError(f"names must be a list of column names, got {names!r}")
+    if len(set(names)) != len(names):
+        raise InvalidOptionError(f"names must be distinct, got {list(names)!r}")
+    if len(names) != n_fields:
+        raise RecgymDataError(
+            f"{path}: names= gives {len(names)} column names but line 1 has {n_fields} fields"
+        )
+    return list(names)
 
 
 def _find_files(data_dir: Path, names: Sequence[str], source: str) -> list[Path]:
@@ -311,7 +394,7 @@ def _read_headerless(path: Path, names: Sequence[str], kind: EventType, progress
     table = _stream_csv(
         path,
         pa_csv.ReadOptions(column_names=list(names), block_size=_BLOCK_SIZE),
-        pa_csv.ParseOptions(delimiter=","),
+        ",",
         pa_csv.ConvertOptions(column_types=types, include_columns=list(types)),
         names,
         progress,
@@ -332,26 +415,40 @@ def _sniff_separator(header: str) -> str:
     return best if counts[best] else ","
 
 
-def _column_mapping(path: Path, columns: Mapping[str, str] | None, file_columns: Sequence[str]) -> dict[str, str]:
-    """Check ``columns`` (canonical name -> file column) against the file; default: the canonical names."""
+def _column_mapping(
+    path: Path, columns: Mapping[str, str] | None, file_columns: Sequence[str], *, headerless_hint: bool
+) -> dict[str, str]:
+    """Check ``columns`` (canonical name -> file column) against the file; default: the canonical names present."""
     if columns is None:
-        mapping = {name: name for name in EVENT_COLUMNS if name != "event_type" or name in file_columns}
+        mapping = {name: name for name in TABLE_COLUMNS if name in file_columns}
+        if "session_id" not in file_columns and "user_id" not in file_columns:
+            mapping["session_id"] = "session_id"  # reported below as a missing column
+        mapping.setdefault("item_id", "item_id")
     else:
+        if not isinstance(columns, Mapping) or not all(isinstance(v, str) for v in columns.values()):
+            raise InvalidOptionError(f"columns must map canonical names to file column names, got {columns!r}")
         mapping = dict(columns)
-        unknown = sorted(set(mapping) - set(EVENT_COLUMNS))
-        required = [name for name in EVENT_COLUMNS if name != "event_type" and name not in mapping]
-        if unknown or required:
-            raise ValueError(
-                f"columns must map {', '.join(EVENT_COLUMNS)} (event_type optional) to file columns; "
-                f"unknown {unknown}, missing {required}"
+        unknown = sorted(set(mapping) - set(TABLE_COLUMNS))
+        if unknown or "item_id" not in mapping or not {"session_id", "user_id"} & set(mapping):
+            raise InvalidOptionError(
+                f"columns must map item_id and session_id or user_id (timestamp, event_type optional) to file "
+                f"columns; got {sorted(mapping)}" + (f", unknown {unknown}" if unknown else "")
             )
     missing = sorted({column for column in mapping.values() if column not in file_columns})
     if missing:
+        hint = "pass columns={canonical name: file column}"
+        if headerless_hint and all(_looks_like_data(field) for field in file_columns):
+            hint = f"line 1 looks like data, not a header: for a file without a header pass names=[{len(file_columns)} column names]"
         raise RecgymDataError(
-            f"{path}: no column(s) {', '.join(map(repr, missing))} among {list(file_columns)!r} "
-            f"(pass columns={{canonical name: file column}})"
+            f"{path}: no column(s) {', '.join(map(repr, missing))} among {_clip(repr(list(file_columns)))} ({hint})"
         )
     return mapping
+
+
+def _looks_like_data(field: str) -> bool:
+    """A number or a date-time: what a data row holds and a header rarely does."""
+    text = field.strip()
+    return bool(text) and (text.replace(".", "", 1).lstrip("-").isdigit() or bool(re.match(r"\d{4}-\d\d-\d\d", text)))
 
 
 @contextmanager
@@ -366,16 +463,27 @@ def _parquet_errors(path: Path) -> Iterator[None]:
 def _stream_csv(
     path: Path,
     read_options: pa_csv.ReadOptions,
-    parse_options: pa_csv.ParseOptions,
+    sep: str,
     convert_options: pa_csv.ConvertOptions,
     file_columns: Sequence[str],
     progress: bool,
 ) -> pa.Table:
-    """Read a CSV file block by block (bounded parser memory, a progress bar by bytes read)."""
-    with _progress_bar(path, progress) as (stream, advance):
+    """Read a CSV file block by block (bounded parser memory, a progress bar by bytes read).
+
+    pyarrow splits on one character: a longer ``sep`` is replaced by the unit separator in memory first.
+    """
+    if len(sep) > 1:
+        data = path.read_bytes()
+        if b"\x1f" in data:
+            raise RecgymDataError(f"{path}: holds the control character \\x1f, so separator {sep!r} cannot be read")
+        sep, source = "\x1f", pa.BufferReader(data.replace(sep.encode(), b"\x1f"))
+    else:
+        source = None
+    parse_options = pa_csv.ParseOptions(delimiter=sep)
+    with _progress_bar(path, progress and source is None) as (stream, advance):
         try:
             reader = pa_csv.open_csv(
-                stream, read_options=read_options, parse_options=parse_options, convert_options=convert_options
+                source or stream, read_options=read_options, parse_options=parse_options, convert_options=convert_options
             )
             batches = []
             for batch in reader:
@@ -485,15 +593,24 @@ def _event_codes(column: pa.Array | pa.ChunkedArray, mapping: EventTypeMap, path
 
 
 def _events(
-    path: Path, *, session_id: np.ndarray, item_id: np.ndarray, timestamp: np.ndarray, event_type: np.ndarray
+    path: Path,
+    *,
+    session_id: np.ndarray,
+    item_id: np.ndarray,
+    timestamp: np.ndarray,
+    event_type: np.ndarray,
+    **extra: np.ndarray,
 ) -> pd.DataFrame:
-    """Validate the columns as an events table and drop the rows whose event type maps to None (code -1)."""
+    """Validate the columns as an events table and drop the rows whose event type maps to None (code -1).
+
+    ``extra`` columns (``user_id``) are carried along."""
     keep = event_type >= 0
     dropping = not keep.all()
     # Dropped rows are validated too, with a placeholder type, so that row numbers in errors match the file.
     placeholder = np.where(keep, event_type, np.int8(EventType.CLICK)) if dropping else event_type
     frame = pd.DataFrame(
-        {"session_id": session_id, "item_id": item_id, "timestamp": timestamp, "event_type": placeholder}, copy=False
+        {"session_id": session_id, "item_id": item_id, "timestamp": timestamp, "event_type": placeholder, **extra},
+        copy=False,
     )
     events = validate_events(frame, str(path))
     return events[keep].reset_index(drop=True) if dropping else events

@@ -22,7 +22,6 @@ from recgym.data.readers import (
     read_rc15,
     read_retailrocket,
     read_table,
-    split_sessions,
 )
 from recgym.data.schema import EventType
 from recgym.errors import DatasetNotFoundError, RecgymDataError
@@ -172,40 +171,6 @@ def test_retailrocket_transactions_as_purchases(tmp_path: Path) -> None:
     ]
 
 
-def test_retailrocket_session_gap(tmp_path: Path) -> None:
-    write(tmp_path, "events.csv", RETAILROCKET)
-    events = read_retailrocket(tmp_path, session_gap_minutes=30, progress=False)
-    # visitor 3: 10000, 50000 -> one session; visitor 5: 0, 60000 | 2 h gap | 7260000, 7300000.
-    assert rows(events) == [
-        (0, 21, 10000, PURCHASE),
-        (0, 20, 50000, CLICK),
-        (1, 10, 0, CLICK),
-        (1, 10, 60000, PURCHASE),
-        (2, 11, 7260000, CLICK),
-        (2, 12, 7300000, CLICK),
-    ]
-    assert events["visitor_id"].tolist() == [3, 3, 5, 5, 5, 5]
-    assert events["session_id"].dtype == np.int64
-
-    transactions = read_retailrocket(tmp_path, purchase_event="transaction", session_gap_minutes=30, progress=False)
-    assert transactions["session_id"].tolist() == [0, 1, 1, 2, 2]
-
-
-def test_split_sessions_gap_is_strict() -> None:
-    events = pd.DataFrame(
-        {"session_id": [5, 5, 5, 3, 3], "item_id": [1, 2, 3, 4, 5], "timestamp": [0, 60_000, 120_001, 0, 30_000],
-         "event_type": np.zeros(5, dtype=np.int8)}
-    )
-    one_minute = split_sessions(events, 1)
-    assert one_minute["item_id"].tolist() == [4, 5, 1, 2, 3]
-    assert one_minute["session_id"].tolist() == [0, 0, 1, 1, 2]  # 60,000 ms is not > 1 min, 60,001 ms is
-    assert split_sessions(events, 0.5)["session_id"].tolist() == [0, 0, 1, 2, 3]
-    with pytest.raises(ValueError, match="positive"):
-        split_sessions(events, 0)
-    with pytest.raises(ValueError, match="gap_minutes must be a positive number, got 'abc'"):
-        split_sessions(events, "abc")
-
-
 def test_retailrocket_rejects_unknown_purchase_event(tmp_path: Path) -> None:
     write(tmp_path, "events.csv", RETAILROCKET)
     with pytest.raises(ValueError, match="purchase_event"):
@@ -267,7 +232,7 @@ def test_read_table_rejects_bad_arguments(tmp_path: Path) -> None:
     path = write(tmp_path, "log.csv", "session_id,item_id,timestamp\n1,2,3\n")
     with pytest.raises(ValueError, match="timestamp_unit"):
         read_table(path, timestamp_unit="days")
-    with pytest.raises(ValueError, match="missing"):
+    with pytest.raises(ValueError, match="columns must map item_id and session_id or user_id"):
         read_table(path, columns={"session_id": "session_id"})
 
 

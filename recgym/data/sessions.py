@@ -1,0 +1,39 @@
+"""Sessionisation: cut a user's (or a session's) events into sessions at inactivity gaps, for any reader.
+
+A session is a run of one user's events, in time order, without a gap longer than ``gap_minutes`` between two
+consecutive events (a gap of exactly that length does not cut). Logs that carry user ids but no session ids map the
+user column as ``user_id``; logs with sessions can be cut further the same way.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from recgym.errors import InvalidOptionError
+
+__all__ = ["check_gap", "split_sessions"]
+
+
+def check_gap(gap_minutes: object) -> float:
+    """``gap_minutes`` as a float, or InvalidOptionError naming the option."""
+    if isinstance(gap_minutes, bool) or not isinstance(gap_minutes, (int, float, np.integer, np.floating)) or not gap_minutes > 0:
+        raise InvalidOptionError(f"session_gap_minutes must be a positive number, got {gap_minutes!r}")
+    return float(gap_minutes)
+
+
+def split_sessions(events: pd.DataFrame, gap_minutes: float) -> pd.DataFrame:
+    """Cut each user's events into sessions wherever two consecutive events are more than ``gap_minutes`` apart.
+
+    The user is the ``user_id`` column when there is one, else the ``session_id`` column (whose old value is then kept
+    as ``user_id``). Rows are returned sorted by (user, timestamp), stably; new session ids are 0, 1, 2... in that order.
+    """
+    gap_ms = check_gap(gap_minutes) * 60_000
+    users = events["user_id"] if "user_id" in events.columns else events["session_id"]
+    order = np.lexsort((events["timestamp"].to_numpy(), users.to_numpy()))
+    events = events.iloc[order].reset_index(drop=True)
+    user = users.to_numpy()[order]
+    timestamp = events["timestamp"].to_numpy()
+    starts = np.ones(len(events), dtype=bool)
+    starts[1:] = (user[1:] != user[:-1]) | (np.diff(timestamp) > gap_ms)
+    return events.assign(session_id=np.cumsum(starts, dtype=np.int64) - 1, user_id=user)
