@@ -49,7 +49,9 @@ def add_dataset_arguments(parser: argparse.ArgumentParser, *, as_option: bool = 
     parser.add_argument(
         *(["--dataset"] if as_option else ["dataset"]),
         **({"required": True} if as_option else {}),
-        help="synthetic, rc15, retailrocket, or a path to a log file",
+        nargs="+",
+        help="synthetic, rc15, retailrocket, or log files: one or more paths of one format, or TYPE=PATH per file "
+        "(click=views.csv purchase=buys.csv)",
     )
     parser.add_argument("--data-dir", help="raw files and cache (default: $RECGYM_DATA or ~/.cache/recgym)")
     parser.add_argument(
@@ -66,11 +68,24 @@ def add_dataset_arguments(parser: argparse.ArgumentParser, *, as_option: bool = 
     )
 
 
+def dataset_input(values: Sequence[str]) -> Any:
+    """The positional dataset values as ``load_dataset`` takes them: a name or path, a list, or {event type: paths}."""
+    from recgym.data.schema import EventType
+
+    typed = [value.partition("=") for value in values]
+    if all(sep and kind.upper() in EventType.__members__ for kind, sep, _ in typed):
+        files: dict[str, list[str]] = {}
+        for kind, _, path in typed:
+            files.setdefault(kind.lower(), []).append(path)
+        return files
+    return values[0] if len(values) == 1 else list(values)
+
+
 def _load(args: argparse.Namespace):
     from recgym.datasets import load_dataset
 
     return load_dataset(
-        args.dataset,
+        dataset_input(args.dataset),
         data_dir=args.data_dir,
         cache_dir=args.cache_dir,
         state_size=args.state_size,
@@ -127,7 +142,7 @@ def _run_benchmark(args: argparse.Namespace) -> int:
     from recgym.benchmark import parse_agents, run_benchmark
 
     result = run_benchmark(
-        args.dataset,
+        dataset_input(args.dataset),
         parse_agents(args.agents),
         seeds=args.seeds,
         steps=args.steps,

@@ -370,3 +370,228 @@ def test_to_minari_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     np.testing.assert_array_equal(episode.observations[1:], val.next_observations[start:stop])
     np.testing.assert_array_equal(episode.actions, val.actions[start:stop])
     np.testing.assert_allclose(episode.rewards, val.rewards[start:stop])
+
+
+# ---------------------------------------------------------------- inputs, sessions and splits (issue 11)
+
+BASELINE = Path(__file__).parent / "data" / "dataset_baseline.json"  # captured before time-gap sessions and splits
+
+
+def crc_of_arrays(dataset: SessionDataset) -> dict[str, int]:
+    import zlib
+
+    arrays_ = {key: value for key, value in arrays(dataset).items()}
+    arrays_.update(raw_item_ids=dataset.raw_item_ids, item_popularity=dataset.item_popularity)
+    return {key: zlib.crc32(np.ascontiguousarray(value).data) for key, value in arrays_.items()}
+
+
+def baseline_csv() -> str:
+    rng = np.random.default_rng(11)
+    lines = ["Sess;Item;Time;Kind"]
+    for s in range(400):
+        t = 1_600_000_000 + 5000 * s
+        for _ in range(int(rng.integers(1, 9))):
+            t += int(rng.integers(0, 120))
+            lines.append(f"{1000 + s};{int(rng.integers(5, 90))};{t};{'buy' if rng.random() < 0.1 else 'view'}")
+    return "\n".join(lines) + "\n"
+
+
+def test_existing_inputs_keep_their_stats_arrays_and_cache_names(tmp_path: Path) -> None:
+    """The running benchmark studies hash stats(): today's inputs must give exactly what they gave before."""
+    expected = json.loads(BASELINE.read_text())
+    for arguments in ({"n_sessions": 2000, "n_items": 300, "seed": 3, "state_size": 10},
+                      {"n_sessions": 1500, "n_items": 200, "seed": 0, "state_size": 5}):
+        dataset = load_dataset("synthetic", data_dir=tmp_path, **arguments)
+        before = expected[json.dumps(arguments, sort_keys=True)]
+        assert dataset.stats() == before["stats"] and dataset.cache_dir.name == before["cache"]
+        assert crc_of_arrays(dataset) == before["crc"]
+    path = tmp_path / "log.csv"
+    path.write_text(baseline_csv())
+    columns = {"session_id": "Sess", "item_id": "Item", "timestamp": "Time", "event_type": "Kind"}
+    dataset = load_dataset(path, data_dir=tmp_path, columns=columns, event_types={"view": 0, "buy": 1}, timestamp_unit="s", seed=2)
+    assert dataset.stats() == expected["csv"]["stats"] and crc_of_arrays(dataset) == expected["csv"]["crc"]
+
+
+def assert_same_arrays(first: SessionDataset, second: SessionDataset) -> None:
+    for key, value in arrays(first).items():
+        np.testing.assert_array_equal(value, arrays(second)[key], err_msg=key)
+    np.testing.assert_array_equal(first.raw_item_ids, second.raw_item_ids)
+    assert first.stats()["splits"] == second.stats()["splits"]
+
+
+def test_two_files_and_an_event_type_mapping_equal_the_merged_file(tmp_path: Path) -> None:
+    rows = random_rows(3, n_sessions=80)
+    merged = load_dataset(csv_log(tmp_path / "all.csv", rows), data_dir=tmp_path / "d")
+    halves = [csv_log(tmp_path / "a.csv", rows[:150]), csv_log(tmp_path / "b.csv", rows[150:])]
+    assert_same_arrays(load_dataset(halves, data_dir=tmp_path / "d"), merged)
+    views = tmp_path / "views.csv"
+    views.write_text("sid,iid,ts\n" + "".join(f"{s},{i},{t}\n" for s, i, t, k in rows if k == 0))
+    buys = tmp_path / "buys.tsv"
+    buys.write_text("Session\tItem\tTime\n" + "".join(f"{s}\t{i}\t{t}\n" for s, i, t, k in rows if k == 1))
+    columns = {"views.csv": {"session_id": "sid", "item_id": "iid", "timestamp": "ts"},
+               "buys.tsv": {"session_id": "Session", "item_id": "Item", "timestamp": "Time"}}
+    by_type = load_dataset({"click": views, "purchase": [buys]}, data_dir=tmp_path / "d", columns=columns)
+    assert_same_arrays(by_type, merged)  # click-before-purchase at equal times: the file order does not matter
+    assert len(by_type.inputs) == 2 and {i["name"] for i in by_type.inputs} == {"views.csv", "buys.tsv"}
+
+
+def test_dataframe_and_arrow_table_equal_the_csv_and_are_fingerprinted_by_content(tmp_path: Path) -> None:
+    import pandas as pd
+    import pyarrow as pa
+
+    rows = random_rows(4)
+    from_csv = load_dataset(csv_log(tmp_path / "log.csv", rows), data_dir=tmp_path / "d")
+    frame = pd.DataFrame(rows, columns=["session_id", "item_id", "timestamp", "event_type"])
+    from_frame = load_dataset(frame, data_dir=tmp_path / "d")
+    assert_same_arrays(from_frame, from_csv)
+    assert_same_arrays(load_dataset(pa.Table.from_pandas(frame), data_dir=tmp_path / "d"), from_csv)
+    assert from_frame.inputs[0]["rows"] == len(rows) and from_frame.load_arguments is None
+    edited = frame.assign(item_id=frame["item_id"].where(frame.index != 0, 29 - frame["item_id"].iloc[0]))
+    assert load_dataset(edited, data_dir=tmp_path / "d").cache_dir != from_frame.cache_dir
+
+
+def test_headerless_file_with_names_and_a_multi_character_separator(tmp_path: Path) -> None:
+    rows = random_rows(5)
+    reference = load_dataset(csv_log(tmp_path / "log.csv", rows), data_dir=tmp_path / "d")
+    path = tmp_path / "ratings.dat"  # MovieLens layout: user::item::seconds::rating
+    path.write_text("".join(f"{s}::{i}::{t}::{k}\n" for s, i, t, k in rows))
+    names = ["user", "movie", "time", "kind"]
+    columns = {"session_id": "user", "item_id": "movie", "timestamp": "time", "event_type": "kind"}
+    assert_same_arrays(load_dataset(path, data_dir=tmp_path / "d", sep="::", names=names, columns=columns), reference)
+    with pytest.raises(RecgymDataError, match=r"ratings.dat: names= gives 3 column names but line 1 has 4 fields"):
+        load_dataset(path, data_dir=tmp_path / "d", sep="::", names=names[:3], columns=columns)
+    with pytest.raises(RecgymDataError, match="line 1 looks like data, not a header.*names="):
+        load_dataset(path, data_dir=tmp_path / "d", sep="::")
+
+
+def test_session_gap_minutes_for_a_table_with_user_ids(tmp_path: Path) -> None:
+    path = tmp_path / "users.csv"  # user 7: 0, 1 min | 40 min gap | 41 min; user 8: 0, 2 min
+    path.write_text("uid,item,t\n7,1,0\n7,2,60\n7,3,2460\n8,4,0\n8,5,120\n7,6,2500\n8,1,200\n" * 1)
+    columns = {"user_id": "uid", "item_id": "item", "timestamp": "t"}
+    whole = load_dataset(path, data_dir=tmp_path / "d", columns=columns, timestamp_unit="s", min_session_events=1)
+    assert whole.stats()["sessions"] == 2  # one session per user without a gap
+    cut = load_dataset(path, data_dir=tmp_path / "d", columns=columns, timestamp_unit="s", min_session_events=1,
+                       session_gap_minutes=30)
+    assert cut.stats()["sessions"] == 3 and cut.stats()["events"] == 7
+    with pytest.raises(InvalidOptionError, match="session_gap_minutes must be a positive number"):
+        load_dataset(path, data_dir=tmp_path / "d", columns=columns, session_gap_minutes=-1)
+
+
+def session_starts(dataset: SessionDataset, frame) -> dict[str, list[int]]:
+    first = frame.groupby("session_id")["timestamp"].min()
+    return {name: first.loc[dataset.split(name).session_ids].tolist() for name in SPLIT_NAMES}
+
+
+def test_temporal_split_puts_the_latest_sessions_in_test(tmp_path: Path) -> None:
+    import pandas as pd
+
+    rows = random_rows(6, n_sessions=200)
+    rng = np.random.default_rng(0)
+    shift = {s: int(rng.integers(0, 10**7)) for s in range(200)}  # session starts not in id order
+    rows = [(s, i, t + shift[s], k) for s, i, t, k in rows]
+    frame = pd.DataFrame(rows, columns=["session_id", "item_id", "timestamp", "event_type"])
+    dataset = load_dataset(frame, data_dir=tmp_path, split="temporal")
+    starts = session_starts(dataset, frame)
+    assert [len(starts[name]) for name in SPLIT_NAMES] == [160, 20, 20]
+    assert max(starts["train"]) <= min(starts["val"]) and max(starts["val"]) <= min(starts["test"])
+    cutoff = int(np.quantile(frame.groupby("session_id")["timestamp"].min(), 0.7))
+    by_time = session_starts(load_dataset(frame, data_dir=tmp_path, split="temporal", test_start=cutoff), frame)
+    assert min(by_time["test"]) >= cutoff > max(by_time["val"]) and max(by_time["train"]) <= min(by_time["val"])
+    with pytest.raises(InvalidOptionError, match="test_start and val_start need split='temporal'"):
+        load_dataset(frame, data_dir=tmp_path, test_start=cutoff)
+
+
+def test_explicit_test_file_shares_the_item_index_and_unseen_items_are_counted(tmp_path: Path) -> None:
+    train_rows = [(s, i, 10 * s + i, 0) for s in range(40) for i in (1, 2, 3, s % 5 + 4)]  # items 1..8
+    test_rows = [(s, i, 10_000 + s, 0) for s in range(5) for i in (2, 8, 50, 51)]  # 50, 51 unseen; ids reused
+    train = csv_log(tmp_path / "train.csv", train_rows)
+    test = csv_log(tmp_path / "test.csv", test_rows)
+    kept = load_dataset(train, data_dir=tmp_path / "d", test=test)
+    split = kept.split("test")
+    raw = kept.raw_item_ids[split.actions].tolist()
+    assert raw == [item for _, item, _, _ in test_rows]  # raw ids map back, in session and time order
+    assert kept.stats()["splits"]["test"]["oov_events"] == 10 and kept.stats()["splits"]["val"]["oov_events"] == 0
+    assert kept.stats()["splits"]["val"]["sessions"] == 4 and kept.stats()["splits"]["train"]["sessions"] == 36
+    dropped = load_dataset(train, data_dir=tmp_path / "d", test=test, unseen_items="drop")
+    test_stats = dropped.stats()["splits"]["test"]
+    assert test_stats["events"] == 10 and test_stats["unseen_events_dropped"] == 10 and test_stats["oov_events"] == 0
+    assert set(dropped.raw_item_ids.tolist()) == set(range(1, 9)) and dropped.n_items == 8
+    with pytest.raises(RecgymDataError, match="test2.csv: no column"):
+        load_dataset(train, data_dir=tmp_path / "d", test=csv_path_with_other_columns(tmp_path / "test2.csv"))
+
+
+def csv_path_with_other_columns(path: Path) -> Path:
+    path.write_text("SessionId,ItemId,Time\n1,2,3\n")
+    return path
+
+
+def test_item_filter_counts_on_train_only_with_an_explicit_test(tmp_path: Path) -> None:
+    train_rows = [(s, i, 10 * s + i, 0) for s in range(30) for i in (1, 2)] + [(99, 1, 0, 0), (99, 7, 1, 0)]
+    test_rows = [(s, 7, 10_000 + s, 0) for s in range(6)] + [(s, 1, 10_001 + s, 0) for s in range(6)]
+    dataset = load_dataset(csv_log(tmp_path / "train.csv", train_rows), data_dir=tmp_path / "d",
+                           test=csv_log(tmp_path / "test.csv", test_rows), min_item_events=2, unseen_items="drop")
+    assert 7 not in dataset.raw_item_ids.tolist()  # 6 test events of item 7 do not lift its one train event
+    assert dataset.stats()["splits"]["test"]["unseen_events_dropped"] == 6
+
+
+def test_event_types_labels_and_integers_from_python_and_the_cli(tmp_path: Path, capsys) -> None:
+    from recgym.cli import main
+
+    path = tmp_path / "log.csv"
+    path.write_text("session_id,item_id,timestamp,kind\n" + "".join(f"{s},{s % 4 + i},{i},{'pv' if i else 'buy'}\n" for s in range(30) for i in range(3)))
+    columns = {"session_id": "session_id", "item_id": "item_id", "timestamp": "timestamp", "event_type": "kind"}
+    labels = load_dataset(path, data_dir=tmp_path / "d", columns=columns, event_types={"pv": "click", "buy": "purchase"})
+    numbers = load_dataset(path, data_dir=tmp_path / "d", columns=columns, event_types={"pv": 0, "buy": 1})
+    assert labels.stats() == numbers.stats() and labels.cache_dir != numbers.cache_dir
+    assert labels.stats()["splits"]["train"]["purchases"] > 0
+    code = main(["info", str(path), "--data-dir", str(tmp_path / "d"), "-o", f"columns={columns}",
+                 "-o", "event_types={'pv': 'click', 'buy': 'purchase'}"])
+    assert code == 0 and str(labels.cache_dir) in capsys.readouterr().out
+    code = main(["info", str(path), "--data-dir", str(tmp_path / "d"), "-o", f"columns={columns}",
+                 "-o", "event_types={'pv': 'clik', 'buy': 'purchase'}", "-o", "timestamp_unit=s"])
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert code == 2 and error.startswith("recgym: error: event_types['pv'] is 'clik', not an event type")
+    assert "timestamp_unit" not in error and "columns" not in error
+
+
+def test_cli_takes_several_paths_and_an_event_type_mapping(tmp_path: Path, capsys) -> None:
+    from recgym.cli import main
+
+    rows = random_rows(7)
+    halves = [csv_log(tmp_path / "a.csv", rows[:100]), csv_log(tmp_path / "b.csv", rows[100:])]
+    expected = load_dataset(halves, data_dir=tmp_path / "d")
+    assert main(["info", *map(str, halves), "--data-dir", str(tmp_path / "d")]) == 0
+    assert str(expected.cache_dir) in capsys.readouterr().out
+    views, buys = tmp_path / "views.csv", tmp_path / "buys.csv"
+    views.write_text("session_id,item_id,timestamp\n" + "".join(f"{s},{i},{t}\n" for s, i, t, k in rows if k == 0))
+    buys.write_text("session_id,item_id,timestamp\n" + "".join(f"{s},{i},{t}\n" for s, i, t, k in rows if k == 1))
+    by_type = load_dataset({"click": views, "purchase": buys}, data_dir=tmp_path / "d")
+    assert main(["info", f"click={views}", f"purchase={buys}", "--data-dir", str(tmp_path / "d")]) == 0
+    assert str(by_type.cache_dir) in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda p: ("rc15", {"columns": {"item_id": "x"}}), "unknown option(s) columns for rc15"),
+        (lambda p: (csv_log(p / "l.csv", random_rows(0)), {"split": "temporal", "columns": {"session_id": "session_id", "item_id": "item_id"}}),
+         "l.csv: split='temporal' needs timestamps, but the log has no timestamp column"),
+        (lambda p: (otto(p / "o.jsonl"), {"columns": {"item_id": "aid"}}), "unknown option(s) columns for"),
+        (lambda p: ([csv_log(p / "l.csv", random_rows(0)), otto(p / "o.jsonl")], {}), "a list of files must be of one format"),
+    ],
+    ids=["mapping-for-rc15", "temporal-without-timestamps", "mapping-for-otto", "mixed-formats"],
+)
+def test_unsupported_combinations_are_one_line_exit_2_and_nothing_cached(tmp_path: Path, capsys, make, expected) -> None:
+    from recgym.errors import RecgymError
+
+    log, options = make(tmp_path)
+    with pytest.raises(RecgymError) as error:
+        load_dataset(log, data_dir=tmp_path / "d", **options)
+    assert expected in str(error.value) and "\n" not in str(error.value)
+    processed = tmp_path / "d" / "processed"
+    assert not processed.exists() or not any(processed.iterdir())
+
+
+def otto(path: Path) -> Path:
+    path.write_text('{"session": 1, "events": [{"aid": 5, "ts": 1000, "type": "clicks"}, {"aid": 6, "ts": 2000, "type": "orders"}]}\n')
+    return path
