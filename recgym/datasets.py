@@ -144,12 +144,17 @@ class SessionDataset:
             action_size=self.n_items,
         )
 
-    def to_minari(self, dataset_id: str, split: str = "train", *, env_id: str | None = None, **metadata: Any) -> Any:
+    def to_minari(
+        self, dataset_id: str, split: str = "train", *, data_format: str = "hdf5", **metadata: Any
+    ) -> Any:
         """Export one split as a local Minari dataset (needs the optional extra: ``pip install 'recgym[minari]'``).
 
         Observations are ``Box(0, pad_id, (state_size,), int32)`` with the final next state appended per episode,
-        actions ``Discrete(n_items)``; ``metadata`` goes to ``minari.create_dataset_from_buffers`` (author, description...;
-        ``data_format`` defaults to ``"arrow"``, which needs no h5py).
+        actions ``Discrete(n_items)``. The stored env spec rebuilds the same replay environment
+        (``minari.load_dataset(id).recover_environment()``: this dataset's arguments, the split, state size, rewards
+        and ``max_episode_steps`` = the longest session); a dataset built from an in-memory table has none.
+        ``data_format`` "hdf5" (default: the faster, see ``benchmarks/minari_export.py``) or "arrow"; ``metadata``
+        goes to ``minari.create_dataset_from_buffers`` (author, description...).
         """
         try:
             import minari
@@ -178,10 +183,32 @@ class SessionDataset:
         return minari.create_dataset_from_buffers(
             dataset_id,
             buffers,
-            env=env_id,
+            env=self.env_spec(split),
             observation_space=spaces.Box(0, self.pad_id, (self.state_size,), np.int32),
             action_space=spaces.Discrete(self.n_items),
-            **{"data_format": "arrow", "description": f"recgym {self.name} dataset, {split} split", **metadata},
+            data_format=data_format,
+            **{"description": f"recgym {self.name} dataset, {split} split", **metadata},
+        )
+
+    def env_spec(self, split: str = "train") -> Any:
+        """The Gymnasium EnvSpec of the replay environment of ``split`` (None for a dataset of an in-memory table)."""
+        from gymnasium.envs.registration import EnvSpec
+
+        from recgym.envs.registration import REPLAY_ENTRY_POINT
+
+        if self.load_arguments is None:
+            return None
+        data = self.split(split)
+        longest = int(np.diff(data.episode_starts).max()) if data.n_sessions else 1
+        kwargs = {
+            **self.load_arguments,
+            "split": split,
+            "state_size": self.state_size,
+            "reward_click": self.reward_click,
+            "reward_purchase": self.reward_purchase,
+        }
+        return EnvSpec(
+            id=f"RecReplay-{self.name}-{split}-v0", entry_point=REPLAY_ENTRY_POINT, max_episode_steps=longest, kwargs=kwargs
         )
 
 

@@ -13,7 +13,7 @@ import gymnasium as gym
 
 from recgym.envs.replay import RecReplayEnv
 
-__all__ = ["ENV_IDS", "make_synthetic_env", "register_envs"]
+__all__ = ["ENV_IDS", "REPLAY_ENTRY_POINT", "make_replay_env", "make_synthetic_env", "register_envs"]
 
 ENTRY_POINT = "recgym.envs.replay:RecReplayEnv"
 SYNTHETIC_SESSIONS = 20_000
@@ -32,6 +32,21 @@ def make_synthetic_env(dataset: Any = "synthetic", **kwargs: Any) -> RecReplayEn
     ``n_sessions`` is given, built in about a second and cached. A SessionDataset given as ``dataset`` is used as is."""
     if isinstance(dataset, str):
         kwargs = {"n_sessions": SYNTHETIC_SESSIONS, **kwargs}
+    return RecReplayEnv(dataset, **kwargs)
+
+
+REPLAY_ENTRY_POINT = "recgym.envs.registration:make_replay_env"
+_ENV_OPTIONS = ("split", "slate_size", "session_order", "max_sessions", "render_mode")
+
+
+def make_replay_env(dataset: Any = "synthetic", **kwargs: Any) -> RecReplayEnv:
+    """A RecReplayEnv of any ``load_dataset`` input, lists of files and {event type: files} included; the entry point
+    of the env spec a Minari export stores (``SessionDataset.to_minari``), so ``recover_environment()`` rebuilds it."""
+    if isinstance(dataset, (list, tuple, dict)):
+        from recgym.datasets import load_dataset
+
+        env_options = {name: kwargs.pop(name) for name in _ENV_OPTIONS if name in kwargs}
+        return RecReplayEnv(load_dataset(dataset, **kwargs), **env_options)
     return RecReplayEnv(dataset, **kwargs)
 
 
