@@ -1,7 +1,16 @@
-"""SASRec-based offline RL recommenders as d3rlpy algorithms."""
+"""Offline RL recommenders as d3rlpy algorithms, on SASRec or any other item-sequence backbone."""
 
-from agents.encoders import SASRecEncoder, SASRecEncoderFactory
+from agents.encoders import (
+    ENCODERS,
+    CaserEncoderFactory,
+    FMLPEncoderFactory,
+    GRU4RecEncoderFactory,
+    NextItNetEncoderFactory,
+    SASRecEncoder,
+    SASRecEncoderFactory,
+)
 from agents.ccql import SASRecCCQLConfig
+from agents.cl4srec import CL4SRecConfig
 from agents.co import SASRecCOConfig
 from agents.presets import AGENTS, PRESETS, make_config
 from agents.sa2c import SA2CConfig
@@ -11,7 +20,13 @@ from agents.sqn import SQNConfig
 
 __all__ = [
     "AGENTS",
+    "ENCODERS",
     "PRESETS",
+    "CL4SRecConfig",
+    "CaserEncoderFactory",
+    "FMLPEncoderFactory",
+    "GRU4RecEncoderFactory",
+    "NextItNetEncoderFactory",
     "SA2CConfig",
     "SASRecCCQLConfig",
     "SASRecCOConfig",

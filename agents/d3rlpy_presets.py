@@ -5,8 +5,10 @@ steps); on item-id states an MLP reads ids as magnitudes, and the agents of :mod
 step and another MDP. :func:`for_recommendation` puts a config on the agents' footing, changing only the fields the
 config leaves at their default:
 
-- for every config, d3rlpy's or a user's own: every encoder field (``encoder_factory``; DiscreteSAC's ``actor_encoder_factory`` and ``critic_encoder_factory``)
-  gets the agents' ``SASRecEncoderFactory`` (hidden 64, 1 block, 1 head, dropout 0.1), sized to the catalogue;
+- for every config, d3rlpy's or a user's own: every encoder field (``encoder_factory``; DiscreteSAC's
+  ``actor_encoder_factory`` and ``critic_encoder_factory``) gets the agents' ``SASRecEncoderFactory`` (hidden 64,
+  1 block, 1 head, dropout 0.1), or the backbone named by ``encoder`` (:data:`agents.encoders.ENCODERS`), sized to the
+  catalogue;
 - for d3rlpy's own algorithms (:data:`D3RLPY_ALGOS`), the preset :data:`D3RLPY_PRESET`: ``batch_size`` 256 and
   ``gamma`` 0.5, the agents' values, so every algorithm sees the same transitions per step
   and optimises the same discounted return;
@@ -26,7 +28,7 @@ from d3rlpy import algos
 from d3rlpy.base import LearnableConfig
 from d3rlpy.models import DefaultEncoderFactory
 
-from agents.encoders import SASRecEncoderFactory
+from agents.encoders import ItemEncoderFactory, encoder_factory, with_backbone
 
 __all__ = ["D3RLPY_ALGOS", "D3RLPY_PRESET", "ENCODER_FIELDS", "for_recommendation"]
 
@@ -53,14 +55,17 @@ D3RLPY_PRESET: dict[str, Any] = {
 """Values given to every field of this name that a d3rlpy config has and leaves at its default."""
 
 ENCODER_FIELDS = ("encoder_factory", "actor_encoder_factory", "critic_encoder_factory")
-SASREC_ENCODER: dict[str, Any] = {"hidden_size": 64, "n_blocks": 1, "n_heads": 1, "dropout": 0.1}
 
 
-def for_recommendation(config: LearnableConfig, n_items: int, **encoder_options: Any) -> LearnableConfig:
-    """A copy of ``config`` with the SASRec encoder (and, for d3rlpy's algorithms, the preset) on default fields.
+def for_recommendation(
+    config: LearnableConfig, n_items: int, encoder: str | None = None, **encoder_options: Any
+) -> LearnableConfig:
+    """A copy of ``config`` with item encoders (and, for d3rlpy's algorithms, the preset) on default fields.
 
-    ``encoder_options`` (``hidden_size``, ``n_blocks``, ``n_heads``, ``dropout``) override the encoder's values in
-    every SASRec encoder field, the ones filled here and the ones the config already had.
+    Encoder fields at d3rlpy's default get the ``encoder`` backbone (default ``"sasrec"``) with its own defaults; with
+    ``encoder`` given, item encoders the config already had switch to that backbone (keeping ``n_items`` and
+    ``hidden_size``). ``encoder_options`` (``hidden_size``, ``dropout``, ...) then override the values of every item
+    encoder field, and ``n_items`` fills the ones without it.
     """
     defaults = type(config)()
     preset = D3RLPY_PRESET if type(config) in D3RLPY_ALGOS.values() else {}
@@ -70,8 +75,10 @@ def for_recommendation(config: LearnableConfig, n_items: int, **encoder_options:
         at_default = value == getattr(defaults, field.name)
         if field.name in ENCODER_FIELDS:
             if at_default and isinstance(value, DefaultEncoderFactory):
-                changes[field.name] = SASRecEncoderFactory(n_items=n_items, **{**SASREC_ENCODER, **encoder_options})
-            elif isinstance(value, SASRecEncoderFactory):
+                value = encoder_factory(encoder or "sasrec", n_items=n_items)
+            elif isinstance(value, ItemEncoderFactory) and encoder is not None:
+                value = with_backbone(value, encoder)
+            if isinstance(value, ItemEncoderFactory):
                 changes[field.name] = dataclasses.replace(
                     value, **{"n_items": value.n_items or n_items, **encoder_options}
                 )

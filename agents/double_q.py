@@ -34,7 +34,7 @@ from torch import nn
 from torch.optim import Adam
 
 from agents.augment import augment
-from agents.encoders import SASRecEncoderFactory
+from agents.encoders import ItemEncoderFactory, SASRecEncoderFactory
 from agents.losses import ACTOR_WEIGHTS, apply_actor_weight, cross_entropy, negative_td_loss, td_loss
 from agents.negatives import sample_negatives
 from recgym.metrics import top_k
@@ -425,7 +425,7 @@ class SASRecAlgoBase(QLearningAlgoBase[SASRecImpl, SASRecBaseConfig]):
         if not double_q and config.score_head == "q":
             raise ValueError(f"{type(self).__name__} has no Q head; use score_head='ce'")
         factory = config.encoder_factory
-        if isinstance(factory, SASRecEncoderFactory):
+        if isinstance(factory, ItemEncoderFactory):
             if factory.n_items not in (None, action_size):
                 raise ValueError(f"encoder_factory.n_items={factory.n_items} is not the action size {action_size}")
             factory = dataclasses.replace(factory, n_items=action_size)

@@ -16,6 +16,14 @@ Two names share a config where a schedule is the only difference: ``sqn`` (no sw
 reference ``SASRec_ac.py`` switch); ``ccql`` (the paper's Eq. 4 for the whole run) and ``ccql_ref`` (the reference
 ``SASRec_ccql.py`` two-phase schedule: switch 15000 with lr_2 0.001 on RC15, 50000 with lr_2 0.01 on RetailRocket).
 
+``cl4srec`` is SASRec with CL4SRec's contrastive term (λ 0.1, crop η 0.6, mask γ 0.3, reorder β 0.6, NT-Xent τ 0.07)
+at the ``sasrec`` learning rate; ``fmlp`` is the supervised SASRec agent on the FMLP-Rec encoder with FMLP-Rec's
+learning rate 0.001 (its code's default; the encoder keeps FMLP-Rec's values).
+
+Every agent runs on any backbone of :data:`agents.encoders.ENCODERS`: ``make_config(name, encoder="gru")`` (``sqn``
+on GRU is GRU-SQN, ``snqn`` on Caser is Caser-SNQN); the backbone then has its own reference values and encoder
+overrides (``hidden_size=...``) apply to it.
+
 d3rlpy's own discrete algorithms are agents too, by their d3rlpy type name (``dqn``, ``double_dqn``, ``nfq``,
 ``discrete_cql``, ``discrete_bcq``, ``discrete_sac``, ``discrete_bc``): the SASRec encoder and one preset for every
 dataset (:mod:`agents.d3rlpy_presets`); they need the number of items: ``make_config("dqn", n_items=...)``.
@@ -29,9 +37,10 @@ from typing import Any
 from d3rlpy.base import LearnableConfig
 
 from agents.ccql import SASRecCCQLConfig
+from agents.cl4srec import CL4SRecConfig
 from agents.co import SASRecCOConfig
 from agents.d3rlpy_presets import D3RLPY_ALGOS, for_recommendation
-from agents.encoders import SASRecEncoderFactory
+from agents.encoders import ENCODERS, ItemEncoderFactory, SASRecEncoderFactory, encoder_factory
 from agents.sa2c import SA2CConfig
 from agents.sasrec import SASRecConfig
 from agents.snqn import SNQNConfig
@@ -49,6 +58,8 @@ AGENTS: dict[str, type[LearnableConfig]] = {
     "co": SASRecCOConfig,
     "ccql": SASRecCCQLConfig,
     "ccql_ref": SASRecCCQLConfig,
+    "cl4srec": CL4SRecConfig,
+    "fmlp": SASRecConfig,
     **D3RLPY_ALGOS,
 }
 
@@ -85,6 +96,11 @@ RC15: dict[str, dict[str, Any]] = {
     },
     "ccql": CCQL_RC15,
     "ccql_ref": {**CCQL_RC15, "switch_step": 15000, "learning_rate_2": 0.001},
+    "cl4srec": {
+        **ENCODER, "batch_size": 256, "learning_rate": 0.01, "contrastive_weight": 0.1, "contrastive_temperature": 0.07,
+        "crop_ratio": 0.6, "mask_prob": 0.3, "reorder_ratio": 0.6,
+    },
+    "fmlp": {"encoder": "fmlp", "batch_size": 256, "learning_rate": 0.001},
 }
 
 RETAILROCKET: dict[str, dict[str, Any]] = {
@@ -98,46 +114,70 @@ RETAILROCKET: dict[str, dict[str, Any]] = {
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {"rc15": RC15, "retailrocket": RETAILROCKET, "synthetic": RC15}
 
-_ENCODER_FIELDS = frozenset(field.name for field in dataclasses.fields(SASRecEncoderFactory))
+_ENCODER_FIELDS = frozenset(field.name for factory in ENCODERS.values() for field in dataclasses.fields(factory))
 
 
 def make_config(name: str, dataset: str = "synthetic", **overrides: Any) -> LearnableConfig:
     """The config of agent ``name`` from the ``dataset`` preset, with ``overrides`` applied.
 
-    Override keys are config fields or SASRecEncoderFactory fields (``hidden_size``, ``n_blocks``, ``n_heads``,
-    ``dropout``, ``n_items``), which go into the config's ``encoder_factory``; an ``encoder_factory`` override
-    replaces the preset's encoder values. d3rlpy's algorithms take the same preset on every dataset.
+    Override keys are config fields, ``encoder`` (a backbone name of :data:`agents.encoders.ENCODERS`) or encoder
+    fields (``hidden_size``, ``dropout``, ``n_items``, ...), which go into the config's ``encoder_factory``. An
+    ``encoder`` or ``encoder_factory`` override replaces the preset's encoder values (the backbone's own defaults
+    apply). d3rlpy's algorithms take the same preset on every dataset.
     """
     if name not in AGENTS:
         raise InvalidOptionError(f"unknown agent {name!r}; expected one of {sorted(AGENTS)}")
     if dataset not in PRESETS:
         raise InvalidOptionError(f"unknown preset {dataset!r}; expected one of {sorted(PRESETS)}")
+    if "encoder" in overrides and "encoder_factory" in overrides:
+        raise InvalidOptionError("give encoder (a backbone name) or encoder_factory, not both")
     if name in D3RLPY_ALGOS:
         return _d3rlpy_config(name, overrides)
     config_cls = AGENTS[name]
     preset = PRESETS[dataset][name]
-    if "encoder_factory" in overrides:  # a given factory replaces the preset's encoder values
-        preset = {key: value for key, value in preset.items() if key not in _ENCODER_FIELDS}
+    if "encoder_factory" in overrides or "encoder" in overrides:  # a given backbone replaces the preset's encoder
+        preset = {key: value for key, value in preset.items() if key not in _ENCODER_FIELDS | {"encoder"}}
     values = {**preset, **overrides}
     encoder = {key: values.pop(key) for key in list(values) if key in _ENCODER_FIELDS}
-    unknown = set(values) - {field.name for field in dataclasses.fields(config_cls)}
+    unknown = set(values) - {field.name for field in dataclasses.fields(config_cls)} - {"encoder"}
     if unknown:
         raise InvalidOptionError(f"{config_cls.__name__} has no field(s) {sorted(unknown)}")
-    base = values.get("encoder_factory", SASRecEncoderFactory())
-    if not isinstance(base, SASRecEncoderFactory) and encoder:
-        raise InvalidOptionError(f"encoder options {sorted(encoder)} need a SASRecEncoderFactory, got {base!r}")
-    values["encoder_factory"] = dataclasses.replace(base, **encoder) if encoder else base
+    if "encoder" in values:
+        base = _named_encoder(values.pop("encoder"))
+    else:
+        base = values.get("encoder_factory", SASRecEncoderFactory())
+    values["encoder_factory"] = _with_encoder_options(base, encoder)
     return config_cls(**values)
 
 
+def _named_encoder(name: Any) -> ItemEncoderFactory:
+    if name not in ENCODERS:
+        raise InvalidOptionError(f"unknown encoder {name!r}; expected one of {sorted(ENCODERS)}")
+    return encoder_factory(name)
+
+
+def _with_encoder_options(factory: Any, options: dict[str, Any]) -> Any:
+    """``factory`` with encoder ``options`` set; each must be one of its fields."""
+    if not options:
+        return factory
+    if not isinstance(factory, ItemEncoderFactory):
+        raise InvalidOptionError(f"encoder options {sorted(options)} need an item encoder factory, got {factory!r}")
+    unknown = set(options) - {field.name for field in dataclasses.fields(factory)}
+    if unknown:
+        raise InvalidOptionError(f"{type(factory).__name__} has no field(s) {sorted(unknown)}")
+    return dataclasses.replace(factory, **options)
+
+
 def _d3rlpy_config(name: str, overrides: dict[str, Any]) -> LearnableConfig:
-    """d3rlpy's algorithm ``name`` on recommendation data, then ``overrides`` (config or encoder fields)."""
+    """d3rlpy's algorithm ``name`` on recommendation data, then ``overrides`` (config, encoder or encoder fields)."""
     encoder = {key: overrides[key] for key in overrides if key in _ENCODER_FIELDS}
-    values = {key: value for key, value in overrides.items() if key not in _ENCODER_FIELDS}
+    values = {key: value for key, value in overrides.items() if key not in _ENCODER_FIELDS | {"encoder"}}
     n_items = encoder.pop("n_items", None)
     if n_items is None:
         raise InvalidOptionError(f"{name} needs the number of items: make_config({name!r}, n_items=...)")
-    config = for_recommendation(D3RLPY_ALGOS[name](), n_items, **encoder)
+    backbone = overrides.get("encoder", "sasrec")
+    _with_encoder_options(_named_encoder(backbone), encoder)  # a clear error for an unknown name or option
+    config = for_recommendation(D3RLPY_ALGOS[name](), n_items, backbone, **encoder)
     unknown = set(values) - {field.name for field in dataclasses.fields(config)}
     if unknown:
         raise InvalidOptionError(f"{type(config).__name__} has no field(s) {sorted(unknown)}")

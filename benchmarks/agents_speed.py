@@ -6,10 +6,11 @@ into preallocated outputs: (B×d)@(d×n) forward + the two backward products for
 selector's Q(s′, ·) for its argmax (plus Q(s, ·) for the negative-action TD); everything else (encoder, gathered Q
 columns, softmax, Adam) is overhead. The "heads" column adds what any implementation that materialises the logits
 pays on top: the heads as torch ops (Linear + cross-entropy forward and backward, selector Linear + argmax).
-Data are random ids (speed does not depend on them).
+Data are random ids (speed does not depend on them). The roofline columns are for the SASRec encoder; one column per
+other backbone (``--encoders``) gives the same agent's steps/s on it (``make_config(..., encoder=...)``).
 
     .venv/bin/python benchmarks/agents_speed.py            # table for 26,702 items, RSS for 26,702 and 70,852
-    .venv/bin/python benchmarks/agents_speed.py --steps 5 --threads 2
+    .venv/bin/python benchmarks/agents_speed.py --steps 5 --threads 2 --encoders gru,caser
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import torch
 from d3rlpy.dataset import TransitionMiniBatch
 from d3rlpy.dataset.components import Transition
 
-from agents import make_config
+from agents import ENCODERS, make_config
 
 RC15_ITEMS = 26_702
 RETAILROCKET_ITEMS = 70_852
@@ -69,8 +70,10 @@ def random_batch(n_items: int, batch_size: int, rng: np.random.Generator) -> Tra
     return TransitionMiniBatch.from_transitions(transitions)
 
 
-def make_algo(name: str, n_items: int, batch_size: int):
+def make_algo(name: str, n_items: int, batch_size: int, encoder: str = "sasrec"):
     overrides = {"negative_td": True} if name == "ccql+negTD" else {}
+    if encoder != "sasrec":
+        overrides["encoder"] = encoder
     config = make_config(name.split("+")[0], "rc15", n_items=n_items, batch_size=batch_size, **overrides)
     algo = config.create(device="cpu")
     algo.create_impl((STATE_SIZE,), n_items)
@@ -84,6 +87,11 @@ def steps_per_second(algo, batches: list[TransitionMiniBatch], steps: int) -> fl
     for i in range(steps):
         algo.update(batches[i % len(batches)])
     return steps / (time.perf_counter() - start)
+
+
+def encoder_rate(name: str, encoder: str, batches: list[TransitionMiniBatch], args: argparse.Namespace) -> float:
+    """Steps/s of agent ``name`` on the ``encoder`` backbone."""
+    return steps_per_second(make_algo(name, args.n_items, args.batch_size, encoder), batches, args.steps)
 
 
 def roofline_seconds(n_items: int, batch_size: int, full: int, forward_rows: int, repeats: int) -> float:
@@ -161,6 +169,8 @@ def main() -> None:
     parser.add_argument("--n-items", type=int, default=RC15_ITEMS)
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1: stable timings)")
     parser.add_argument("--agents", default=",".join(MATMULS), help=f"comma-separated subset of {list(MATMULS)}")
+    others = [name for name in ENCODERS if name != "sasrec"]
+    parser.add_argument("--encoders", default=",".join(others), help=f"steps/s columns for these of {others} ('' none)")
     parser.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -173,7 +183,11 @@ def main() -> None:
     batches = [random_batch(args.n_items, args.batch_size, rng) for _ in range(4)]
     print(f"n_items={args.n_items} batch={args.batch_size} hidden={HIDDEN} state={STATE_SIZE} "
           f"threads={args.threads} torch={torch.__version__}")
-    print(f"{'agent':<14}{'steps/s':>9}{'ms/step':>9}{'roofline ms':>13}{'ratio':>7}{'heads ms':>10}{'ratio':>7}")
+    encoders = [name for name in args.encoders.split(",") if name]
+    print(
+        f"{'agent':<14}{'steps/s':>9}{'ms/step':>9}{'roofline ms':>13}{'ratio':>7}{'heads ms':>10}{'ratio':>7}"
+        + "".join(f"{name:>11}" for name in encoders)
+    )
     for name in args.agents.split(","):
         algo = make_algo(name, args.n_items, args.batch_size)
         rate = steps_per_second(algo, batches, args.steps)
@@ -183,6 +197,7 @@ def main() -> None:
         print(
             f"{name:<14}{rate:>9.2f}{1000 / rate:>9.1f}{1000 * roof:>13.1f}{1 / (rate * roof):>7.2f}"
             f"{1000 * heads:>10.1f}{1 / (rate * heads):>7.2f}"
+            + "".join(f"{encoder_rate(name, encoder, batches, args):>11.2f}" for encoder in encoders)
         )
         del algo
     for n_items in (RC15_ITEMS, RETAILROCKET_ITEMS):

@@ -12,7 +12,9 @@ An agent spec is one of
 Options (``-a KEY=VALUE``): ``LABEL.FIELD`` sets one agent's field; a plain ``FIELD`` sets it on every trained agent
 that has it. A grid (``--grid KEY=V1,V2,...``, keys as options, several grids crossed) replaces each agent it applies
 to by one row per grid point, labelled ``LABEL-FIELD=VALUE`` (``ccql-n_negatives=30``), after the options. A field is a config field or an encoder field (``hidden_size``, ``n_blocks``, ``n_heads``, ``dropout``)
-of an agent with a SASRec encoder. Everything is checked before a run starts: an unknown label or field, a value of
+of an agent with an item encoder; ``encoder=NAME`` (``-a encoder=caser``, ``-a sqn.encoder=gru``) first swaps every
+item encoder of a config for that backbone of ``agents.encoders.ENCODERS``, keeping ``n_items`` and ``hidden_size``,
+and the other encoder options of the same agent then apply to the new backbone. Everything is checked before a run starts: an unknown label or field, a value of
 the wrong type, a baseline given options, a spec that is not a discrete d3rlpy algorithm, or a config whose networks
 cannot be built is a :class:`BenchmarkError`.
 """
@@ -34,7 +36,7 @@ from d3rlpy.base import LearnableConfig
 from d3rlpy.constants import ActionSpace
 
 from agents.d3rlpy_presets import ENCODER_FIELDS, for_recommendation
-from agents.encoders import SASRecEncoderFactory
+from agents.encoders import ENCODERS, ItemEncoderFactory, with_backbone
 from recgym.errors import RecgymError
 
 __all__ = [
@@ -53,7 +55,6 @@ AgentSpec = Union[str, LearnableConfig]
 BASELINES = ("popularity", "random")
 _LABEL = re.compile(r"^[A-Za-z0-9_-]+$")
 _GRID_LABEL = re.compile(r"^[A-Za-z0-9_.=-]+$")
-_ENCODER_OPTIONS = frozenset(f.name for f in dataclasses.fields(SASRecEncoderFactory)) - {"n_items"}
 
 
 class BenchmarkError(RecgymError, ValueError):
@@ -163,11 +164,14 @@ def _checked(label: str, config: LearnableConfig) -> LearnableConfig:
 def _accepts(config: LearnableConfig, key: str) -> bool:
     if key in {f.name for f in dataclasses.fields(config)}:
         return True
-    return key in _ENCODER_OPTIONS and bool(_sasrec_encoder_fields(config))
+    factories = [getattr(config, name) for name in _item_encoder_fields(config)]
+    if key == "encoder":
+        return bool(factories)
+    return key != "n_items" and any(key in {f.name for f in dataclasses.fields(factory)} for factory in factories)
 
 
-def _sasrec_encoder_fields(config: LearnableConfig) -> list[str]:
-    return [name for name in ENCODER_FIELDS if isinstance(getattr(config, name, None), SASRecEncoderFactory)]
+def _item_encoder_fields(config: LearnableConfig) -> list[str]:
+    return [name for name in ENCODER_FIELDS if isinstance(getattr(config, name, None), ItemEncoderFactory)]
 
 
 def _takers(agents: Mapping[str, ResolvedAgent], key: str, kind: str) -> tuple[list[str], str]:
@@ -189,6 +193,10 @@ def _takers(agents: Mapping[str, ResolvedAgent], key: str, kind: str) -> tuple[l
 
 
 def _apply_options(agents: dict[str, ResolvedAgent], options: Mapping[str, Any]) -> dict[str, ResolvedAgent]:
+    backbones = {key: value for key, value in options.items() if key.rpartition(".")[2] == "encoder"}
+    if backbones and len(backbones) < len(options):  # backbones first: the other options meet the new encoders
+        agents = _apply_options(agents, backbones)
+        options = {key: value for key, value in options.items() if key not in backbones}
     per_agent: dict[str, dict[str, Any]] = {label: {} for label in agents}
     qualified = sorted(options, key=lambda key: "." not in key)  # an agent's own value wins over a shared one
     for key in qualified:
@@ -230,9 +238,16 @@ def _with_options(label: str, config: LearnableConfig, options: Mapping[str, Any
     own = {key: value for key, value in options.items() if key in fields}
     encoder = {key: value for key, value in options.items() if key not in fields}
     _check_types(label, type(config), own)
-    _check_types(label, SASRecEncoderFactory, encoder)
-    for name in _sasrec_encoder_fields(config) if encoder else ():
-        own[name] = dataclasses.replace(getattr(config, name), **encoder)
+    backbone = encoder.pop("encoder", None)
+    if backbone is not None and (not isinstance(backbone, str) or backbone not in ENCODERS):
+        raise BenchmarkError(f"agent {label}: unknown encoder {backbone!r}; expected one of {sorted(ENCODERS)}")
+    for name in _item_encoder_fields(config) if encoder or backbone else ():
+        factory = with_backbone(getattr(config, name), backbone) if backbone else getattr(config, name)
+        _check_types(label, type(factory), encoder)
+        unknown = set(encoder) - {f.name for f in dataclasses.fields(factory)}
+        if unknown:
+            raise BenchmarkError(f"agent {label}: {type(factory).__name__} has no field(s) {sorted(unknown)}")
+        own[name] = dataclasses.replace(factory, **encoder)
     try:
         return dataclasses.replace(config, **own)
     except (TypeError, ValueError) as error:

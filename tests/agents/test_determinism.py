@@ -12,7 +12,7 @@ import recgym
 from agents import make_config
 from recgym.evaluation import as_scorer
 
-AGENT_NAMES = ["sasrec", "sqn", "ac", "snqn", "sa2c", "co", "ccql", "ccql_ref", "discrete_cql"]
+AGENT_NAMES = ["sasrec", "sqn", "ac", "snqn", "sa2c", "co", "ccql", "ccql_ref", "cl4srec", "fmlp", "discrete_cql"]
 SWITCH = {"ac", "sa2c", "co", "ccql_ref"}
 
 

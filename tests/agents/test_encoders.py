@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from agents import SASRecEncoder, SASRecEncoderFactory
-from agents.encoders import _LN_EPS
+from agents.encoders.sasrec import _LN_EPS
 
 N_ITEMS, PAD = 30, 30
 

@@ -17,9 +17,11 @@ import dataclasses
 
 import torch
 import torch.nn.functional as F
-from d3rlpy.models import EncoderFactory, register_encoder_factory
+from d3rlpy.models import register_encoder_factory
 from d3rlpy.types import Shape
 from torch import nn
+
+from agents.encoders.base import ItemEncoderFactory, item_ids, last_position
 
 __all__ = ["SASRecEncoder", "SASRecEncoderFactory"]
 
@@ -108,11 +110,12 @@ class SASRecEncoder(nn.Module):
             self.item_embedding.weight[n_items].zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        ids = x.long()
+        ids, valid = item_ids(x, self.pad_id, self.state_size)
+        return last_position(self.sequence(ids, valid), valid)
+
+    def sequence(self, ids: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """(B, L, d) outputs of every position; position t sees items 0..t only (causal)."""
         length = ids.shape[1]
-        if length > self.state_size:
-            raise ValueError(f"states have {length} positions, more than state_size={self.state_size}")
-        valid = ids != self.pad_id
         mask = valid.unsqueeze(-1).to(self.item_embedding.weight.dtype)
         positions = torch.arange(length, device=ids.device)
         e = self.embedding_dropout(self.item_embedding(ids) + self.position_embedding(positions)) * mask
@@ -122,13 +125,11 @@ class SASRecEncoder(nn.Module):
         allowed = (causal & valid.unsqueeze(1)) | torch.eye(length, dtype=torch.bool, device=ids.device)
         for block in self.blocks:
             e = block(e, allowed, mask)
-        e = self.final_norm(e)
-        last = (valid.sum(-1) - 1).clamp_min(0)
-        return e.gather(1, last.view(-1, 1, 1).expand(-1, 1, e.shape[-1])).squeeze(1)
+        return self.final_norm(e)
 
 
 @dataclasses.dataclass()
-class SASRecEncoderFactory(EncoderFactory):
+class SASRecEncoderFactory(ItemEncoderFactory):
     """d3rlpy encoder factory for :class:`SASRecEncoder`; ``state_size`` comes from the observation shape.
 
     Args:
@@ -139,17 +140,13 @@ class SASRecEncoderFactory(EncoderFactory):
         dropout: dropout rate of embeddings, attention weights and feed-forward layers.
     """
 
-    n_items: int | None = None
-    hidden_size: int = 64
     n_blocks: int = 1
     n_heads: int = 1
     dropout: float = 0.1
 
     def create(self, observation_shape: Shape) -> SASRecEncoder:
-        if self.n_items is None:
-            raise ValueError("SASRecEncoderFactory needs n_items (the number of items, i.e. the action size); got None")
         return SASRecEncoder(
-            n_items=self.n_items,
+            n_items=self.checked_n_items(),
             state_size=int(observation_shape[0]),  # type: ignore[arg-type]
             hidden_size=self.hidden_size,
             n_blocks=self.n_blocks,
