@@ -101,3 +101,31 @@ def test_seeded_all_pad_and_float_states(kind: str) -> None:
 def test_unknown_kind() -> None:
     with pytest.raises(ValueError, match="unknown augmentation"):
         augment(_states(), PAD, "reverse")  # type: ignore[arg-type]
+
+
+def test_reorder_shuffles_one_contiguous_window_of_the_prefix() -> None:
+    from agents.augment import augment as _augment
+
+    pad = 99
+    states = torch.tensor([list(range(10)), [5, 6, 7, 8, 9] + [pad] * 5, [pad] * 10, [3] + [pad] * 9] * 50)
+    out = _augment(states, pad, "reorder", torch.Generator().manual_seed(0), reorder_ratio=0.5)
+    for row, new in zip(states.tolist(), out.tolist()):
+        length = sum(item != pad for item in row)
+        assert sorted(new) == sorted(row) and new[length:] == row[length:]  # same items, pads untouched
+        moved = [t for t in range(length) if new[t] != row[t]]
+        if moved:  # the moved positions lie in one window of floor(0.5 * length) items
+            assert moved[-1] - moved[0] < max(1, length // 2)
+    assert (out != states).any()
+
+
+def test_random_augment_gives_each_row_one_of_the_kinds() -> None:
+    from agents.augment import random_augment
+
+    pad = 99
+    states = torch.tensor([[1, 2, 3, 4, 5, 6, pad, pad]] * 200)
+    out = random_augment(states, pad, ("crop", "reorder"), torch.Generator().manual_seed(1), crop_ratio=0.5)
+    lengths = (out != pad).sum(-1)
+    cropped = lengths == 3
+    assert 50 < int(cropped.sum()) < 150  # about half of the rows each
+    assert ((lengths == 6) | cropped).all()
+    assert all(sorted(row[:6]) == [1, 2, 3, 4, 5, 6] for row in out[~cropped].tolist())

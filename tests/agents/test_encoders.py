@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import d3rlpy
+import recgym
+from recgym.evaluation import PopularityPolicy
 import numpy as np
 import pytest
 import torch
@@ -156,3 +158,97 @@ def test_discrete_cql_fit_save_load(tmp_path) -> None:
     loaded = d3rlpy.load_learnable(str(tmp_path / "cql.d3"))
     assert loaded.config.encoder_factory == factory
     np.testing.assert_array_equal(loaded.predict(states[:8]), algo.predict(states[:8]))
+
+
+# --- every backbone: padding, all-pad states, causality, factories, training, model files ---
+
+from agents import ENCODERS, make_config  # noqa: E402
+from agents.encoders import ItemEncoderFactory, with_backbone  # noqa: E402
+
+CAUSAL = ("sasrec", "gru", "nextitnet")
+
+
+def _backbone(name: str, state_size: int = 6) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return ENCODERS[name](n_items=N_ITEMS, hidden_size=8).create((state_size,)).eval()
+
+
+@pytest.mark.parametrize("name", sorted(ENCODERS))
+def test_every_encoder_ignores_padding(name: str) -> None:
+    encoder = _backbone(name)
+    states = torch.tensor([[3, 7, PAD, PAD, PAD, PAD], [1, 2, 3, 4, 5, PAD], [4, 4, 9, 0, 2, 8]])
+    with torch.no_grad():
+        full = encoder(states)
+        torch.testing.assert_close(encoder(states[:1, :2]), full[:1])  # fewer trailing pads
+        torch.testing.assert_close(encoder(states[1:2, :5]), full[1:2])
+        torch.testing.assert_close(encoder(states[:1]), full[:1])  # rows are independent
+        encoder.item_embedding.weight[PAD] = torch.randn(encoder.item_embedding.weight.shape[1])
+        torch.testing.assert_close(encoder(states), full)  # the pad row never reaches the output
+        torch.testing.assert_close(encoder(states.float()), full)
+
+
+@pytest.mark.parametrize("name", sorted(ENCODERS))
+def test_every_encoder_is_safe_on_all_pad_states(name: str) -> None:
+    encoder = _backbone(name).train()
+    states = torch.tensor([[PAD] * 6, [2, 5, PAD, PAD, PAD, PAD]]).float()
+    out = encoder(states)
+    out.sum().backward()
+    assert torch.isfinite(out).all()
+    assert all(torch.isfinite(p.grad).all() for p in encoder.parameters() if p.grad is not None)
+    assert torch.count_nonzero(encoder.item_embedding.weight.grad[PAD]) == 0
+    with torch.no_grad():  # an all-pad state is the same state whatever its width
+        torch.testing.assert_close(encoder.eval()(states[:1, :1]), encoder(states[:1]))
+
+
+@pytest.mark.parametrize("name", CAUSAL)
+def test_causal_encoders_never_look_ahead(name: str) -> None:
+    """Position t of a sequence is the state of its prefix of length t + 1, whatever follows."""
+    encoder = _backbone(name)
+    rng = np.random.default_rng(0)
+    prefix = [3, 7, 1]
+    rows = torch.tensor([prefix + list(rng.integers(0, N_ITEMS, 3)) for _ in range(4)])
+    with torch.no_grad():
+        ids, valid = rows, rows != PAD
+        outputs = encoder.sequence(ids, valid)[:, len(prefix) - 1]
+        state = encoder(torch.tensor([prefix + [PAD] * 3]))
+    torch.testing.assert_close(outputs, state.expand(4, -1))
+
+
+@pytest.mark.parametrize("name", sorted(ENCODERS))
+def test_factories_fill_and_keep_their_fields(name: str) -> None:
+    factory = ENCODERS[name](n_items=N_ITEMS, hidden_size=16)
+    assert isinstance(factory, ItemEncoderFactory) and d3rlpy.models.torch.encoders.compute_output_size(
+        [(6,)], factory.create((6,))
+    ) == (16 * 3 + 16 if name == "caser" else 16)  # Caser: 16 filters x 3 heights + one vertical map
+    with pytest.raises(ValueError, match="n_items"):
+        ENCODERS[name]().create((6,))
+    swapped = with_backbone(SASRecEncoderFactory(n_items=N_ITEMS, hidden_size=16, dropout=0.3), name)
+    assert type(swapped) is ENCODERS[name] and (swapped.n_items, swapped.hidden_size) == (N_ITEMS, 16)
+    config = make_config("sqn", encoder=name)  # n_items from the action size, as for SASRec
+    algo = config.create(device="cpu:0")
+    algo.create_impl((6,), N_ITEMS)
+    assert algo.impl._modules.network1.encoder.pad_id == N_ITEMS
+
+
+@pytest.fixture(scope="module")
+def small_world(tmp_path_factory):
+    return recgym.load_dataset("synthetic", n_sessions=1500, n_items=100, seed=0, data_dir=tmp_path_factory.mktemp("d"))
+
+
+@pytest.mark.parametrize("agent", ["sasrec", "sqn"])
+@pytest.mark.parametrize("name", sorted(ENCODERS))
+def test_every_encoder_learns_above_popularity(name: str, agent: str, small_world, tmp_path) -> None:
+    """A short run beats popularity clearly on click HR@10, and the model file reloads to the same scores."""
+    d3rlpy.seed(0)
+    algo = make_config(agent, n_items=small_world.n_items, encoder=name, batch_size=64, seed=0).create(device="cpu")
+    algo.fit(
+        small_world.to_d3rlpy("train"), n_steps=300, n_steps_per_epoch=300, show_progress=False,
+        logger_adapter=d3rlpy.logging.NoopAdapterFactory(), save_interval=10**9,
+    )  # fmt: skip
+    trained = recgym.evaluate(algo, small_world, "val")["click/hr@10"]
+    popular = recgym.evaluate(PopularityPolicy(small_world), small_world, "val")["click/hr@10"]
+    assert trained > 1.5 * popular, (trained, popular)
+    loaded = recgym.load_model(recgym.save_model(algo, tmp_path / "model.pt"))
+    assert loaded.config.encoder_factory == algo.config.encoder_factory
+    observations = small_world.split("val").observations[:64]
+    torch.testing.assert_close(loaded.scores(observations), algo.scores(observations))

@@ -9,6 +9,10 @@ from d3rlpy.algos import DiscreteCQLConfig
 
 from agents import (
     AGENTS,
+    ENCODERS,
+    CL4SRecConfig,
+    FMLPEncoderFactory,
+    GRU4RecEncoderFactory,
     PRESETS,
     SA2CConfig,
     SASRecCCQLConfig,
@@ -23,6 +27,7 @@ from agents.d3rlpy_presets import D3RLPY_ALGOS
 from recgym.errors import InvalidOptionError
 
 ENCODER_KEYS = {"hidden_size", "n_blocks", "n_heads", "dropout", "n_items"}
+AGENT_NAMES = sorted(set(AGENTS) - set(D3RLPY_ALGOS))
 
 
 def test_agents_names_their_configs() -> None:
@@ -35,6 +40,8 @@ def test_agents_names_their_configs() -> None:
         "co": SASRecCOConfig,
         "ccql": SASRecCCQLConfig,
         "ccql_ref": SASRecCCQLConfig,
+        "cl4srec": CL4SRecConfig,
+        "fmlp": SASRecConfig,
         **D3RLPY_ALGOS,
     }
     assert D3RLPY_ALGOS["discrete_cql"] is DiscreteCQLConfig
@@ -53,15 +60,35 @@ def test_d3rlpy_algorithms_get_the_sasrec_encoder_and_the_d3rlpy_preset(name: st
 
 
 @pytest.mark.parametrize("dataset", sorted(PRESETS))
-@pytest.mark.parametrize("name", sorted(set(AGENTS) - set(D3RLPY_ALGOS)))
+@pytest.mark.parametrize("name", AGENT_NAMES)
 def test_every_preset_value_reaches_the_config(name: str, dataset: str) -> None:
     config = make_config(name, dataset, n_items=100)
     assert type(config) is AGENTS[name]
+    backbone = ENCODERS[PRESETS[dataset][name].get("encoder", "sasrec")]
     for key, value in PRESETS[dataset][name].items():
+        if key == "encoder":
+            continue
         holder = config.encoder_factory if key in ENCODER_KEYS else config
-        expected = 100 if key == "n_items" else value
-        assert getattr(holder, key) == expected, key
-    assert isinstance(config.encoder_factory, SASRecEncoderFactory) and config.encoder_factory.n_items == 100
+        assert getattr(holder, key) == value, key
+    assert type(config.encoder_factory) is backbone and config.encoder_factory.n_items == 100
+
+
+@pytest.mark.parametrize("backbone", sorted(ENCODERS))
+@pytest.mark.parametrize("name", AGENT_NAMES + ["discrete_sac"])
+def test_every_agent_runs_on_every_backbone(name: str, backbone: str) -> None:
+    config = make_config(name, n_items=100, encoder=backbone, hidden_size=16)
+    fields = [f for f in ("encoder_factory", "actor_encoder_factory", "critic_encoder_factory") if hasattr(config, f)]
+    assert all(getattr(config, f) == ENCODERS[backbone](n_items=100, hidden_size=16) for f in fields)
+    config.create(device="cpu:0").create_impl((10,), 100)  # the networks build
+
+
+def test_fmlp_and_cl4srec_presets() -> None:
+    fmlp = make_config("fmlp")
+    assert type(fmlp) is SASRecConfig and fmlp.encoder_factory == FMLPEncoderFactory()
+    assert fmlp.learning_rate == 0.001 and fmlp.encoder_factory.n_blocks == 2
+    cl4srec = make_config("cl4srec", "retailrocket")
+    assert cl4srec.encoder_factory == SASRecEncoderFactory() and cl4srec.contrastive_weight == 0.1
+    assert make_config("fmlp", encoder="gru").encoder_factory == GRU4RecEncoderFactory()
 
 
 def test_reference_values() -> None:
@@ -120,6 +147,10 @@ def test_presets_are_not_mutated() -> None:
         (lambda: make_config("sqn", "movielens"), "unknown preset 'movielens'"),
         (lambda: make_config("sqn", learning_rte=0.1), r"SQNConfig has no field\(s\) \['learning_rte'\]"),
         (lambda: make_config("discrete_cql"), "discrete_cql needs the number of items"),
+        (lambda: make_config("sqn", encoder="lstm"), "unknown encoder 'lstm'"),
+        (lambda: make_config("sqn", encoder="gru", dropout=0.2), r"GRU4RecEncoderFactory has no field\(s\) \['dropout'\]"),
+        (lambda: make_config("dqn", n_items=5, encoder="gru", n_heads=2), "GRU4RecEncoderFactory has no field"),
+        (lambda: make_config("sqn", encoder="gru", encoder_factory=SASRecEncoderFactory()), "not both"),
     ],
 )
 def test_bad_options_raise(call, message: str) -> None:
