@@ -31,6 +31,7 @@ import numpy as np
 from gymnasium import spaces
 
 from recgym.data.synthetic import MIN_CLICKS, SyntheticConfig, SyntheticUserModel
+from recgym.envs.actions import check_slate
 from recgym.envs.registration import SYNTHETIC_SESSIONS
 
 __all__ = ["Outcome", "RecOnlineEnv", "Sessions", "UserSimulator"]
@@ -377,20 +378,4 @@ class RecOnlineEnv(gym.Env[np.ndarray, Any]):
         return self.simulator.observations(sessions)[0], float(outcome.reward[0]), done, False, info
 
     def _check_action(self, action: Any) -> np.ndarray:
-        """The action as a 1-d int64 slate; ValueError naming the offending value otherwise."""
-        pad = self.simulator.pad_id
-        if isinstance(action, (bool, np.bool_)):
-            raise ValueError(f"action must be an integer item id, got {action!r}")
-        array = np.asarray(action)
-        if array.dtype.kind not in "iu":
-            raise ValueError(f"action must hold integer item ids, got {action!r} (dtype {array.dtype})")
-        expected = () if self.slate_size == 1 else (self.slate_size,)
-        if array.shape != expected:
-            what = "one item id" if self.slate_size == 1 else f"a slate of {self.slate_size} item ids"
-            raise ValueError(f"action must have shape {expected} ({what}), got {action!r} with shape {array.shape}")
-        bad = array[(array < 0) | (array > pad)]
-        if bad.size:
-            raise ValueError(
-                f"action item ids must be in [0, {pad}) (or the pad id {pad} for an empty position), got {int(bad.flat[0])} in {action!r}"
-            )
-        return array.reshape(-1).astype(np.int64)
+        return check_slate(action, self.slate_size, self.simulator.pad_id, pad_allowed=True)

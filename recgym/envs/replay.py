@@ -16,6 +16,7 @@ import numpy as np
 from gymnasium import spaces
 
 from recgym.data.transitions import rewards_from_events
+from recgym.envs.actions import check_slate
 
 __all__ = ["RecReplayEnv"]
 
@@ -173,22 +174,7 @@ class RecReplayEnv(gym.Env[np.ndarray, Any]):
         return self._next_observations[row].astype(np.int64), reward, self._row == self._end, False, info
 
     def _check_action(self, action: Any) -> np.ndarray:
-        """The action as a 1-d int64 slate; ValueError naming the offending value otherwise."""
-        n_items = self.dataset.n_items
-        if isinstance(action, (bool, np.bool_)):
-            raise ValueError(f"action must be an integer item id, got {action!r}")
-        array = np.asarray(action)
-        if array.dtype.kind not in "iu":
-            raise ValueError(f"action must hold integer item ids, got {action!r} (dtype {array.dtype})")
-        expected = () if self.slate_size == 1 else (self.slate_size,)
-        if array.shape != expected:
-            raise ValueError(
-                f"action must have shape {expected} ({'one item id' if self.slate_size == 1 else f'a slate of {self.slate_size} item ids'}), "
-                f"got {action!r} with shape {array.shape}"
-            )
-        if ((array < 0) | (array >= n_items)).any():
-            raise ValueError(f"action item ids must be in [0, {n_items}), got {action!r}")
-        return array.reshape(-1).astype(np.int64)
+        return check_slate(action, self.slate_size, self.dataset.n_items)
 
 
 def _check_positive_int(name: str, value: Any) -> None:
