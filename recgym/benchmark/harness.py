@@ -222,16 +222,30 @@ def _online_options(dataset: Any, options: Mapping[str, Any], n_sessions: int | 
 
 
 def _load(dataset: Any, options: Mapping[str, Any], progress: bool) -> tuple[Any, dict[str, Any]]:
-    """The SessionDataset and the JSON-able description of where it came from (``data_dir`` left out)."""
-    if isinstance(dataset, (str, os.PathLike)):
-        from recgym.datasets import load_dataset
+    """The SessionDataset and the JSON-able description of where it came from (``data_dir`` left out).
 
-        source = os.fspath(dataset)
-        loaded = load_dataset(source, progress=progress, **options)
-        kept = {k: v for k, v in options.items() if k not in ("data_dir", "cache_dir")}
-    else:
+    ``dataset`` is a ``SessionDataset`` or anything ``recgym.load_dataset`` reads: a name, a path, a list of files,
+    {event type: files}, or an in-memory table (described as such; its content hash is among the inputs).
+    """
+    from recgym.datasets import SessionDataset, load_dataset
+
+    if isinstance(dataset, SessionDataset):
         if options:
-            raise BenchmarkError("dataset options apply only when the dataset is given by name or path")
+            raise BenchmarkError("dataset options apply only when the dataset is given by name, path or table")
         loaded, source, kept = dataset, None, {}
+    else:
+        loaded = load_dataset(dataset, progress=progress, **options)
+        source = _describe_source(dataset)
+        kept = {k: v for k, v in options.items() if k not in ("data_dir", "cache_dir")}
     description = {"source": source, "options": kept, "stats": loaded.stats()}
     return loaded, json.loads(json.dumps(description, default=json_default))
+
+
+def _describe_source(dataset: Any) -> Any:
+    if isinstance(dataset, (str, os.PathLike)):
+        return os.fspath(dataset)
+    if isinstance(dataset, Mapping):
+        return {key: _describe_source(value) for key, value in dataset.items()}
+    if isinstance(dataset, (list, tuple)):
+        return [_describe_source(value) for value in dataset]
+    return f"in-memory {type(dataset).__name__}"

@@ -304,3 +304,20 @@ def test_report_of_a_partial_folder_says_what_is_missing(finished, tmp_path, cap
     assert set(table["agent"]) == set(full["agent"])
     assert main(["report", str(tmp_path / "nowhere")]) == 2
     assert "config.json not found" in capsys.readouterr().err
+
+
+def test_a_log_in_two_files_and_a_dataframe_are_benchmarked(tmp_path):
+    rng = np.random.default_rng(1)
+    rows = pd.DataFrame(
+        [(s, int(rng.integers(20)), 1000 * s + t) for s in range(200) for t in range(4)],
+        columns=["session_id", "item_id", "timestamp"],
+    )
+    rows.iloc[:400].to_csv(tmp_path / "a.csv", index=False)
+    rows.iloc[400:].to_csv(tmp_path / "b.csv", index=False)
+    settings = dict(seeds=1, steps=1, eval_every=1, progress=False, data_dir=tmp_path / "data")
+    files = run_benchmark([tmp_path / "a.csv", tmp_path / "b.csv"], ["popularity"], out=tmp_path / "f", **settings)
+    table = run_benchmark(rows, ["popularity"], out=tmp_path / "t", **settings)
+    pd.testing.assert_frame_equal(files.table, table.table)
+    sources = [json.loads((tmp_path / name / "config.json").read_text())["config"]["dataset"]["source"]
+               for name in ("f", "t")]  # fmt: skip
+    assert sources == [[str(tmp_path / "a.csv"), str(tmp_path / "b.csv")], "in-memory DataFrame"]
