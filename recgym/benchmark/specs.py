@@ -35,6 +35,7 @@ from d3rlpy.algos import DiscreteRandomPolicyConfig
 from d3rlpy.base import LearnableConfig
 from d3rlpy.constants import ActionSpace
 
+from agents import AGENTS, make_config
 from agents.d3rlpy_presets import ENCODER_FIELDS, for_recommendation
 from agents.encoders import ENCODERS, ItemEncoderFactory, with_backbone
 from recgym.errors import RecgymError
@@ -129,8 +130,6 @@ def _resolve(label: str, spec: AgentSpec, *, preset: str, n_items: int) -> Resol
         raise BenchmarkError(f"an agent spec is a name, a d3rlpy LearnableConfig or 'module:ConfigClass', got {spec!r}")
     if ":" in spec:
         return ResolvedAgent(label, spec, _checked(label, for_recommendation(_import_config(spec), n_items)))
-    from agents import AGENTS, make_config
-
     if spec not in AGENTS:
         known = sorted({*AGENTS, *BASELINES})
         raise BenchmarkError(f"unknown agent {spec!r}; expected one of {known} or module:ConfigClass")
