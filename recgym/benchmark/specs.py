@@ -10,13 +10,14 @@ An agent spec is one of
   encoder (d3rlpy's own classes also get the preset); a config instance passed from Python keeps its other values.
 
 Options (``-a KEY=VALUE``): ``LABEL.FIELD`` sets one agent's field; a plain ``FIELD`` sets it on every trained agent
-that has it. A grid (``--grid KEY=V1,V2,...``, keys as options, several grids crossed) replaces each agent it applies
-to by one row per grid point, labelled ``LABEL-FIELD=VALUE`` (``ccql-n_negatives=30``), after the options. A field is a config field or an encoder field (``hidden_size``, ``n_blocks``, ``n_heads``, ``dropout``)
-of an agent with an item encoder; ``encoder=NAME`` (``-a encoder=caser``, ``-a sqn.encoder=gru``) first swaps every
-item encoder of a config for that backbone of ``agents.encoders.ENCODERS``, keeping ``n_items`` and ``hidden_size``,
-and the other encoder options of the same agent then apply to the new backbone. Everything is checked before a run starts: an unknown label or field, a value of
-the wrong type, a baseline given options, a spec that is not a discrete d3rlpy algorithm, or a config whose networks
-cannot be built is a :class:`BenchmarkError`.
+that has it. A grid (``--grid KEY=V1,V2,...``, keys as options, several grids crossed) replaces each agent it
+applies to by one row per grid point, labelled ``LABEL-FIELD=VALUE`` (``ccql-n_negatives=30``), after the options. A
+field is a config field or an encoder field (``hidden_size``, ``n_blocks``, ``n_heads``, ``dropout``) of an agent
+with an item encoder; ``encoder=NAME`` (``-a encoder=caser``, ``-a sqn.encoder=gru``) first swaps every item encoder
+of a config for that backbone of ``agents.encoders.ENCODERS``, keeping ``n_items`` and ``hidden_size``, and the
+other encoder options of the same agent then apply to the new backbone. Everything is checked before a run starts:
+an unknown label or field, a value of the wrong type, a baseline given options, a spec that is not a discrete d3rlpy
+algorithm, or a config whose networks cannot be built is a :class:`BenchmarkError`.
 """
 
 from __future__ import annotations
