@@ -1,4 +1,5 @@
-"""What every item-sequence encoder shares: the factory base that carries ``n_items``, and the padded-state helpers.
+"""What every item-sequence encoder shares: the module base with the item embedding, the factory base that carries
+``n_items``, and the padded-state helpers.
 
 A state is a (B, L) window of item ids, right-padded with the pad id ``n_items`` (d3rlpy hands them over as float32).
 """
@@ -9,8 +10,49 @@ import dataclasses
 
 import torch
 from d3rlpy.models import EncoderFactory
+from torch import nn
 
-__all__ = ["ItemEncoderFactory", "item_ids", "last_position"]
+__all__ = ["ItemEncoderFactory", "ItemSequenceEncoder", "item_ids", "last_position"]
+
+EMBEDDING_STD = 0.01
+
+
+class ItemSequenceEncoder(nn.Module):
+    """Base of the encoders: ``n_items`` + 1 item embeddings (the last, the pad's, zero) and the padded-state contract.
+
+    ``forward`` maps (B, L) right-padded ids (float or long; pad id = ``n_items``) to the output of :meth:`sequence`
+    at the last real item; a subclass defines :meth:`sequence`, or ``forward`` itself when its state is not one
+    position's output. The item embedding is the first module built (a subclass's initialisation draws follow it).
+    """
+
+    def __init__(self, n_items: int, state_size: int, hidden_size: int):
+        super().__init__()
+        self.n_items = n_items
+        self.pad_id = n_items
+        self.state_size = state_size
+        self.hidden_size = hidden_size
+        self.item_embedding = nn.Embedding(n_items + 1, hidden_size, padding_idx=n_items)
+
+    def init_item_embedding(self, std: float = EMBEDDING_STD) -> None:
+        """N(0, std²) item embeddings with a zero pad row."""
+        nn.init.normal_(self.item_embedding.weight, std=std)
+        self.zero_pad_embedding()
+
+    def zero_pad_embedding(self) -> None:
+        with torch.no_grad():
+            self.item_embedding.weight[self.pad_id].zero_()
+
+    def embed(self, ids: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """(B, L, d) item embeddings, zero at pads."""
+        return self.item_embedding(ids) * valid.unsqueeze(-1).to(self.item_embedding.weight.dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        ids, valid = item_ids(x, self.pad_id, self.state_size)
+        return last_position(self.sequence(ids, valid), valid)
+
+    def sequence(self, ids: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """(B, L, d) outputs of every position."""
+        raise NotImplementedError(f"{type(self).__name__} defines forward, not per-position outputs")
 
 
 @dataclasses.dataclass()

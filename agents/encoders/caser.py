@@ -22,7 +22,7 @@ from d3rlpy.models import register_encoder_factory
 from d3rlpy.types import Shape
 from torch import nn
 
-from agents.encoders.base import ItemEncoderFactory, item_ids
+from agents.encoders.base import ItemEncoderFactory, ItemSequenceEncoder, item_ids
 
 __all__ = ["CaserEncoder", "CaserEncoderFactory"]
 
@@ -32,27 +32,22 @@ def _init_conv(weight: torch.Tensor, bias: torch.Tensor) -> None:
     nn.init.constant_(bias, 0.1)
 
 
-class CaserEncoder(nn.Module):
+class CaserEncoder(ItemSequenceEncoder):
     """Maps (B, L) right-padded item ids (float or long; pad id = ``n_items``) to (B, ``output_size``) states."""
 
     def __init__(
         self, n_items: int, state_size: int, hidden_size: int = 64, n_filters: int = 16,
         filter_heights: tuple[int, ...] = (2, 3, 4), n_vertical: int = 1, dropout: float = 0.1,
     ):  # fmt: skip
-        super().__init__()
         if not filter_heights or min(filter_heights) < 1:
             raise ValueError(f"filter_heights must be positive heights, got {filter_heights}")
-        self.pad_id = n_items
-        self.state_size = state_size
+        super().__init__(n_items, state_size, hidden_size)
         self.output_size = n_filters * len(filter_heights) + n_vertical * hidden_size
-        self.item_embedding = nn.Embedding(n_items + 1, hidden_size, padding_idx=n_items)
         self.horizontal = nn.ModuleList(nn.Conv1d(hidden_size, n_filters, height) for height in filter_heights)
         self.vertical_weight = nn.Parameter(torch.empty(n_vertical, state_size))
         self.vertical_bias = nn.Parameter(torch.empty(n_vertical))
         self.dropout = nn.Dropout(dropout)
-        nn.init.normal_(self.item_embedding.weight, std=0.01)
-        with torch.no_grad():
-            self.item_embedding.weight[n_items].zero_()
+        self.init_item_embedding()
         for conv in self.horizontal:
             _init_conv(conv.weight, conv.bias)
         _init_conv(self.vertical_weight, self.vertical_bias)
@@ -60,7 +55,7 @@ class CaserEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         ids, valid = item_ids(x, self.pad_id, self.state_size)
         length = ids.shape[1]
-        e = self.item_embedding(ids) * valid.unsqueeze(-1).to(self.item_embedding.weight.dtype)  # (B, L, d)
+        e = self.embed(ids, valid)  # (B, L, d)
         columns = e.transpose(1, 2)  # (B, d, L)
         pooled = []
         for conv in self.horizontal:

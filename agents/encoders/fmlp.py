@@ -20,7 +20,7 @@ from d3rlpy.models import register_encoder_factory
 from d3rlpy.types import Shape
 from torch import nn
 
-from agents.encoders.base import ItemEncoderFactory, item_ids, last_position
+from agents.encoders.base import ItemEncoderFactory, ItemSequenceEncoder
 
 __all__ = ["FMLPEncoder", "FMLPEncoderFactory"]
 
@@ -56,15 +56,11 @@ class _FeedForward(nn.Module):
         return self.norm(self.dropout(self.outer(F.gelu(self.inner(e)))) + e)
 
 
-class FMLPEncoder(nn.Module):
+class FMLPEncoder(ItemSequenceEncoder):
     """Maps (B, L) right-padded item ids (float or long; pad id = ``n_items``) to (B, ``hidden_size``) states."""
 
     def __init__(self, n_items: int, state_size: int, hidden_size: int = 64, n_blocks: int = 2, dropout: float = 0.5):
-        super().__init__()
-        self.pad_id = n_items
-        self.state_size = state_size
-        self.hidden_size = hidden_size
-        self.item_embedding = nn.Embedding(n_items + 1, hidden_size, padding_idx=n_items)
+        super().__init__(n_items, state_size, hidden_size)
         self.position_embedding = nn.Embedding(state_size, hidden_size)
         self.embedding_norm = nn.LayerNorm(hidden_size, eps=_LN_EPS)
         self.embedding_dropout = nn.Dropout(dropout)
@@ -77,12 +73,7 @@ class FMLPEncoder(nn.Module):
                 nn.init.normal_(module.weight, std=_INIT_STD)
             if isinstance(module, nn.Linear):
                 nn.init.zeros_(module.bias)
-        with torch.no_grad():
-            self.item_embedding.weight[n_items].zero_()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        ids, valid = item_ids(x, self.pad_id, self.state_size)
-        return last_position(self.sequence(ids, valid), valid)
+        self.zero_pad_embedding()
 
     def sequence(self, ids: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """(B, L, d) outputs of every position (not causal: the filter mixes the whole window)."""

@@ -20,7 +20,7 @@ from d3rlpy.models import register_encoder_factory
 from d3rlpy.types import Shape
 from torch import nn
 
-from agents.encoders.base import ItemEncoderFactory, item_ids, last_position
+from agents.encoders.base import ItemEncoderFactory, ItemSequenceEncoder
 
 __all__ = ["NextItNetEncoder", "NextItNetEncoderFactory"]
 
@@ -54,31 +54,21 @@ class _ResidualBlock(nn.Module):
         return e + y
 
 
-class NextItNetEncoder(nn.Module):
+class NextItNetEncoder(ItemSequenceEncoder):
     """Maps (B, L) right-padded item ids (float or long; pad id = ``n_items``) to (B, ``hidden_size``) states."""
 
     def __init__(
         self, n_items: int, state_size: int, hidden_size: int = 64, dilations: tuple[int, ...] = (1, 2, 1, 2, 1, 2),
         kernel_size: int = 3,
     ):  # fmt: skip
-        super().__init__()
-        self.pad_id = n_items
-        self.state_size = state_size
-        self.hidden_size = hidden_size
-        self.item_embedding = nn.Embedding(n_items + 1, hidden_size, padding_idx=n_items)
+        super().__init__(n_items, state_size, hidden_size)
         self.blocks = nn.ModuleList(_ResidualBlock(hidden_size, kernel_size, dilation) for dilation in dilations)
-        nn.init.normal_(self.item_embedding.weight, std=0.01)
-        with torch.no_grad():
-            self.item_embedding.weight[n_items].zero_()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        ids, valid = item_ids(x, self.pad_id, self.state_size)
-        return last_position(self.sequence(ids, valid), valid)
+        self.init_item_embedding()
 
     def sequence(self, ids: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """(B, L, d) outputs of every position; position t sees items 0..t only (causal)."""
         mask = valid.unsqueeze(-1).to(self.item_embedding.weight.dtype)
-        e = self.item_embedding(ids) * mask
+        e = self.embed(ids, valid)
         for block in self.blocks:
             e = block(e) * mask
         return e

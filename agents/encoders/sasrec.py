@@ -21,7 +21,7 @@ from d3rlpy.models import register_encoder_factory
 from d3rlpy.types import Shape
 from torch import nn
 
-from agents.encoders.base import ItemEncoderFactory, item_ids, last_position
+from agents.encoders.base import EMBEDDING_STD, ItemEncoderFactory, ItemSequenceEncoder
 
 __all__ = ["SASRecEncoder", "SASRecEncoderFactory"]
 
@@ -85,33 +85,22 @@ class _Block(nn.Module):
         return (self.ffn(n) + n) * mask
 
 
-class SASRecEncoder(nn.Module):
+class SASRecEncoder(ItemSequenceEncoder):
     """Maps (B, L) right-padded item ids (float or long; pad id = ``n_items``) to (B, ``hidden_size``) states."""
 
     def __init__(
         self, n_items: int, state_size: int, hidden_size: int = 64, n_blocks: int = 1, n_heads: int = 1,
         dropout: float = 0.1,
     ):
-        super().__init__()
         if hidden_size % n_heads != 0:
             raise ValueError(f"hidden_size={hidden_size} is not divisible by n_heads={n_heads}")
-        self.n_items = n_items
-        self.pad_id = n_items
-        self.state_size = state_size
-        self.hidden_size = hidden_size
-        self.item_embedding = nn.Embedding(n_items + 1, hidden_size, padding_idx=n_items)
+        super().__init__(n_items, state_size, hidden_size)
         self.position_embedding = nn.Embedding(state_size, hidden_size)
         self.embedding_dropout = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(_Block(hidden_size, n_heads, dropout) for _ in range(n_blocks))
         self.final_norm = nn.LayerNorm(hidden_size, eps=_LN_EPS)
-        nn.init.normal_(self.item_embedding.weight, std=0.01)
-        nn.init.normal_(self.position_embedding.weight, std=0.01)
-        with torch.no_grad():
-            self.item_embedding.weight[n_items].zero_()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        ids, valid = item_ids(x, self.pad_id, self.state_size)
-        return last_position(self.sequence(ids, valid), valid)
+        self.init_item_embedding()
+        nn.init.normal_(self.position_embedding.weight, std=EMBEDDING_STD)
 
     def sequence(self, ids: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """(B, L, d) outputs of every position; position t sees items 0..t only (causal)."""
