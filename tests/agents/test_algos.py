@@ -18,13 +18,7 @@ OURS = ["sasrec", "sqn", "ac", "snqn", "sa2c", "co", "ccql", "ccql_ref"]
 TWO_PHASES = {"ac", "sa2c", "co", "ccql_ref"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The test machine is shared; one intra-op thread keeps small models fast and timings stable."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def sessions(n_sessions: int, seed: int) -> dict[str, np.ndarray]:

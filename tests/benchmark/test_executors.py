@@ -7,9 +7,7 @@ import shutil
 
 import pandas as pd
 import pytest
-import torch
 
-import recgym
 from recgym.benchmark import BenchmarkError, run_benchmark
 
 SETTINGS = dict(seeds=2, steps=4, eval_every=2, top_n_checkpoints=1, progress=False)
@@ -18,17 +16,6 @@ OPTIONS = {"hidden_size": 8, "batch_size": 16}
 GRID = {"sqn.gamma": [0.0, 0.5]}
 
 
-@pytest.fixture(scope="module")
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)  # the same thread count as every parallel unit gets here: identical numbers
-    yield
-    torch.set_num_threads(previous)
-
-
-@pytest.fixture(scope="module")
-def tiny_dataset(tmp_path_factory):
-    return recgym.load_dataset("synthetic", n_sessions=300, n_items=50, data_dir=tmp_path_factory.mktemp("data"))
 
 
 def bench(dataset, out, **overrides):

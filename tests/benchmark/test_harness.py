@@ -28,22 +28,6 @@ OPTIONS = {"hidden_size": 8, "batch_size": 16, "ccql.switch_step": 4, "dqn.learn
 TRAINED = ["sasrec", "ccql", "bcq", "dqn"]
 
 
-@pytest.fixture(scope="module")
-def one_thread():
-    """Tiny models run several times faster on one thread than on two busy cores."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-@pytest.fixture(scope="module")
-def tiny_dataset(tmp_path_factory):
-    return recgym.load_dataset("synthetic", n_sessions=300, n_items=50, data_dir=tmp_path_factory.mktemp("data"))
-
-
 def bench(dataset, out, **overrides):
     settings = dict(
         seeds=SEEDS, steps=STEPS, eval_every=EVAL_EVERY, top_n_checkpoints=TOP_N, progress=False,
