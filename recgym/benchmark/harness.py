@@ -105,6 +105,7 @@ def run_benchmark(
         raise BenchmarkError(f"top_n_checkpoints must be >= 1, got {top_n_checkpoints}")
     if select_by not in val_metrics(ks):
         raise BenchmarkError(f"select_by must be one of {val_metrics(ks)}, got {select_by!r}")
+    _check_device(device)
 
     online_options = _online_options(dataset, dataset_options, online)
     data, data_description = _load(dataset, dataset_options, progress)
@@ -206,6 +207,16 @@ def write_report(out: str | os.PathLike[str], *, baseline: str | None = DEFAULT_
     (out_dir / "results.md").write_text("\n".join(sections))
     figures = tuple(plot_results(out_dir))
     return BenchmarkResult(out_dir, digest, curves, runs, table, comparison, figures)
+
+
+def _check_device(device: str) -> None:
+    """Refuse a device this torch cannot use before any data is prepared."""
+    import torch
+
+    try:
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError) as error:  # torch raises AssertionError for CUDA on a CPU-only build
+        raise BenchmarkError(f"device {device!r} is not usable here: {str(error).strip().splitlines()[0]}") from error
 
 
 def _online_options(dataset: Any, options: Mapping[str, Any], n_sessions: int | None) -> dict[str, Any] | None:

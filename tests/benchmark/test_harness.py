@@ -189,6 +189,7 @@ def test_a_damaged_result_is_one_clear_error(finished, tiny_dataset, tmp_path):
         ({"agent_options": {"nobody.lr": 1}}, "no agent is labelled 'nobody'"),
         ({"agent_options": {"popularity.batch_size": 8}}, "baseline"),
         ({"baseline": "dqn2"}, "baseline 'dqn2' is not an agent"),
+        ({"device": "nodevice"}, "device 'nodevice' is not usable here"),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_is_written(tiny_dataset, tmp_path, overrides, message):
@@ -305,3 +306,13 @@ def test_a_log_in_two_files_and_a_dataframe_are_benchmarked(tmp_path):
     sources = [json.loads((tmp_path / name / "config.json").read_text())["config"]["dataset"]["source"]
                for name in ("f", "t")]  # fmt: skip
     assert sources == [[str(tmp_path / "a.csv"), str(tmp_path / "b.csv")], "in-memory DataFrame"]
+
+
+def test_cuda_on_a_cpu_only_torch_is_refused_before_any_work(tiny_dataset, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this torch has CUDA")
+    with pytest.raises(RecgymError, match="device 'cuda' is not usable here: Torch not compiled with CUDA"):
+        bench(tiny_dataset, tmp_path / "out", device="cuda")
+    assert not (tmp_path / "out").exists()
