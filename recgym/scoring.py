@@ -35,6 +35,9 @@ from d3rlpy import algos
 from d3rlpy.base import LearnableBase
 from d3rlpy.constants import ActionSpace
 
+from recgym.errors import InvalidOptionError
+from recgym.metrics import top_k
+
 __all__ = [
     "PopularityPolicy",
     "RandomPolicy",
@@ -121,16 +124,12 @@ def as_scorer(policy: Any) -> Scorer:
 
 def recommend(policy: Any, observations: np.ndarray, k: int) -> np.ndarray:
     """(B, k) item ids, best first, of any policy :func:`as_scorer` accepts (ties: the lower item id)."""
-    from recgym.metrics import top_k
-
     with torch.no_grad():
         return top_k(as_scorer(policy)(np.asarray(observations, dtype=np.int64)), k).cpu().numpy()
 
 
 def check_compatible(policy: Any, dataset: Any) -> None:
     """Refuse a built d3rlpy algorithm whose catalogue or state size is not the dataset's (one clear line)."""
-    from recgym.errors import InvalidOptionError
-
     impl = getattr(policy, "impl", None) if isinstance(policy, LearnableBase) else None
     if impl is None:
         return
