@@ -314,20 +314,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def silence_d3rlpy_logs() -> None:
-    """Keep only warnings and errors of structlog, which d3rlpy logs with (its per-epoch metric lines are info)."""
-    import logging
-
-    import structlog
-
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns its exit code (2 for a user error, printed as one line)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.quiet:  # handlers pass progress=not args.quiet
+        from recgym.logs import silence_d3rlpy_logs
+
         silence_d3rlpy_logs()
     try:
         return args.handler(args)

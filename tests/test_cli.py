@@ -74,7 +74,7 @@ def test_quiet_hides_progress_bars(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_quiet_keeps_only_d3rlpy_warnings(capsys: pytest.CaptureFixture[str], restore_structlog) -> None:
     from d3rlpy.logging import LOG
 
-    from recgym.cli import silence_d3rlpy_logs
+    from recgym.logs import silence_d3rlpy_logs
 
     LOG.info("shown before", epoch=1)
     silence_d3rlpy_logs()

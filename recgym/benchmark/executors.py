@@ -25,6 +25,7 @@ import torch
 
 from recgym.benchmark.runner import RunSettings, run_one
 from recgym.benchmark.specs import BenchmarkError, ResolvedAgent
+from recgym.logs import d3rlpy_logs_silenced, silence_d3rlpy_logs
 
 __all__ = ["EXECUTORS", "Unit", "make_executor"]
 
@@ -85,9 +86,11 @@ def _threads_per_job(jobs: int) -> int:
 _WORKER_DATASET: Any = None
 
 
-def _init_worker(threads: int, dataset: Any) -> None:
+def _init_worker(threads: int, dataset: Any, quiet: bool) -> None:
     global _WORKER_DATASET
     torch.set_num_threads(threads)
+    if quiet:
+        silence_d3rlpy_logs()
     _WORKER_DATASET = dataset
 
 
@@ -102,7 +105,7 @@ def _run_processes(
     context = multiprocessing.get_context("spawn")  # fork after torch's thread pools start can deadlock
     threads = _threads_per_job(jobs)
     failures = []
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(threads, dataset)) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(threads, dataset, d3rlpy_logs_silenced())) as pool:
         pending = {pool.submit(_run_in_worker, unit, settings, digest): unit for unit in units}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)

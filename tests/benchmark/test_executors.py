@@ -47,6 +47,24 @@ def test_local_processes_give_the_same_tables(sequential, tiny_dataset, tmp_path
     pd.testing.assert_frame_equal(parallel.curves, sequential.curves)
 
 
+def test_local_processes_keep_d3rlpy_quiet_when_the_caller_is(tiny_dataset, tmp_path, capfd):
+    import structlog
+
+    from recgym.logs import d3rlpy_logs_silenced, silence_d3rlpy_logs
+
+    saved = structlog.get_config()
+    assert not d3rlpy_logs_silenced()
+    silence_d3rlpy_logs()
+    try:
+        assert d3rlpy_logs_silenced()
+        run_benchmark(tiny_dataset, ["sasrec"], out=tmp_path / "out", **{**SETTINGS, "agent_options": OPTIONS, "jobs": 2})
+    finally:
+        structlog.configure(**saved)
+    captured = capfd.readouterr()
+    assert "epoch=" not in captured.out + captured.err  # the workers' per-epoch lines are silenced too
+    assert (tmp_path / "out" / "runs" / "sasrec" / "seed1" / "result.json").exists()
+
+
 def test_ray_gives_the_same_tables(sequential, tiny_dataset, tmp_path):
     pytest.importorskip("ray")
     import ray
