@@ -23,9 +23,18 @@ from matplotlib.figure import Figure
 
 from recgym.benchmark.report import metric_label
 from recgym.benchmark.stats import mean_interval
+from recgym.benchmark.validity import ONLINE_TARGET
 from recgym.errors import RecgymError
 
-__all__ = ["TRAIN_PANELS", "VAL_PANELS", "plot_curves", "plot_results", "plot_test_metrics"]
+__all__ = [
+    "TRAIN_PANELS",
+    "VALIDITY_PANELS",
+    "VAL_PANELS",
+    "plot_curves",
+    "plot_offline_vs_online",
+    "plot_results",
+    "plot_test_metrics",
+]
 
 VAL_PANELS = (
     "purchase/hr@20",
@@ -48,6 +57,9 @@ sampled negatives, the val Q bias (mean Q of logged actions − their discounted
 
 TEST_PANELS = ("reward@20", "purchase/hr@20", "purchase/ndcg@20", "click/hr@20", "click/ndcg@20", "online/return")
 """Test metrics drawn by :func:`plot_test_metrics`."""
+
+VALIDITY_PANELS = ("reward@20", "purchase/hr@20", "click/hr@20", "click/ndcg@20")
+"""Offline test metrics drawn against the online return by :func:`plot_offline_vs_online`."""
 
 Band = Literal["ci", "std", "minmax"]
 BAND_NAMES = {"ci": "95% CI", "std": "± std", "minmax": "min-max"}
@@ -162,6 +174,28 @@ def plot_test_metrics(
     return _save(fig, Path(path))
 
 
+def plot_offline_vs_online(
+    points: pd.DataFrame, metrics: Sequence[str], path: str | os.PathLike[str], *, title: str = ""
+) -> list[Path]:
+    """One panel per offline test metric against the online return: a marker per run, one style per agent."""
+    drawn = [m for m in metrics if m in points.columns and points[m].notna().any()]
+    if not drawn or ONLINE_TARGET not in points:
+        return []
+    styles = _styles(list(dict.fromkeys(points["agent"])))
+    fig = Figure(figsize=(3.6 * len(drawn) + 1.6, 3.4), layout="constrained")
+    axes = fig.subplots(1, len(drawn), squeeze=False, sharey=True).ravel()
+    for ax, metric in zip(axes, drawn):
+        for agent, runs in points.groupby("agent", sort=False):
+            style = styles[agent]
+            ax.scatter(runs[metric], runs[ONLINE_TARGET], marker=style["marker"], color=style["color"], label=agent)
+        ax.set_xlabel(f"{metric_label(metric)} (test, replay)")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(f"{metric_label(ONLINE_TARGET)} (test users)")
+    axes[-1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize="small", frameon=False)
+    fig.suptitle(f"{title + ': ' if title else ''}offline metrics against the online return, one marker per run")
+    return _save(fig, Path(path))
+
+
 def _save(fig: Figure, path: Path) -> list[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     png, pdf = path.with_suffix(".png"), path.with_suffix(".pdf")
@@ -194,6 +228,9 @@ def plot_results(out_dir: str | os.PathLike[str], *, band: Band = "ci") -> list[
         table = pd.read_csv(results)
         selection = next((s for s in table["selection"].unique() if s != "best"), "best")
         written += plot_test_metrics(table, TEST_PANELS, figures / "test_metrics.png", selection=selection)
+    points = out_dir / "validity_points.csv"
+    if points.is_file():
+        written += plot_offline_vs_online(pd.read_csv(points), VALIDITY_PANELS, figures / "offline_vs_online.png")
     return written
 
 

@@ -28,6 +28,7 @@ from recgym.benchmark.executors import Unit, make_executor
 from recgym.benchmark.runner import ONLINE_METRICS, RunSettings
 from recgym.benchmark.specs import AgentSpec, BenchmarkError, describe_agent, resolve_agents
 from recgym.benchmark.store import claim_folder, json_default, load_result, read_config, run_dir, write_curves
+from recgym.benchmark.validity import format_validity, validity_tables
 from recgym.envs.registration import SYNTHETIC_SESSIONS
 
 __all__ = ["DEFAULT_BASELINE", "BenchmarkResult", "run_benchmark", "write_report"]
@@ -115,6 +116,8 @@ def run_benchmark(
         agents, preset=preset, n_items=int(data.n_items), state_size=int(data.state_size), agent_options=agent_options,
         grid=grid,
     )  # fmt: skip
+    if online_options is None and any(spec.baseline == "oracle" for spec in specs.values()):
+        raise BenchmarkError("the oracle baseline needs online evaluation (--online) in the synthetic world")
     executor_fn = make_executor(executor, jobs=jobs, ray_address=ray_address)
     if baseline is not None and baseline not in specs:
         if baseline != DEFAULT_BASELINE:
@@ -204,9 +207,23 @@ def write_report(out: str | os.PathLike[str], *, baseline: str | None = DEFAULT_
     if baseline is not None:
         sections.append(format_comparison(comparison, metrics, baseline))
     sections.append(format_dynamics(dynamics))
+    if "online" in config:
+        sections.append(_write_validity(out_dir, finished, table_metrics(ks)))
     (out_dir / "results.md").write_text("\n".join(sections))
     figures = tuple(plot_results(out_dir))
     return BenchmarkResult(out_dir, digest, curves, runs, table, comparison, figures)
+
+
+def _write_validity(out_dir: Path, finished: Sequence[Mapping[str, Any]], metrics: Sequence[str]) -> str:
+    """``validity_*.csv`` (offline metrics against the online return) and their ``results.md`` section."""
+    tables = validity_tables(finished, metrics)
+    tables.points.to_csv(out_dir / "validity_points.csv", index=False)
+    tables.across.merge(tables.within, on="metric", suffixes=("", "_within")).to_csv(
+        out_dir / "validity_correlations.csv", index=False
+    )
+    if tables.selection is not None:
+        tables.selection.to_csv(out_dir / "validity_selection.csv", index=False)
+    return format_validity(tables)
 
 
 def _check_device(device: str) -> None:

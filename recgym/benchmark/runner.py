@@ -20,7 +20,8 @@ from recgym.benchmark.report import select_steps, summarize_run
 from recgym.benchmark.specs import ResolvedAgent
 from recgym.benchmark.store import RESULT_FILE, write_json
 from recgym.evaluation import PopularityPolicy, RandomPolicy, evaluate
-from recgym.online import evaluate_online
+from recgym.envs.online import UserSimulator
+from recgym.online import OraclePolicy, evaluate_online
 from recgym.q_bias import q_bias
 from recgym.saving import load_model, save_model
 
@@ -117,9 +118,19 @@ def run_one(agent: ResolvedAgent, seed: int, dataset: Any, folder: Path, setting
 
 def _baseline_run(agent: ResolvedAgent, seed: int, dataset: Any, settings: RunSettings) -> dict[str, Any]:
     """A policy without training: one evaluation at step 0 on val, then on test."""
-    policy = PopularityPolicy(dataset) if agent.baseline == "popularity" else RandomPolicy(dataset.n_items, seed=seed)
+    policy = _baseline_policy(agent.baseline, seed, dataset, settings)
     curve = [{"step": 0, "epoch": 0, **_val(policy, dataset, settings)}]
     return {"curve": curve, "ranked": [0], "test": {0: _test(policy, dataset, settings)}}
+
+
+def _baseline_policy(name: str | None, seed: int, dataset: Any, settings: RunSettings) -> Any:
+    if name == "popularity":
+        return PopularityPolicy(dataset)
+    if name == "random":
+        return RandomPolicy(dataset.n_items, seed=seed)
+    assert name == "oracle" and settings.online is not None  # the harness refuses the oracle without a world
+    world = {key: value for key, value in settings.online.items() if key not in ("n_sessions", "slate_size")}
+    return OraclePolicy(UserSimulator(n_sessions=world.pop("log_sessions"), **world))
 
 
 def _train_run(agent: ResolvedAgent, dataset: Any, folder: Path, settings: RunSettings) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from matplotlib.image import imread
 import recgym
 from recgym.benchmark import config_hash, run_benchmark, table_metrics
 from recgym.errors import RecgymError
+from recgym.envs.online import UserSimulator
+from recgym.online import OraclePolicy
 
 SEEDS, STEPS, EVAL_EVERY, TOP_N = 2, 6, 2, 2
 AGENTS = {
@@ -238,8 +240,8 @@ def test_online_columns_equal_a_direct_online_evaluation(one_thread, tmp_path):
 
     data = {"n_sessions": 300, "n_items": 50, "data_dir": tmp_path / "data"}
     result = run_benchmark(
-        "synthetic", ["sasrec", "popularity"], seeds=2, steps=2, eval_every=1, top_n_checkpoints=1, progress=False,
-        agent_options={"hidden_size": 8}, online=40, out=tmp_path / "out", **data,
+        "synthetic", ["sasrec", "popularity", "oracle"], seeds=2, steps=2, eval_every=1, top_n_checkpoints=1,
+        progress=False, agent_options={"hidden_size": 8}, online=40, out=tmp_path / "out", **data,
     )  # fmt: skip
     assert {"online/return", "online/clicks_per_session", "online/purchases_per_session"} <= set(result.table)
     assert result.curves["online/return"].notna().all()
@@ -249,10 +251,26 @@ def test_online_columns_equal_a_direct_online_evaluation(one_thread, tmp_path):
     )
     row = result.table[(result.table.agent == "popularity") & (result.table.selection == "best")].iloc[0]
     assert row["online/return"] == pytest.approx(expected["return"])
+    simulator = UserSimulator(n_sessions=300, n_items=50, data_dir=tmp_path / "data")
+    oracle = result.table[(result.table.agent == "oracle") & (result.table.selection == "best")].iloc[0]
+    assert oracle["online/return"] == pytest.approx(
+        recgym.evaluate_online(OraclePolicy(simulator), n_sessions=40, seed=2, log_sessions=300, n_items=50,
+                               data_dir=tmp_path / "data")["return"]
+    )  # fmt: skip
+    offline = recgym.evaluate(OraclePolicy(simulator), dataset, split="test")
+    assert oracle["click/hr@20"] == pytest.approx(offline["click/hr@20"])
     config = json.loads((tmp_path / "out" / "config.json").read_text())["config"]
     assert config["online"] == {"n_sessions": 40, "slate_size": 20}
+    points = pd.read_csv(tmp_path / "out" / "validity_points.csv")  # the offline-vs-online section and figure
+    best = result.runs[result.runs.selection == "best"]
+    assert sorted(points["online/return"]) == pytest.approx(sorted(best["online/return"]))
+    assert "## Offline metrics against the online return" in (tmp_path / "out" / "results.md").read_text()
+    assert (tmp_path / "out" / "figures" / "offline_vs_online.png").is_file()
     with pytest.raises(RecgymError, match="online evaluation needs the synthetic dataset"):
         run_benchmark(dataset, ["popularity"], seeds=1, steps=1, eval_every=1, online=40, out=tmp_path / "x")
+    with pytest.raises(RecgymError, match="oracle baseline needs online evaluation"):
+        run_benchmark("synthetic", ["oracle"], seeds=1, steps=1, eval_every=1, out=tmp_path / "y", **data)
+    assert not (tmp_path / "y").exists()
 
 
 def test_a_changed_input_file_refuses_the_folder(tmp_path):

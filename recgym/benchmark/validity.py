@@ -1,0 +1,206 @@
+"""Which offline metric predicts what a policy earns online: rank agreement over a benchmark run with ``--online``.
+
+Three views of one results folder, each offline metric (HR/NDCG@k per event type, Reward@k, on the replay splits)
+against the online return (:func:`recgym.evaluate_online` in the world that wrote the logs):
+
+- **across policies**: every run's val-selected checkpoint (baselines included), its test offline metrics against its
+  online return on the test users (simulated users that selection never saw); Kendall τ-b and Spearman ρ over the
+  runs, and over the agents' means;
+- **within a run**: across one run's checkpoints, each val offline metric against the online return on the val users;
+  τ and ρ per run, averaged over the trained runs;
+- **checkpoint selection**: the checkpoint each val metric selects in each run, and its online return on the test
+  users against the run's best checkpoint online (the regret). It needs the test evaluation of every checkpoint
+  (``--top-n`` at least the number of evaluations); otherwise it is left out.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from recgym.benchmark.report import metric_label
+
+__all__ = [
+    "ONLINE_TARGET",
+    "ValidityTables",
+    "checkpoint_table",
+    "format_validity",
+    "rank_agreement",
+    "selection_regret",
+    "validity_tables",
+    "within_run_agreement",
+]
+
+ONLINE_TARGET = "online/return"
+"""What the offline metrics are asked to predict: the mean return per simulated session."""
+
+
+@dataclass(frozen=True)
+class ValidityTables:
+    """The three views of :func:`validity_tables` and the points they were computed from."""
+
+    points: pd.DataFrame
+    """One row per run: agent, seed, the test metrics of its val-selected ("best") checkpoint."""
+    across: pd.DataFrame
+    within: pd.DataFrame
+    selection: pd.DataFrame | None
+    """None when not every checkpoint of every trained run was evaluated on test."""
+
+
+def rank_agreement(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
+    """Kendall τ-b and Spearman ρ of ``x`` against ``y``; NaN when fewer than 3 pairs or either side is constant."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan"), float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(stats.kendalltau(x, y).statistic), float(stats.spearmanr(x, y).statistic)
+
+
+def checkpoint_table(results: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per run and evaluated step: ``val/<metric>`` from the curve, ``test/<metric>`` where tested."""
+    rows = []
+    for result in results:
+        tested = {int(step): metrics for step, metrics in result["test"].items()}
+        for point in result["curve"]:
+            step = int(point["step"])
+            row = {"agent": result["agent"], "seed": result["seed"], "step": step, "trained": step > 0}
+            row.update({f"val/{key}": value for key, value in point.items() if key not in ("step", "epoch")})
+            row.update({f"test/{key}": value for key, value in tested.get(step, {}).items()})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _across(points: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    means = points.groupby("agent", sort=False)[[*metrics, ONLINE_TARGET]].mean()
+    rows = []
+    for metric in metrics:
+        tau, rho = rank_agreement(points[metric], points[ONLINE_TARGET])
+        agents_tau, agents_rho = rank_agreement(means[metric], means[ONLINE_TARGET])
+        rows.append({"metric": metric, "kendall_tau": tau, "spearman_rho": rho, "n_runs": len(points),
+                     "agents_kendall_tau": agents_tau, "agents_spearman_rho": agents_rho, "n_agents": len(means)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def within_run_agreement(checkpoints: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    """Per val metric: τ and ρ against the val online return across each trained run's checkpoints, averaged.
+
+    ``n_runs`` counts the runs where both are defined (≥ 3 checkpoints, neither side constant); ``positive_share``
+    is the share of those with τ > 0.
+    """
+    trained = checkpoints[checkpoints["trained"]]
+    rows = []
+    for metric in metrics:
+        pairs = [
+            rank_agreement(run[f"val/{metric}"], run[f"val/{ONLINE_TARGET}"])
+            for _, run in trained.groupby(["agent", "seed"], sort=False)
+        ]
+        taus = np.array([tau for tau, _ in pairs if not np.isnan(tau)])
+        rhos = np.array([rho for _, rho in pairs if not np.isnan(rho)])
+        rows.append({
+            "metric": metric,
+            "mean_kendall_tau": float(taus.mean()) if len(taus) else float("nan"),
+            "mean_spearman_rho": float(rhos.mean()) if len(rhos) else float("nan"),
+            "positive_share": float((taus > 0).mean()) if len(taus) else float("nan"),
+            "n_runs": len(taus),
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def selection_regret(checkpoints: pd.DataFrame, criteria: Sequence[str]) -> pd.DataFrame | None:
+    """Per val criterion: the test online return of the checkpoint it selects in each trained run (ties: the earlier
+    step), the regret against the run's online-best checkpoint, and how often it selects that checkpoint.
+
+    ``final`` (the last checkpoint) is added as a reference. None when some checkpoint has no test evaluation.
+    """
+    trained = checkpoints[checkpoints["trained"]]
+    target = f"test/{ONLINE_TARGET}"
+    if trained.empty or target not in trained or trained[target].isna().any():
+        return None
+    rows = []
+    for criterion in [*criteria, "final"]:
+        chosen_returns, regrets, hits = [], [], []
+        for _, run in trained.groupby(["agent", "seed"], sort=False):
+            run = run.sort_values("step", kind="mergesort")
+            if criterion == "final":
+                chosen = run.iloc[-1]
+            else:
+                chosen = run.iloc[int(np.argmax(run[f"val/{criterion}"].to_numpy()))]
+            best = run[target].max()
+            chosen_returns.append(chosen[target])
+            regrets.append(best - chosen[target])
+            hits.append(chosen[target] == best)
+        rows.append({"criterion": criterion, "online_return": float(np.mean(chosen_returns)),
+                     "mean_regret": float(np.mean(regrets)), "max_regret": float(np.max(regrets)),
+                     "best_share": float(np.mean(hits)), "n_runs": len(regrets)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def validity_tables(results: Sequence[Mapping[str, Any]], metrics: Sequence[str]) -> ValidityTables:
+    """The three views for the offline ``metrics`` over finished runs that were evaluated online."""
+    points = pd.DataFrame([{"agent": r["agent"], "seed": r["seed"], **r["selections"]["best"]} for r in results])
+    checkpoints = checkpoint_table(results)
+    criteria = [*metrics, ONLINE_TARGET]  # selecting by the online return of the val users: what a live test would do
+    return ValidityTables(
+        points=points[["agent", "seed", *metrics, ONLINE_TARGET]],
+        across=_across(points, metrics),
+        within=within_run_agreement(checkpoints, metrics),
+        selection=selection_regret(checkpoints, criteria),
+    )
+
+
+def _cell(value: float, digits: int = 2) -> str:
+    return "–" if np.isnan(value) else f"{value:+.{digits}f}"
+
+
+def format_validity(tables: ValidityTables) -> str:
+    """The ``results.md`` section of :func:`validity_tables`."""
+    across = tables.across.sort_values("kendall_tau", ascending=False, na_position="last")
+    n_runs, n_agents = int(across["n_runs"].iloc[0]), int(across["n_agents"].iloc[0])
+    lines = [
+        "## Offline metrics against the online return",
+        "",
+        f"Across policies: test metrics of each run's val-selected checkpoint against its online return on the test "
+        f"users; rank correlations over the {n_runs} runs and over the {n_agents} agents' means. Within runs: val "
+        f"metrics against the online return on the val users across each trained run's checkpoints, averaged over "
+        f"the runs (positive: share of runs with τ > 0).",
+        "",
+        "| metric | τ (runs) | ρ (runs) | τ (agents) | ρ (agents) | τ within runs | ρ within runs | positive |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    within = tables.within.set_index("metric")
+    for row in across.itertuples():
+        inside = within.loc[row.metric]
+        lines.append(
+            f"| {metric_label(row.metric)} | {_cell(row.kendall_tau)} | {_cell(row.spearman_rho)} | "
+            f"{_cell(row.agents_kendall_tau)} | {_cell(row.agents_spearman_rho)} | "
+            f"{_cell(inside['mean_kendall_tau'])} | {_cell(inside['mean_spearman_rho'])} | "
+            f"{inside['positive_share']:.0%} of {int(inside['n_runs'])} |"
+        )
+    lines.append("")
+    if tables.selection is None:
+        lines += ["Checkpoint selection: not every checkpoint was evaluated on test (run with `--top-n` at least the "
+                  "number of evaluations to compare selections).", ""]  # fmt: skip
+        return "\n".join(lines)
+    lines += [
+        "Checkpoint selection: the online return (test users) of the checkpoint each val criterion selects, mean "
+        "over the trained runs; regret against each run's online-best checkpoint.",
+        "",
+        "| selected by | online return | mean regret | max regret | selects the online-best |",
+        "|---|---|---|---|---|",
+    ]
+    for row in tables.selection.sort_values("mean_regret", kind="mergesort").itertuples():
+        name = "last checkpoint" if row.criterion == "final" else metric_label(row.criterion)
+        if row.criterion == ONLINE_TARGET:
+            name += " (val users)"
+        lines.append(
+            f"| {name} | {row.online_return:.3f} | {row.mean_regret:.3f} | {row.max_regret:.3f} | "
+            f"{row.best_share:.0%} of {row.n_runs} |"
+        )
+    return "\n".join([*lines, ""])

@@ -1,0 +1,94 @@
+"""Tests of recgym/benchmark/validity.py against hand-computed rank correlations and selections."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from recgym.benchmark.validity import (
+    checkpoint_table,
+    format_validity,
+    rank_agreement,
+    selection_regret,
+    validity_tables,
+    within_run_agreement,
+)
+
+
+def test_rank_agreement_equals_hand_counts():
+    # pairs of (1,2,3,4) against (1,2,4,3): 5 concordant, 1 discordant -> tau = 4/6; rank differences 0,0,1,1 ->
+    # rho = 1 - 6 * 2 / (4 * (16 - 1)) = 0.8
+    tau, rho = rank_agreement([1, 2, 3, 4], [1, 2, 4, 3])
+    assert tau == pytest.approx(4 / 6) and rho == pytest.approx(0.8)
+    assert rank_agreement([4, 3, 2, 1], [1, 2, 3, 4]) == pytest.approx((-1.0, -1.0))
+    assert all(math.isnan(v) for v in rank_agreement([1, 1, 1], [1, 2, 3]))  # constant side
+    assert all(math.isnan(v) for v in rank_agreement([1, 2], [1, 2]))  # fewer than 3 pairs
+
+
+def _checkpoints() -> pd.DataFrame:
+    rows = []
+    runs = {  # (val metric, val online, test online) per step 1..3
+        ("a", 0): ([0.1, 0.3, 0.2], [1.0, 1.1, 1.2], [1.0, 1.2, 1.5]),
+        ("b", 0): ([0.5, 0.5, 0.1], [3.0, 2.0, 1.0], [2.0, 1.0, 1.0]),
+    }
+    for (agent, seed), (metric, val_online, test_online) in runs.items():
+        for step, values in enumerate(zip(metric, val_online, test_online), start=1):
+            rows.append({"agent": agent, "seed": seed, "step": step, "trained": True, "val/m": values[0],
+                         "val/online/return": values[1], "test/online/return": values[2]})  # fmt: skip
+    rows.append({"agent": "popularity", "seed": 0, "step": 0, "trained": False, "val/m": 9.0,
+                 "val/online/return": 0.0, "test/online/return": 0.0})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_selection_regret_by_hand():
+    table = selection_regret(_checkpoints(), ["m"]).set_index("criterion")
+    # run a selects step 2 (test 1.2, best 1.5): regret 0.3; run b's tie selects step 1 (2.0, the best): regret 0
+    assert table.loc["m", "mean_regret"] == pytest.approx(0.15)
+    assert table.loc["m", "max_regret"] == pytest.approx(0.3)
+    assert table.loc["m", "best_share"] == 0.5 and table.loc["m", "n_runs"] == 2  # the baseline is not a run
+    assert table.loc["m", "online_return"] == pytest.approx((1.2 + 2.0) / 2)
+    # the last checkpoint: a's is its best, b's loses 1.0
+    assert table.loc["final", "mean_regret"] == pytest.approx(0.5)
+    assert selection_regret(_checkpoints().assign(**{"test/online/return": float("nan")}), ["m"]) is None
+
+
+def test_within_run_agreement_by_hand():
+    row = within_run_agreement(_checkpoints(), ["m"]).iloc[0]
+    tau_a, rho_a = rank_agreement([0.1, 0.3, 0.2], [1.0, 1.1, 1.2])  # (1/3, 1/2): one of three pairs discordant
+    tau_b, rho_b = rank_agreement([0.5, 0.5, 0.1], [3.0, 2.0, 1.0])
+    assert tau_a == pytest.approx(1 / 3) and rho_a == pytest.approx(0.5)
+    assert row["mean_kendall_tau"] == pytest.approx((tau_a + tau_b) / 2)
+    assert row["mean_spearman_rho"] == pytest.approx((rho_a + rho_b) / 2)
+    assert row["positive_share"] == 1.0 and row["n_runs"] == 2
+
+
+def _result(agent: str, seed: int, curve: list[dict], test: dict) -> dict:
+    best = test[max(test, key=lambda step: next(p["m"] for p in curve if str(p["step"]) == step))]
+    return {"agent": agent, "seed": seed, "curve": curve, "test": test, "selections": {"best": best}}
+
+
+def test_validity_tables_from_run_results():
+    results = [
+        _result("x", seed, [{"step": s, "epoch": s, "m": m, "online/return": r} for s, m, r in curve],
+                {str(s): {"m": m, "online/return": r} for s, m, r in test})  # fmt: skip
+        for seed, curve, test in (
+            (0, [(1, 0.1, 1.0), (2, 0.2, 1.5), (3, 0.3, 2.0)], [(1, 0.1, 1.1), (2, 0.2, 1.4), (3, 0.3, 2.1)]),
+            (1, [(1, 0.3, 1.0), (2, 0.2, 1.5), (3, 0.1, 2.0)], [(1, 0.4, 1.2), (2, 0.2, 1.3), (3, 0.1, 1.9)]),
+        )
+    ] + [_result("popularity", 0, [{"step": 0, "epoch": 0, "m": 0.05, "online/return": 0.5}],
+                 {"0": {"m": 0.05, "online/return": 0.6}})]  # fmt: skip
+    checkpoints = checkpoint_table(results)
+    assert checkpoints.loc[(checkpoints.seed == 1) & (checkpoints.step == 2), "test/m"].item() == 0.2
+    tables = validity_tables(results, ["m"])
+    # best checkpoints: seed 0 step 3 (0.3, 2.1), seed 1 step 1 (0.4, 1.2), popularity (0.05, 0.6)
+    assert tables.points[["m", "online/return"]].values.tolist() == [[0.3, 2.1], [0.4, 1.2], [0.05, 0.6]]
+    across = tables.across.iloc[0]
+    assert across["kendall_tau"] == pytest.approx(1 / 3) and across["n_runs"] == 3 and across["n_agents"] == 2
+    assert math.isnan(across["agents_kendall_tau"])  # two agents: no rank correlation
+    selection = tables.selection.set_index("criterion")
+    assert selection.loc["m", "mean_regret"] == pytest.approx((0 + 0.7) / 2)  # seed 1's val pick is its worst online
+    assert selection.loc["online/return", "mean_regret"] == pytest.approx(0)
+    text = format_validity(tables)
+    assert "| m | +0.33 |" in text and "| last checkpoint | 2.000 | 0.000 |" in text
