@@ -16,13 +16,14 @@ import dataclasses
 import math
 from contextlib import contextmanager
 from functools import cached_property
-from typing import ClassVar, Iterable, Iterator, Optional, Union
+from typing import Any, ClassVar, Generator, Iterable, Iterator, Optional, Union
 
 import numpy as np
 import torch
 from d3rlpy.algos.qlearning.base import QLearningAlgoBase, QLearningAlgoImplBase
 from d3rlpy.base import LearnableConfig
 from d3rlpy.constants import ActionSpace
+from d3rlpy.dataset import ReplayBufferBase
 from d3rlpy.models import EncoderFactory, make_encoder_field
 from d3rlpy.models.torch import compute_output_size
 from d3rlpy.optimizers import AdamFactory, OptimizerFactory, make_optimizer_field, register_optimizer_factory
@@ -37,6 +38,7 @@ from agents.augment import augment
 from agents.encoders import ItemEncoderFactory, SASRecEncoderFactory
 from agents.losses import ACTOR_WEIGHTS, apply_actor_weight, cross_entropy, negative_td_loss, td_loss
 from agents.negatives import sample_negatives
+from recgym.contract import bind_contract, contract_of
 from recgym.metrics import top_k
 
 __all__ = [
@@ -459,6 +461,21 @@ class SASRecAlgoBase(QLearningAlgoBase[SASRecImpl, SASRecBaseConfig]):
 
     def get_action_type(self) -> ActionSpace:
         return ActionSpace.DISCRETE
+
+    def build_with_dataset(self, dataset: ReplayBufferBase) -> None:
+        super().build_with_dataset(dataset)
+        self._keep_contract(dataset)
+
+    def fitter(
+        self, dataset: ReplayBufferBase, *args: Any, **kwargs: Any
+    ) -> Generator[tuple[int, dict[str, float]], None, None]:
+        self._keep_contract(dataset)
+        yield from super().fitter(dataset, *args, **kwargs)
+
+    def _keep_contract(self, dataset: ReplayBufferBase) -> None:
+        """Carry the dataset contract of an MDPDataset made by ``SessionDataset.to_d3rlpy`` (recgym.contract)."""
+        if (contract := contract_of(dataset)) is not None:
+            bind_contract(self, contract)
 
     def scores(self, observations: Observations) -> torch.Tensor:
         """(B, n_items) float32 item scores on the algo's device from N1's ``score_head``; no grad, eval mode."""

@@ -223,7 +223,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 
     model = load_model(args.model, device=args.device)
     dataset = _load(args)
-    metrics = evaluate(model, dataset, split=args.split, progress=not args.quiet)
+    metrics = evaluate(model, dataset, split=args.split, progress=not args.quiet, allow_transfer=args.allow_transfer)
     print(f"{args.model} on {dataset.name}, {args.split} split")
     print(format_metrics(metrics))
     return 0
@@ -248,6 +248,10 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
     add_dataset_arguments(parser, as_option=True)
     parser.add_argument("--split", choices=("train", "val", "test"), default="test", help="(default: test)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    parser.add_argument(
+        "--allow-transfer", action="store_true",
+        help="evaluate a model trained on another item index of the same size (a deliberate transfer)",
+    )
     parser.set_defaults(handler=_run_evaluate)
 
 

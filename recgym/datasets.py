@@ -10,6 +10,7 @@ and unchanged input files reload the cache. The cache sits in ``cache_dir``, els
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import inspect
 import json
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from recgym.contract import bind_contract, item_index_fingerprint
 from recgym.data.protocol import SPLIT_NAMES, PreparedLog, ProtocolConfig, apply_protocol, protocol_config
 from recgym.data.schema import EventType
 from recgym.data.store import FORMAT_VERSION, check_writable, file_fingerprint, read_cache, write_cache
@@ -87,6 +89,11 @@ class SessionDataset:
         sizes = ", ".join(f"{name}={split.n_sessions} sessions" for name, split in self._splits.items())
         return f"SessionDataset({self.name!r}, n_items={self.n_items}, state_size={self.state_size}, {sizes})"
 
+    @functools.cached_property
+    def item_index_fingerprint(self) -> str:
+        """A fingerprint of the item index (:func:`recgym.contract.item_index_fingerprint` of ``raw_item_ids``)."""
+        return item_index_fingerprint(self.raw_item_ids)
+
     def split(self, name: str) -> Split:
         """The transitions of ``"train"``, ``"val"`` or ``"test"``."""
         if name not in self._splits:
@@ -130,12 +137,13 @@ class SessionDataset:
         """A d3rlpy MDPDataset of one split: int32 (N, state_size) observations, one episode per session.
 
         d3rlpy takes the next observation from the next row of the episode (our next state) and zeros at terminals.
-        ``action_size`` is ``n_items`` even when some items never occur in the split.
+        ``action_size`` is ``n_items`` even when some items never occur in the split. The MDPDataset carries this
+        dataset's :class:`~recgym.contract.DatasetContract`, which a recgym agent trained on it keeps.
         """
         import d3rlpy
 
         data = self.split(split)
-        return d3rlpy.dataset.MDPDataset(
+        mdp = d3rlpy.dataset.MDPDataset(
             observations=data.observations,
             actions=data.actions,
             rewards=data.rewards,
@@ -143,6 +151,8 @@ class SessionDataset:
             action_space=d3rlpy.ActionSpace.DISCRETE,
             action_size=self.n_items,
         )
+        bind_contract(mdp, self)
+        return mdp
 
     def to_minari(
         self, dataset_id: str, split: str = "train", *, data_format: str = "hdf5", **metadata: Any

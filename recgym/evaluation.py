@@ -45,6 +45,7 @@ def evaluate(
     device: str | torch.device | None = None,
     progress: bool = False,
     unique_states: bool = True,
+    allow_transfer: bool = False,
 ) -> dict[str, float]:
     """HR@k and NDCG@k per event type, Reward@k and event counts of ``policy`` on the events of ``split``.
 
@@ -57,14 +58,16 @@ def evaluate(
     state) and its top-k is shared by the events with that state; ``unique_states=False`` scores every event in log
     order instead, for a policy that reads more than the observation (an oracle replaying the log, say). ``batch_size`` counts distinct states per scoring call; the
     default keeps a batch's score matrix under 24 MB, small enough for the allocator to reuse it from call to call.
-    ``device`` moves the scores before the top-k (default: where the policy returned them).
+    ``device`` moves the scores before the top-k (default: where the policy returned them). A model trained for
+    another dataset is refused (:mod:`recgym.contract`); ``allow_transfer`` accepts another item index of the same
+    size, for a deliberate transfer.
     """
     ks = _check_ks(ks)
     if batch_size is None:
         batch_size = max(1, min(4096, SCORE_BATCH_FLOATS // dataset.n_items))
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    check_compatible(policy, dataset)
+    check_compatible(policy, dataset, allow_transfer=allow_transfer)
     events = dataset.split(split)
     scorer = as_scorer(policy)
     max_k = min(max(ks), dataset.n_items)

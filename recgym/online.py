@@ -46,6 +46,7 @@ def evaluate_online(
     *,
     log_sessions: int = SYNTHETIC_SESSIONS,
     device: str | torch.device | None = None,
+    allow_transfer: bool = False,
     **options: Any,
 ) -> dict[str, float]:
     """Simulate sessions ``0..n_sessions-1`` of stream ``seed`` with ``policy``'s top-``slate_size`` as the slate.
@@ -54,6 +55,8 @@ def evaluate_online(
     nothing (the generator's own sessions). ``options``: those of ``gym.make("RecOnline-Synthetic", ...)``, i.e. of
     :class:`~recgym.envs.online.UserSimulator`, except that the logged sessions that fix the item index are
     ``log_sessions`` (the ``n_sessions`` of ``load_dataset("synthetic", ...)``; 20,000 as RecReplay-Synthetic).
+    A model trained for another dataset than the world's is refused, as by :func:`recgym.evaluate`
+    (``allow_transfer``).
 
     Keys: ``return`` (mean return per session) with ``return_ci95_low`` / ``return_ci95_high``, a normal-approximation
     95% interval (mean ± 1.96 standard errors over sessions); ``clicks_per_session``, ``purchases_per_session``,
@@ -64,6 +67,10 @@ def evaluate_online(
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
             raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     simulator = UserSimulator(n_sessions=log_sessions, **options)
+    if policy is not None:
+        from recgym.scoring import check_compatible
+
+        check_compatible(policy, simulator.dataset, allow_transfer=allow_transfer)
     recommend = _recommender(policy, simulator.n_items, min(slate_size, simulator.n_items), device)
     returns, clicks, purchases, slate_clicks = (np.zeros(n_sessions) for _ in range(4))
     sessions = simulator.start(seed, np.arange(n_sessions))

@@ -3,7 +3,7 @@
 ``d3rlpy.load_learnable`` reads ``.d3`` files, which are pickles: loading one runs whatever code it holds, so only
 load ``.d3`` files you made yourself. :func:`save_model` writes a ``torch.save`` file holding only strings,
 numbers and tensors (the config as d3rlpy's JSON, the observation shape, the action size, each module's
-``state_dict``); :func:`load_model` reads it with ``torch.load(weights_only=True)``, which refuses any other
+``state_dict``, the dataset contract of :mod:`recgym.contract`); :func:`load_model` reads it with ``torch.load(weights_only=True)``, which refuses any other
 object, then rebuilds the algorithm from the config (any registered d3rlpy algorithm: ``import recgym`` registers
 the agents and the SASRec encoder) and loads the weights. The benchmark's checkpoints are such files.
 """
@@ -13,9 +13,12 @@ from __future__ import annotations
 import os
 import pickle
 from pathlib import Path
+from typing import Any
+
 import torch
 from d3rlpy.base import LearnableBase, LearnableConfigWithShape
 
+from recgym.contract import DatasetContract, bind_contract, contract_of
 from recgym.errors import RecgymError
 
 __all__ = ["ModelFileError", "load_model", "save_model"]
@@ -28,10 +31,16 @@ class ModelFileError(RecgymError, ValueError):
     """A file that is not a readable recgym model file (damaged, tampered with, or of another kind)."""
 
 
-def save_model(algo: LearnableBase, path: str | os.PathLike[str]) -> Path:
-    """Write a built algorithm's config and weights (no optimiser state) to ``path``, atomically."""
+def save_model(algo: LearnableBase, path: str | os.PathLike[str], *, dataset: Any = None) -> Path:
+    """Write a built algorithm's config, weights (no optimiser state) and dataset contract to ``path``, atomically.
+
+    The contract (:mod:`recgym.contract`) is ``dataset``'s when given, else the one the algorithm carries (a recgym
+    agent trained on ``dataset.to_d3rlpy(...)`` carries it); a model saved without one is checked by catalogue and
+    state size only.
+    """
     if algo.impl is None:
         raise ValueError(f"{type(algo).__name__} is not built yet: call fit() or build_with_dataset() first")
+    contract = DatasetContract.of(dataset) if dataset is not None else contract_of(algo)
     impl = algo.impl
     config = LearnableConfigWithShape(
         observation_shape=impl.observation_shape, action_size=impl.action_size, config=algo.config
@@ -41,6 +50,7 @@ def save_model(algo: LearnableBase, path: str | os.PathLike[str]) -> Path:
         "version": VERSION,
         "config": config.serialize(),
         "modules": {name: module.state_dict() for name, module in impl.modules.get_torch_modules().items()},
+        "contract": contract.to_dict() if contract is not None else None,
     }
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -77,7 +87,9 @@ def load_model(path: str | os.PathLike[str], device: str = "cpu:0") -> Learnable
             raise ValueError(f"modules {sorted(payload['modules'])} do not match the config's {sorted(modules)}")
         for name, module in modules.items():
             module.load_state_dict(payload["modules"][name])
-    except Exception as error:  # damaged weights: one clear line, whatever part failed
+        if payload.get("contract") is not None:
+            bind_contract(algo, DatasetContract.from_dict(payload["contract"]))
+    except Exception as error:  # damaged weights or contract: one clear line, whatever part failed
         raise ModelFileError(f"{path}: cannot rebuild the model: {_first_line(error)}") from error
     return algo
 

@@ -35,7 +35,7 @@ from d3rlpy import algos
 from d3rlpy.base import LearnableBase
 from d3rlpy.constants import ActionSpace
 
-from recgym.errors import InvalidOptionError
+from recgym.contract import DatasetContract, contract_of
 from recgym.metrics import top_k
 
 __all__ = [
@@ -128,22 +128,18 @@ def recommend(policy: Any, observations: np.ndarray, k: int) -> np.ndarray:
         return top_k(as_scorer(policy)(np.asarray(observations, dtype=np.int64)), k).cpu().numpy()
 
 
-def check_compatible(policy: Any, dataset: Any) -> None:
-    """Refuse a built d3rlpy algorithm whose catalogue or state size is not the dataset's (one clear line)."""
-    impl = getattr(policy, "impl", None) if isinstance(policy, LearnableBase) else None
-    if impl is None:
-        return
-    if impl.action_size != dataset.n_items:
-        raise InvalidOptionError(
-            f"the model scores {impl.action_size} items but {dataset.name} has {dataset.n_items}: "
-            "it was trained on another catalogue"
-        )
-    state_size = int(impl.observation_shape[0])
-    if state_size != dataset.state_size:
-        raise InvalidOptionError(
-            f"the model was trained on states of {state_size} items but {dataset.name} has state_size="
-            f"{dataset.state_size}: load the dataset with state_size={state_size}"
-        )
+def check_compatible(policy: Any, dataset: Any, *, allow_transfer: bool = False) -> None:
+    """Refuse a model trained for another dataset (one clear line): by its :class:`~recgym.contract.DatasetContract`
+    where it carries one (``allow_transfer`` accepts another item index of the same size), else for a built d3rlpy
+    algorithm by its catalogue and state size."""
+    contract = contract_of(policy)
+    if contract is None:
+        impl = getattr(policy, "impl", None) if isinstance(policy, LearnableBase) else None
+        if impl is None:
+            return
+        contract = DatasetContract(impl.action_size, impl.action_size, int(impl.observation_shape[0]), "")
+        allow_transfer = True  # nothing to compare the item index with
+    contract.check(dataset, allow_transfer=allow_transfer)
 
 
 def _to_tensor(score_fn: Callable[[np.ndarray], Any]) -> Scorer:

@@ -161,7 +161,7 @@ def _train_run(agent: ResolvedAgent, dataset: Any, folder: Path, settings: RunSe
         val_seconds += time.perf_counter() - tick
         train = {f"train/{k}": float(v) for k, v in logged.items() if not k.startswith("time_")}
         curve.append({"step": step, "epoch": epoch, **val, **train})
-        save_model(algo, checkpoints / f"step{step}.pt")
+        save_model(algo, checkpoints / f"step{step}.pt", dataset=dataset)
         kept.add(step)
         keep = set(select_steps(pd.DataFrame(curve), settings.select_by, settings.top_n))
         for stale in kept - keep:

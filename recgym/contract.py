@@ -1,0 +1,99 @@
+"""The dataset a model was trained for: its catalogue size, pad id, state size and a fingerprint of its item index.
+
+A model's item ``i`` means ``dataset.raw_item_ids[i]`` of the dataset it was trained on; on another dataset (another
+log, other protocol options, another catalogue order) the same index is another item, and the model's scores are
+silently meaningless. A :class:`DatasetContract` travels with a model so that the entry points that take a model and
+a dataset (:func:`recgym.evaluate`, :func:`recgym.evaluate_online`, ``recgym evaluate``) refuse a mismatch:
+
+- ``dataset.to_d3rlpy(...)`` tags the MDPDataset with its contract, and a recgym agent built from it (``fit`` or
+  ``build_with_dataset``) carries it; any other algorithm gets it from :func:`bind_contract`;
+- :func:`recgym.save_model` writes it (from the model, or from ``dataset=``), :func:`recgym.load_model` restores it;
+- the benchmark binds it to every run, so its checkpoints carry it.
+
+A different item index under the same catalogue size is refused unless the transfer is deliberate
+(``allow_transfer=True``, ``recgym evaluate --allow-transfer``); a different catalogue size or state size is always
+refused. A model without a contract is checked by catalogue and state size only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from recgym.errors import InvalidOptionError
+
+__all__ = ["CONTRACT_ATTRIBUTE", "DatasetContract", "bind_contract", "contract_of", "item_index_fingerprint"]
+
+CONTRACT_ATTRIBUTE = "recgym_contract"
+"""The attribute that holds a :class:`DatasetContract` on a model or an MDPDataset."""
+
+
+def item_index_fingerprint(raw_item_ids: Any) -> str:
+    """The first 16 hex digits of the sha256 of the raw item ids in index order (``str`` of each, one per line)."""
+    text = "\n".join(map(str, list(raw_item_ids)))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class DatasetContract:
+    """What a model needs of a dataset's observations and actions."""
+
+    n_items: int
+    pad_id: int
+    state_size: int
+    item_index: str
+    """:func:`item_index_fingerprint` of the dataset's ``raw_item_ids``."""
+
+    @classmethod
+    def of(cls, dataset: Any) -> DatasetContract:
+        """The contract of a :class:`recgym.SessionDataset`."""
+        return cls(int(dataset.n_items), int(dataset.pad_id), int(dataset.state_size), dataset.item_index_fingerprint)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> DatasetContract:
+        """Inverse of :meth:`to_dict`; ValueError on anything else."""
+        try:
+            return cls(int(values["n_items"]), int(values["pad_id"]), int(values["state_size"]), str(values["item_index"]))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"not a dataset contract: {dict(values)!r}") from error
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def check(self, dataset: Any, *, allow_transfer: bool = False) -> None:
+        """Refuse ``dataset`` with one clear line (:class:`InvalidOptionError`) when it is not this contract's."""
+        name = getattr(dataset, "name", "the dataset")
+        if dataset.n_items != self.n_items:
+            raise InvalidOptionError(
+                f"the model scores {self.n_items} items but {name} has {dataset.n_items}: it was trained on another "
+                "catalogue"
+            )
+        if dataset.state_size != self.state_size:
+            raise InvalidOptionError(
+                f"the model was trained on states of {self.state_size} items but {name} has state_size="
+                f"{dataset.state_size}: load the dataset with state_size={self.state_size}"
+            )
+        if not allow_transfer and dataset.item_index_fingerprint != self.item_index:
+            raise InvalidOptionError(
+                f"the model was trained on another item index (fingerprint {self.item_index}, {name}: "
+                f"{dataset.item_index_fingerprint}): its item i is not {name}'s item i; pass allow_transfer=True "
+                "(recgym evaluate --allow-transfer) if the transfer is deliberate"
+            )
+
+
+def contract_of(obj: Any) -> DatasetContract | None:
+    """The contract a model (or an MDPDataset of :meth:`SessionDataset.to_d3rlpy`) carries, if any."""
+    contract = getattr(obj, CONTRACT_ATTRIBUTE, None)
+    return contract if isinstance(contract, DatasetContract) else None
+
+
+def bind_contract(obj: Any, dataset_or_contract: Any) -> None:
+    """Make ``obj`` (a model) carry the contract of a dataset, or the given contract."""
+    contract = (
+        dataset_or_contract
+        if isinstance(dataset_or_contract, DatasetContract)
+        else DatasetContract.of(dataset_or_contract)
+    )
+    setattr(obj, CONTRACT_ATTRIBUTE, contract)

@@ -1,0 +1,118 @@
+"""Tests of recgym/contract.py: models carry the dataset they were trained for, and every entry point that takes a
+model and a dataset refuses another item index unless the transfer is deliberate."""
+
+from __future__ import annotations
+
+import hashlib
+
+import d3rlpy
+import numpy as np
+import pandas as pd
+import pytest
+from d3rlpy.logging import NoopAdapterFactory
+
+import recgym
+from agents import make_config
+from recgym.contract import DatasetContract, bind_contract, contract_of, item_index_fingerprint
+from recgym.errors import InvalidOptionError
+from recgym.saving import ModelFileError, load_model, save_model
+
+FIT = dict(n_steps=2, n_steps_per_epoch=2, show_progress=False, logger_adapter=NoopAdapterFactory(), save_interval=10)
+
+
+def log(item_offset: int) -> pd.DataFrame:
+    """200 sessions over 20 items ``item_offset .. item_offset + 19``: the same shape, another item index."""
+    rng = np.random.default_rng(0)
+    rows = [(s, item_offset + int(rng.integers(20)), 10 * s + t, 0) for s in range(200) for t in range(4)]
+    return pd.DataFrame(rows, columns=["session_id", "item_id", "timestamp", "event_type"])
+
+
+@pytest.fixture(scope="module")
+def datasets(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("data")
+    return recgym.load_dataset(log(0), data_dir=data_dir), recgym.load_dataset(log(100), data_dir=data_dir)
+
+
+@pytest.fixture(scope="module")
+def trained(datasets):
+    algo = make_config("sasrec", n_items=datasets[0].n_items, hidden_size=8, batch_size=16).create(device="cpu")
+    algo.fit(datasets[0].to_d3rlpy("train"), **FIT)
+    return algo
+
+
+def test_fingerprint_is_the_sha256_of_the_ids_one_per_line():
+    assert item_index_fingerprint(np.array([7, 3])) == hashlib.sha256(b"7\n3").hexdigest()[:16]
+    assert item_index_fingerprint(["a", "b"]) != item_index_fingerprint(["b", "a"])  # the order is the index
+
+
+def test_an_agent_trained_on_to_d3rlpy_carries_the_contract_through_save_and_load(datasets, trained, tmp_path):
+    own, other = datasets
+    assert own.n_items == other.n_items == 20 and own.item_index_fingerprint != other.item_index_fingerprint
+    assert contract_of(trained) == DatasetContract(20, 20, own.state_size, own.item_index_fingerprint)
+    loaded = load_model(save_model(trained, tmp_path / "m.pt"))
+    assert contract_of(loaded) == contract_of(trained)
+    recgym.evaluate(loaded, own)  # its own dataset passes
+    for model in (trained, loaded):
+        with pytest.raises(InvalidOptionError, match="trained on another item index"):
+            recgym.evaluate(model, other)
+    transferred = recgym.evaluate(loaded, other, allow_transfer=True)
+    assert transferred == recgym.evaluate(load_model(tmp_path / "m.pt"), other, allow_transfer=True)
+
+
+def test_a_d3rlpy_algorithm_gets_the_contract_from_save_model_or_bind(datasets, tmp_path):
+    own, other = datasets
+    algo = d3rlpy.algos.DiscreteBCConfig(batch_size=16).create(device="cpu")
+    algo.fit(own.to_d3rlpy("train"), **FIT)
+    assert contract_of(algo) is None
+    recgym.evaluate(algo, other)  # without a contract only the catalogue and state sizes are checked
+    loaded = load_model(save_model(algo, tmp_path / "bc.pt", dataset=own))
+    with pytest.raises(InvalidOptionError, match="another item index"):
+        recgym.evaluate(loaded, other)
+    bind_contract(algo, own)
+    with pytest.raises(InvalidOptionError, match="another item index"):
+        recgym.evaluate(algo, other)
+
+
+def test_sizes_are_refused_even_with_allow_transfer(datasets, trained, tmp_path):
+    own = datasets[0]
+    longer = recgym.load_dataset(log(0), data_dir=tmp_path, state_size=5)
+    with pytest.raises(InvalidOptionError, match="load the dataset with state_size=10"):
+        recgym.evaluate(trained, longer, allow_transfer=True)
+    smaller = recgym.load_dataset(log(0).query("item_id < 15"), data_dir=tmp_path)
+    with pytest.raises(InvalidOptionError, match="scores 20 items but"):
+        recgym.evaluate(trained, smaller, allow_transfer=True)
+    assert own.n_items == 20
+
+
+def test_a_damaged_contract_in_a_model_file_is_a_model_file_error(trained, tmp_path):
+    import torch
+
+    path = save_model(trained, tmp_path / "m.pt")
+    payload = torch.load(path, weights_only=True)
+    payload["contract"] = {"n_items": 20}
+    torch.save(payload, path)
+    with pytest.raises(ModelFileError, match="not a dataset contract"):
+        load_model(path)
+
+
+def test_cli_evaluate_refuses_another_item_index_unless_allowed(datasets, trained, tmp_path, capsys):
+    from recgym.cli import main
+
+    other = log(100)
+    other.to_csv(tmp_path / "other.csv", index=False)
+    path = save_model(trained, tmp_path / "m.pt")
+    data = ["--dataset", str(tmp_path / "other.csv"), "--data-dir", str(tmp_path / "d")]
+    assert main(["evaluate", str(path), *data]) == 2
+    assert "trained on another item index" in capsys.readouterr().err
+    assert main(["evaluate", str(path), *data, "--allow-transfer"]) == 0
+
+
+def test_online_evaluation_refuses_a_model_of_another_world(tmp_path):
+    world = {"n_sessions": 300, "n_items": 50, "data_dir": tmp_path}
+    dataset = recgym.load_dataset("synthetic", **world)
+    algo = make_config("sasrec", n_items=50, hidden_size=8, batch_size=16).create(device="cpu")
+    algo.fit(dataset.to_d3rlpy("train"), **FIT)
+    options = {"n_sessions": 20, "log_sessions": 300, "n_items": 50, "data_dir": tmp_path}
+    recgym.evaluate_online(algo, **options)
+    with pytest.raises(InvalidOptionError, match="scores 50 items but synthetic has 40"):
+        recgym.evaluate_online(algo, **{**options, "n_items": 40})
