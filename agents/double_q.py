@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Generator, Iterable, Iterator, Optional, Union
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from d3rlpy.algos.qlearning.base import QLearningAlgoBase, QLearningAlgoImplBase
 from d3rlpy.base import LearnableConfig
 from d3rlpy.constants import ActionSpace
@@ -30,7 +31,6 @@ from d3rlpy.optimizers import AdamFactory, OptimizerFactory, make_optimizer_fiel
 from d3rlpy.optimizers.optimizers import OptimizerWrapper
 from d3rlpy.torch_utility import Modules, TorchMiniBatch, eval_api
 from d3rlpy.types import Shape
-import torch.nn.functional as F
 from torch import nn
 from torch.optim import Adam
 

@@ -13,6 +13,7 @@ import d3rlpy
 import pandas as pd
 from tqdm.auto import tqdm
 
+from recgym.benchmark.executors import Unit, make_executor
 from recgym.benchmark.report import (
     aggregate,
     compare,
@@ -24,7 +25,6 @@ from recgym.benchmark.report import (
     training_dynamics,
     val_metrics,
 )
-from recgym.benchmark.executors import Unit, make_executor
 from recgym.benchmark.runner import ONLINE_METRICS, RunSettings
 from recgym.benchmark.specs import AgentSpec, BenchmarkError, describe_agent, resolve_agents
 from recgym.benchmark.store import claim_folder, json_default, load_result, read_config, run_dir, write_curves

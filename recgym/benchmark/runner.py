@@ -19,8 +19,8 @@ from d3rlpy.logging import FileAdapter, FileAdapterFactory
 from recgym.benchmark.report import select_steps, summarize_run
 from recgym.benchmark.specs import ResolvedAgent
 from recgym.benchmark.store import RESULT_FILE, write_json
-from recgym.evaluation import PopularityPolicy, RandomPolicy, evaluate
 from recgym.envs.online import UserSimulator
+from recgym.evaluation import PopularityPolicy, RandomPolicy, evaluate
 from recgym.online import OraclePolicy, evaluate_online
 from recgym.q_bias import q_bias
 from recgym.saving import load_model, save_model
