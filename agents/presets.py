@@ -10,7 +10,9 @@ Values follow the reference scripts (reference-protocol §3-4) with the recgym f
 - ``retailrocket``: Xin's Kaggle learning rates (0.005) and the CCQL RetailRocket values that the reference script
   hard-codes after argparse (batch 512, lr = lr_2 = 0.01, switch 50000, r⁻ −3), written here in the open;
   SASRec-AC and CO have no RetailRocket values in the reference, so they keep the ``rc15`` ones,
-- ``synthetic``: the ``rc15`` values (the synthetic generator mimics RC15's size and statistics).
+- ``synthetic``: the ``rc15`` values (the synthetic generator mimics RC15's size and statistics),
+- the phase 2 of ``ac``, ``co`` and ``ccql_ref`` weights CE by the batch mean of Q̂ (:data:`PHASE2_WEIGHT`, what the
+  reference scripts compute, chosen by the actor-weight study); SQN, SNQN and SA2C keep Xin's per-sample weights.
 
 Two names share a config where a schedule is the only difference: ``sqn`` (no switch) and ``ac`` (SASRec-AC, the
 reference ``SASRec_ac.py`` switch); ``ccql`` (the paper's Eq. 4 for the whole run) and ``ccql_ref`` (the reference
@@ -63,6 +65,10 @@ AGENTS: dict[str, type[LearnableConfig]] = {
     **D3RLPY_ALGOS,
 }
 
+PHASE2_WEIGHT = "batch_mean"
+"""The phase-2 weight rule of the two-phase AC, CO and CCQL (``ccql_ref``) presets: mean(Q̂)·mean(CE), chosen over
+per-sample Q̂ and Q̂ clipped at 0 by docs/results/README.md#actor-weight (best Reward@20 for all three, both datasets)."""
+
 ENCODER: dict[str, Any] = {"hidden_size": 64, "n_blocks": 1, "n_heads": 1, "dropout": 0.1}
 
 CCQL_RC15: dict[str, Any] = {
@@ -78,7 +84,7 @@ RC15: dict[str, dict[str, Any]] = {
     "sqn": {**ENCODER, "batch_size": 256, "gamma": 0.5, "learning_rate": 0.01, "td_weight": 1.0},
     "ac": {
         **ENCODER, "batch_size": 256, "gamma": 0.5, "learning_rate": 0.01, "learning_rate_2": 0.01,
-        "switch_step": 30000, "td_weight": 1.0,
+        "switch_step": 30000, "td_weight": 1.0, "actor_weight": PHASE2_WEIGHT,
     },
     "snqn": {
         **ENCODER, "batch_size": 256, "gamma": 0.5, "learning_rate": 0.01, "td_weight": 1.0,
@@ -92,10 +98,10 @@ RC15: dict[str, dict[str, Any]] = {
     "co": {
         **ENCODER, "batch_size": 256, "gamma": 0.5, "learning_rate": 0.01, "learning_rate_2": 0.01,
         "switch_step": 30000, "td_weight": 1.0, "contrastive_weight": 1.0, "contrastive_temperature": 0.07,
-        "augmentation": "permutation",
+        "augmentation": "permutation", "actor_weight": PHASE2_WEIGHT,
     },
     "ccql": CCQL_RC15,
-    "ccql_ref": {**CCQL_RC15, "switch_step": 15000, "learning_rate_2": 0.001},
+    "ccql_ref": {**CCQL_RC15, "switch_step": 15000, "learning_rate_2": 0.001, "actor_weight": PHASE2_WEIGHT},
     "cl4srec": {
         **ENCODER, "batch_size": 256, "learning_rate": 0.01, "contrastive_weight": 0.1, "contrastive_temperature": 0.07,
         "crop_ratio": 0.6, "mask_prob": 0.3, "reorder_ratio": 0.6,
@@ -109,7 +115,7 @@ RETAILROCKET: dict[str, dict[str, Any]] = {
     "snqn": {**RC15["snqn"], "learning_rate": 0.005},
     "sa2c": {**RC15["sa2c"], "learning_rate": 0.005},
     "ccql": CCQL_RETAILROCKET,
-    "ccql_ref": {**CCQL_RETAILROCKET, "switch_step": 50000, "learning_rate_2": 0.01},
+    "ccql_ref": {**CCQL_RETAILROCKET, "switch_step": 50000, "learning_rate_2": 0.01, "actor_weight": PHASE2_WEIGHT},
 }
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {"rc15": RC15, "retailrocket": RETAILROCKET, "synthetic": RC15}

@@ -18,6 +18,7 @@ import torch
 
 import recgym
 from recgym.benchmark import run_benchmark
+from recgym.logs import silence_d3rlpy_logs
 
 
 def main() -> None:
@@ -25,6 +26,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     args = parser.parse_args()
     torch.set_num_threads(1)
+    silence_d3rlpy_logs()  # the workers of --jobs follow; Ray's do not print to this terminal
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         dataset = recgym.load_dataset("synthetic", n_sessions=3000, n_items=500, data_dir=root / "data")

@@ -105,18 +105,22 @@ def test_reference_values() -> None:
     for dataset in PRESETS:  # SASRec_ac.py: switch 30000, lr = lr_2 = 0.01, no dataset override
         ac = make_config("ac", dataset)
         assert (ac.learning_rate, ac.learning_rate_2, ac.switch_step) == (0.01, 0.01, 30000)
-        assert ac.actor_weight == "per_sample"
+        # the actor-weight study's choice for the two-phase AC / CO / CCQL; SQN, SNQN, SA2C keep per-sample weights
+        assert ac.actor_weight == make_config("co", dataset).actor_weight == "batch_mean"
+        assert make_config("ccql_ref", dataset).actor_weight == "batch_mean"
+        assert make_config("sa2c", dataset).actor_weight == make_config("snqn", dataset).actor_weight == "per_sample"
     assert make_config("sqn").switch_step is None and make_config("sasrec").encoder_factory.hidden_size == 64
 
 
 @pytest.mark.parametrize("dataset", sorted(PRESETS))
 def test_ccql_is_the_paper_objective_and_ccql_ref_its_reference_schedule(dataset: str) -> None:
-    """The two differ only in the switch and its learning rate: Eq. 4 for the whole run vs the reference's phases."""
+    """The two differ only in the second phase (switch, learning rate, weight rule): Eq. 4 for the whole run vs the
+    reference's phases."""
     paper, reference = make_config("ccql", dataset), make_config("ccql_ref", dataset)
     assert paper.switch_step is None and reference.switch_step is not None
     names = [field.name for field in dataclasses.fields(paper)]
     differing = {name for name in names if getattr(paper, name) != getattr(reference, name)}
-    assert differing <= {"switch_step", "learning_rate_2"}
+    assert differing <= {"switch_step", "learning_rate_2", "actor_weight"}
 
 
 def test_overrides_go_to_the_config_or_the_encoder() -> None:
