@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import numpy as np
+from d3rlpy.algos.qlearning.base import QLearningAlgoImplBase
 
 from recgym.data.transitions import Split
 
-__all__ = ["discounted_returns", "q_bias"]
+__all__ = ["discounted_returns", "has_q_function", "q_bias"]
 
 _SCORE_BUDGET = 2**23
 """Items × rows per ``predict_value`` call, so an algorithm that scores the whole catalogue stays near 32 MB."""
@@ -40,10 +41,13 @@ def discounted_returns(rewards: np.ndarray, terminals: np.ndarray, gamma: float)
     return returns
 
 
-def _has_q_function(algo: Any) -> bool:
-    """False for a recgym agent without Q head (``sasrec``), whose ``predict_value`` is a CE logit."""
+def has_q_function(algo: Any) -> bool:
+    """Whether a built algorithm has a Q function: a recgym agent with N1's Q head (not ``sasrec``, whose
+    ``predict_value`` is a CE logit), or a d3rlpy algorithm whose implementation has ``q_function`` (not BC)."""
     network = getattr(getattr(algo.impl, "modules", None), "network1", None)
-    return network is None or getattr(network, "q_head", True) is not None
+    if network is not None:
+        return getattr(network, "q_head", None) is not None
+    return type(algo.impl).q_function is not QLearningAlgoImplBase.q_function
 
 
 def q_bias(algo: Any, dataset: Any, split: str = "val", gamma: Optional[float] = None) -> dict[str, float]:
@@ -56,7 +60,7 @@ def q_bias(algo: Any, dataset: Any, split: str = "val", gamma: Optional[float] =
     """
     if algo.impl is None:
         raise ValueError(f"{type(algo).__name__} is not built yet: call fit() or build_with_dataset() first")
-    if not _has_q_function(algo):
+    if not has_q_function(algo):
         raise ValueError(f"{type(algo).__name__} has no Q function, so it has no Q bias")
     data: Split = dataset.split(split)
     if data.n_transitions == 0:

@@ -73,7 +73,11 @@ def test_q_bias_is_mean_q_minus_mean_discounted_return(monkeypatch) -> None:
         calls.append(len(actions))
         return 0.1 * np.asarray(actions) + 1.0
 
-    algo = SimpleNamespace(impl=SimpleNamespace(action_size=4), config=SimpleNamespace(gamma=0.5))
+    class StubImpl:  # over 4 items, with d3rlpy's mark of a Q function
+        action_size = 4
+        q_function = None
+
+    algo = SimpleNamespace(impl=StubImpl(), config=SimpleNamespace(gamma=0.5))
     algo.predict_value = predict_value
     monkeypatch.setattr(recgym.q_bias, "_SCORE_BUDGET", 8)  # 8 // 4 items = 2 rows per call
     result = q_bias(algo, ToyDataset())
@@ -101,3 +105,18 @@ def test_q_bias_of_a_trained_agent_uses_its_q_head_and_gamma() -> None:
     sasrec.build_with_dataset(mdp)
     with pytest.raises(ValueError, match="no Q function"):
         q_bias(sasrec, dataset)
+
+
+def test_has_q_function_by_algorithm() -> None:
+    """Q-learning agents and d3rlpy's Q algorithms have one; SASRec-style CE agents and behaviour cloning do not."""
+    from recgym.q_bias import has_q_function
+
+    expected = {"sqn": True, "ccql": True, "dqn": True, "discrete_sac": True, "sasrec": False, "discrete_bc": False}
+    for name, has_q in expected.items():
+        algo = make_config(name, n_items=20, hidden_size=8).create()
+        algo.create_impl((10,), 20)
+        assert has_q_function(algo) is has_q, name
+    bc = make_config("discrete_bc", n_items=20, hidden_size=8).create()
+    bc.create_impl((10,), 20)
+    with pytest.raises(ValueError, match="no Q function"):
+        q_bias(bc, ToyDataset())

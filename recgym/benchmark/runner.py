@@ -22,7 +22,7 @@ from recgym.benchmark.store import RESULT_FILE, write_json
 from recgym.envs.online import UserSimulator
 from recgym.evaluation import PopularityPolicy, RandomPolicy, evaluate
 from recgym.online import OraclePolicy, evaluate_online
-from recgym.q_bias import q_bias
+from recgym.q_bias import has_q_function, q_bias
 from recgym.saving import load_model, save_model
 
 __all__ = ["ONLINE_METRICS", "RunSettings", "run_one"]
@@ -81,10 +81,7 @@ def _test(policy: Any, dataset: Any, settings: RunSettings) -> dict[str, float]:
 
 def _q_bias(algo: Any, dataset: Any) -> dict[str, float]:
     """Overestimation on val (:func:`recgym.q_bias.q_bias`); empty for an algorithm without a Q function."""
-    try:
-        return q_bias(algo, dataset, "val")
-    except (ValueError, NotImplementedError):
-        return {}
+    return q_bias(algo, dataset, "val") if has_q_function(algo) else {}
 
 
 def run_one(agent: ResolvedAgent, seed: int, dataset: Any, folder: Path, settings: RunSettings, digest: str) -> dict:
