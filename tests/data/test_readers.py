@@ -33,17 +33,6 @@ BUYS = "1,2014-04-06T11:26:24.127Z,214509260,0,0\n11,2014-04-03T10:44:35.672Z,21
 BUY_ROWS = [(1, 214509260, 1396783584127, PURCHASE), (11, 214821275, 1396521875672, PURCHASE)]
 CLICKS = "1,2014-04-07T10:51:09.277Z,214536502,0\n2,2014-04-07T13:56:37.614Z,214662742,S\n"
 
-# RetailRocket rows: timestamp(ms), visitorid, event, itemid, transactionid; deliberately not sorted.
-RETAILROCKET = """timestamp,visitorid,event,itemid,transactionid
-0,5,view,10,
-60000,5,addtocart,10,
-120000,5,transaction,10,900
-50000,3,view,20,
-7260000,5,view,11,
-7300000,5,view,12,
-10000,3,addtocart,21,
-"""
-
 
 def write(directory: Path, name: str, text: str) -> Path:
     path = directory / name
@@ -144,8 +133,8 @@ def test_rc15_keeps_duplicates_and_single_event_sessions(tmp_path: Path) -> None
 # ---------------------------------------------------------------- RetailRocket
 
 
-def test_retailrocket_default_is_the_reference_mapping(tmp_path: Path) -> None:
-    write(tmp_path, "events.csv", RETAILROCKET)
+def test_retailrocket_default_is_the_reference_mapping(tmp_path: Path, retailrocket_sample: str) -> None:
+    write(tmp_path, "events.csv", retailrocket_sample)
     events = read_retailrocket(tmp_path, progress=False)
     assert rows(events) == [
         (5, 10, 0, CLICK),
@@ -158,8 +147,8 @@ def test_retailrocket_default_is_the_reference_mapping(tmp_path: Path) -> None:
     assert rows(read_events(tmp_path, progress=False)) == rows(events)
 
 
-def test_retailrocket_transactions_as_purchases(tmp_path: Path) -> None:
-    write(tmp_path, "events.csv", RETAILROCKET)
+def test_retailrocket_transactions_as_purchases(tmp_path: Path, retailrocket_sample: str) -> None:
+    write(tmp_path, "events.csv", retailrocket_sample)
     events = read_retailrocket(tmp_path, purchase_event="transaction", progress=False)
     assert rows(events) == [
         (5, 10, 0, CLICK),
@@ -170,8 +159,8 @@ def test_retailrocket_transactions_as_purchases(tmp_path: Path) -> None:
     ]
 
 
-def test_retailrocket_rejects_unknown_purchase_event(tmp_path: Path) -> None:
-    write(tmp_path, "events.csv", RETAILROCKET)
+def test_retailrocket_rejects_unknown_purchase_event(tmp_path: Path, retailrocket_sample: str) -> None:
+    write(tmp_path, "events.csv", retailrocket_sample)
     with pytest.raises(ValueError, match="purchase_event"):
         read_retailrocket(tmp_path, purchase_event="view")
 
@@ -302,18 +291,19 @@ def test_bad_rc15_buys(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"),
+    ("damage", "expected"),
     [
-        (RETAILROCKET.replace("addtocart", "remove_from_cart"), "remove_from_cart"),
-        (RETAILROCKET.replace("visitorid", "visitor"), "visitorid"),
-        (RETAILROCKET.splitlines()[0] + "\n", "no events"),
-        (RETAILROCKET.replace("50000,3,view", "sometime,3,view"), "sometime"),
-        (RETAILROCKET.replace("50000,3,view,20", "50000,3,view,2e1"), "2e1"),
-        (RETAILROCKET.replace("50000,3,view,20", "50000,3,,20"), "missing"),
+        (lambda text: text.replace("addtocart", "remove_from_cart"), "remove_from_cart"),
+        (lambda text: text.replace("visitorid", "visitor"), "visitorid"),
+        (lambda text: text.splitlines()[0] + "\n", "no events"),
+        (lambda text: text.replace("50000,3,view", "sometime,3,view"), "sometime"),
+        (lambda text: text.replace("50000,3,view,20", "50000,3,view,2e1"), "2e1"),
+        (lambda text: text.replace("50000,3,view,20", "50000,3,,20"), "missing"),
     ],
+    ids=["unknown-event", "missing-column", "header-only", "bad-timestamp", "float-item", "empty-event"],
 )
-def test_bad_retailrocket(tmp_path: Path, text: str, expected: str) -> None:
-    write(tmp_path, "events.csv", text)
+def test_bad_retailrocket(tmp_path: Path, retailrocket_sample: str, damage, expected: str) -> None:
+    write(tmp_path, "events.csv", damage(retailrocket_sample))
     with pytest.raises(RecgymDataError) as error:
         read_retailrocket(tmp_path, progress=False)
     assert expected in assert_one_line_naming(error, "events.csv")

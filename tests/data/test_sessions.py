@@ -12,17 +12,6 @@ from recgym.data.readers import read_retailrocket
 from recgym.data.sessions import split_sessions
 from recgym.errors import InvalidOptionError
 
-RETAILROCKET = """timestamp,visitorid,event,itemid,transactionid
-0,5,view,10,
-60000,5,addtocart,10,
-120000,5,transaction,10,900
-50000,3,view,20,
-7260000,5,view,11,
-7300000,5,view,12,
-10000,3,addtocart,21,
-"""
-
-
 def brute_force_sessions(users: list[int], timestamps: list[int], gap_minutes: float) -> list[list[int]]:
     """Row indices of each session: per user in time order, a new session after every gap > gap_minutes."""
     sessions: list[list[int]] = []
@@ -72,8 +61,8 @@ def test_gap_is_strict_and_checked() -> None:
         split_sessions(events, "abc")
 
 
-def test_retailrocket_visitors_cut_into_sessions(tmp_path: Path) -> None:
-    (tmp_path / "events.csv").write_text(RETAILROCKET)
+def test_retailrocket_visitors_cut_into_sessions(tmp_path: Path, retailrocket_sample: str) -> None:
+    (tmp_path / "events.csv").write_text(retailrocket_sample)
     events = split_sessions(read_retailrocket(tmp_path, progress=False), 30)
     # visitor 3: 10000, 50000 -> one session; visitor 5: 0, 60000 | 2 h gap | 7260000, 7300000.
     assert events[["session_id", "item_id", "timestamp"]].values.tolist() == [
