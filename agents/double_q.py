@@ -39,6 +39,7 @@ from agents.encoders import ItemEncoderFactory, SASRecEncoderFactory
 from agents.losses import ACTOR_WEIGHTS, apply_actor_weight, cross_entropy, negative_td_loss, td_loss
 from agents.negatives import sample_negatives
 from recgym.contract import bind_contract, contract_of
+from recgym.errors import InvalidOptionError
 from recgym.metrics import top_k
 
 __all__ = [
@@ -473,9 +474,18 @@ class SASRecAlgoBase(QLearningAlgoBase[SASRecImpl, SASRecBaseConfig]):
         yield from super().fitter(dataset, *args, **kwargs)
 
     def _keep_contract(self, dataset: ReplayBufferBase) -> None:
-        """Carry the dataset contract of an MDPDataset made by ``SessionDataset.to_d3rlpy`` (recgym.contract)."""
-        if (contract := contract_of(dataset)) is not None:
-            bind_contract(self, contract)
+        """Carry the dataset contract of an MDPDataset made by ``SessionDataset.to_d3rlpy`` (recgym.contract); refuse
+        to go on training on another dataset (``recgym.contract.bind_contract(algo, other)`` first to transfer)."""
+        contract, own = contract_of(dataset), contract_of(self)
+        if contract is None:
+            return
+        if own is not None and own != contract:
+            raise InvalidOptionError(
+                f"{type(self).__name__} was trained for another dataset (item index {own.item_index}, {own.n_items} "
+                f"items) than this one ({contract.item_index}, {contract.n_items} items); "
+                "recgym.contract.bind_contract(algo, dataset) first if the transfer is deliberate"
+            )
+        bind_contract(self, contract)
 
     def scores(self, observations: Observations) -> torch.Tensor:
         """(B, n_items) float32 item scores on the algo's device from N1's ``score_head``; no grad, eval mode."""

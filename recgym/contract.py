@@ -6,7 +6,9 @@ silently meaningless. A :class:`DatasetContract` travels with a model so that th
 a dataset (:func:`recgym.evaluate`, :func:`recgym.evaluate_online`, ``recgym evaluate``) refuse a mismatch:
 
 - ``dataset.to_d3rlpy(...)`` tags the MDPDataset with its contract, and a recgym agent built from it (``fit`` or
-  ``build_with_dataset``) carries it; any other algorithm gets it from :func:`bind_contract`;
+  ``build_with_dataset``) carries it, and refuses to ``fit`` on another dataset's MDPDataset (call
+  :func:`bind_contract` with the new dataset first to transfer); any other algorithm gets it from
+  :func:`bind_contract`;
 - :func:`recgym.save_model` writes it (from the model, or from ``dataset=``), :func:`recgym.load_model` restores it;
 - the benchmark binds it to every run, so its checkpoints carry it.
 

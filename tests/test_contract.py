@@ -59,6 +59,18 @@ def test_an_agent_trained_on_to_d3rlpy_carries_the_contract_through_save_and_loa
     assert transferred == recgym.evaluate(load_model(tmp_path / "m.pt"), other, allow_transfer=True)
 
 
+def test_training_goes_on_only_on_the_same_dataset_unless_rebound(datasets):
+    own, other = datasets
+    algo = make_config("sqn", n_items=own.n_items, hidden_size=8, batch_size=16).create(device="cpu")
+    algo.fit(own.to_d3rlpy("train"), **FIT)
+    algo.fit(own.to_d3rlpy("val"), **FIT)  # another split of the same dataset: same contract
+    with pytest.raises(InvalidOptionError, match="trained for another dataset"):
+        algo.fit(other.to_d3rlpy("train"), **FIT)
+    bind_contract(algo, other)  # a deliberate transfer
+    algo.fit(other.to_d3rlpy("train"), **FIT)
+    assert contract_of(algo) == DatasetContract.of(other)
+
+
 def test_a_d3rlpy_algorithm_gets_the_contract_from_save_model_or_bind(datasets, tmp_path):
     own, other = datasets
     algo = d3rlpy.algos.DiscreteBCConfig(batch_size=16).create(device="cpu")
