@@ -175,23 +175,34 @@ def plot_test_metrics(
 
 
 def plot_offline_vs_online(
-    points: pd.DataFrame, metrics: Sequence[str], path: str | os.PathLike[str], *, title: str = ""
+    points: pd.DataFrame,
+    metrics: Sequence[str],
+    path: str | os.PathLike[str],
+    *,
+    baselines: Sequence[str] = (),
+    title: str = "",
 ) -> list[Path]:
-    """One panel per offline test metric against the online return: a marker per run, one style per agent."""
+    """One panel per offline test metric against the online return: a marker per run, one style per agent; a second
+    row without the ``baselines`` zooms in on the trained policies."""
     drawn = [m for m in metrics if m in points.columns and points[m].notna().any()]
     if not drawn or ONLINE_TARGET not in points:
         return []
     styles = _styles(list(dict.fromkeys(points["agent"])))
-    fig = Figure(figsize=(3.6 * len(drawn) + 1.6, 3.4), layout="constrained")
-    axes = fig.subplots(1, len(drawn), squeeze=False, sharey=True).ravel()
-    for ax, metric in zip(axes, drawn):
-        for agent, runs in points.groupby("agent", sort=False):
-            style = styles[agent]
-            ax.scatter(runs[metric], runs[ONLINE_TARGET], marker=style["marker"], color=style["color"], label=agent)
-        ax.set_xlabel(f"{metric_label(metric)} (test, replay)")
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel(f"{metric_label(ONLINE_TARGET)} (test users)")
-    axes[-1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize="small", frameon=False)
+    trained = points[~points["agent"].isin(baselines)]
+    rows = [points] + ([trained] if len(trained) and len(trained) < len(points) else [])
+    fig = Figure(figsize=(3.6 * len(drawn) + 1.6, 3.2 * len(rows) + 0.3), layout="constrained")
+    axes = fig.subplots(len(rows), len(drawn), squeeze=False)
+    for row, (shown, panels) in enumerate(zip(rows, axes)):
+        for ax, metric in zip(panels, drawn):
+            for agent, runs in shown.groupby("agent", sort=False):
+                style = styles[agent]
+                ax.scatter(runs[metric], runs[ONLINE_TARGET], marker=style["marker"], color=style["color"],
+                           label=agent if row == 0 else None)  # fmt: skip
+            ax.set_xlabel(f"{metric_label(metric)} (test, replay)")
+            ax.grid(alpha=0.3)
+        what = "all runs" if row == 0 else "trained policies"
+        panels[0].set_ylabel(f"{metric_label(ONLINE_TARGET)} (test users)\n{what}")
+    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="outside right center", fontsize="small", frameon=False)
     fig.suptitle(f"{title + ': ' if title else ''}offline metrics against the online return, one marker per run")
     return _save(fig, Path(path))
 
@@ -230,7 +241,9 @@ def plot_results(out_dir: str | os.PathLike[str], *, band: Band = "ci") -> list[
         written += plot_test_metrics(table, TEST_PANELS, figures / "test_metrics.png", selection=selection)
     points = out_dir / "validity_points.csv"
     if points.is_file():
-        written += plot_offline_vs_online(pd.read_csv(points), VALIDITY_PANELS, figures / "offline_vs_online.png")
+        written += plot_offline_vs_online(
+            pd.read_csv(points), VALIDITY_PANELS, figures / "offline_vs_online.png", baselines=baselines
+        )
     return written
 
 

@@ -208,15 +208,18 @@ def write_report(out: str | os.PathLike[str], *, baseline: str | None = DEFAULT_
         sections.append(format_comparison(comparison, metrics, baseline))
     sections.append(format_dynamics(dynamics))
     if "online" in config:
-        sections.append(_write_validity(out_dir, finished, table_metrics(ks)))
+        baselines = [label for label, agent in config["agents"].items() if agent.get("baseline")]
+        sections.append(_write_validity(out_dir, finished, table_metrics(ks), baselines))
     (out_dir / "results.md").write_text("\n".join(sections))
     figures = tuple(plot_results(out_dir))
     return BenchmarkResult(out_dir, digest, curves, runs, table, comparison, figures)
 
 
-def _write_validity(out_dir: Path, finished: Sequence[Mapping[str, Any]], metrics: Sequence[str]) -> str:
+def _write_validity(
+    out_dir: Path, finished: Sequence[Mapping[str, Any]], metrics: Sequence[str], baselines: Sequence[str]
+) -> str:
     """``validity_*.csv`` (offline metrics against the online return) and their ``results.md`` section."""
-    tables = validity_tables(finished, metrics)
+    tables = validity_tables(finished, metrics, baselines)
     tables.points.to_csv(out_dir / "validity_points.csv", index=False)
     tables.across.merge(tables.within, on="metric", suffixes=("", "_within")).to_csv(
         out_dir / "validity_correlations.csv", index=False

@@ -81,14 +81,15 @@ def test_validity_tables_from_run_results():
                  {"0": {"m": 0.05, "online/return": 0.6}})]  # fmt: skip
     checkpoints = checkpoint_table(results)
     assert checkpoints.loc[(checkpoints.seed == 1) & (checkpoints.step == 2), "test/m"].item() == 0.2
-    tables = validity_tables(results, ["m"])
+    tables = validity_tables(results, ["m"], baselines=["popularity"])
     # best checkpoints: seed 0 step 3 (0.3, 2.1), seed 1 step 1 (0.4, 1.2), popularity (0.05, 0.6)
     assert tables.points[["m", "online/return"]].values.tolist() == [[0.3, 2.1], [0.4, 1.2], [0.05, 0.6]]
     across = tables.across.iloc[0]
     assert across["kendall_tau"] == pytest.approx(1 / 3) and across["n_runs"] == 3 and across["n_agents"] == 2
     assert math.isnan(across["agents_kendall_tau"])  # two agents: no rank correlation
+    assert math.isnan(across["trained_kendall_tau"]) and across["n_trained_runs"] == 2  # the baseline left out
     selection = tables.selection.set_index("criterion")
     assert selection.loc["m", "mean_regret"] == pytest.approx((0 + 0.7) / 2)  # seed 1's val pick is its worst online
     assert selection.loc["online/return", "mean_regret"] == pytest.approx(0)
     text = format_validity(tables)
-    assert "| m | +0.33 |" in text and "| last checkpoint | 2.000 | 0.000 |" in text
+    assert "| m | +0.33 | +0.50 | – |" in text and "| last checkpoint | 2.000 | 0.000 |" in text
