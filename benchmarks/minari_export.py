@@ -4,7 +4,9 @@
 
 Builds ``load_dataset("synthetic", n_sessions=N)`` (default: the RC15 scale, 200,000 sessions, ≈920k train steps) in
 a temporary folder, exports its train split with ``SessionDataset.to_minari`` in each format and prints the seconds,
-the bytes on disk and the number of files. ``--formats`` picks the formats (a slow one can be skipped).
+the bytes on disk and the number of files. ``--formats`` picks the formats (a slow one can be skipped). A last row
+times the floor of Minari's hdf5 layout in the same run: one group per episode holding its five arrays, written with
+h5py's low-level API and nothing else (no Minari, no metadata).
 """
 
 from __future__ import annotations
@@ -39,6 +41,30 @@ def main() -> None:
             files = [p for p in (Path(folder) / "minari" / "recgym" / f"export-{data_format}-v0").rglob("*") if p.is_file()]
             size = sum(p.stat().st_size for p in files) / 1e6
             print(f"| {data_format} | {seconds:.1f} | {size:.1f} | {len(files):,} |", flush=True)
+        floor = Path(folder) / "floor.hdf5"
+        started = time.perf_counter()
+        write_episode_groups(floor, train)
+        print(f"| hdf5 floor (h5py only) | {time.perf_counter() - started:.1f} | {floor.stat().st_size / 1e6:.1f} | 1 |")
+
+
+def write_episode_groups(path: Path, split) -> None:
+    """One HDF5 group per episode with observations (N+1 rows), actions, rewards, terminations and truncations."""
+    import h5py
+    import numpy as np
+
+    def write(group, name: str, values) -> None:
+        values = np.ascontiguousarray(values)
+        dataset = h5py.h5d.create(group, name.encode(), h5py.h5t.py_create(values.dtype), h5py.h5s.create_simple(values.shape))
+        dataset.write(h5py.h5s.ALL, h5py.h5s.ALL, values)
+
+    with h5py.File(path, "w") as file:
+        for episode, (start, stop) in enumerate(zip(split.episode_starts[:-1], split.episode_starts[1:])):
+            group = h5py.h5g.create(file.id, f"episode_{episode}".encode())
+            write(group, "observations", np.concatenate([split.observations[start:stop], split.next_observations[stop - 1 : stop]]))
+            write(group, "actions", split.actions[start:stop])
+            write(group, "rewards", split.rewards[start:stop].astype(np.float64))
+            write(group, "terminations", split.terminals[start:stop])
+            write(group, "truncations", np.zeros(stop - start, dtype=bool))
 
 
 if __name__ == "__main__":
