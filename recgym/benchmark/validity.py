@@ -166,6 +166,10 @@ def _cell(value: float, digits: int = 2) -> str:
     return "–" if np.isnan(value) else f"{value:+.{digits}f}"
 
 
+def _share(share: float, n: int) -> str:
+    return "–" if n == 0 else f"{share:.0%} of {n}"
+
+
 def format_validity(tables: ValidityTables) -> str:
     """The ``results.md`` section of :func:`validity_tables`."""
     across = tables.across.sort_values("kendall_tau", ascending=False, na_position="last")
@@ -191,7 +195,7 @@ def format_validity(tables: ValidityTables) -> str:
             f"| {metric_label(row.metric)} | {_cell(row.kendall_tau)} | {_cell(row.spearman_rho)} | "
             f"{_cell(row.trained_kendall_tau)} | {_cell(row.trained_spearman_rho)} | {_cell(row.agents_kendall_tau)} | {_cell(row.agents_spearman_rho)} | "
             f"{_cell(inside['mean_kendall_tau'])} | {_cell(inside['mean_spearman_rho'])} | "
-            f"{inside['positive_share']:.0%} of {int(inside['n_runs'])} |"
+            f"{_share(inside['positive_share'], int(inside['n_runs']))} |"
         )
     lines.append("")
     if tables.selection is None:
@@ -211,6 +215,6 @@ def format_validity(tables: ValidityTables) -> str:
             name += " (val users)"
         lines.append(
             f"| {name} | {row.online_return:.3f} | {row.mean_regret:.3f} | {row.max_regret:.3f} | "
-            f"{row.best_share:.0%} of {row.n_runs} |"
+            f"{_share(row.best_share, row.n_runs)} |"
         )
     return "\n".join([*lines, ""])
