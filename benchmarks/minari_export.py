@@ -44,7 +44,8 @@ def main() -> None:
         floor = Path(folder) / "floor.hdf5"
         started = time.perf_counter()
         write_episode_groups(floor, train)
-        print(f"| hdf5 floor (h5py only) | {time.perf_counter() - started:.1f} | {floor.stat().st_size / 1e6:.1f} | 1 |")
+        seconds, size = time.perf_counter() - started, floor.stat().st_size / 1e6
+        print(f"| hdf5 floor (h5py only) | {seconds:.1f} | {size:.1f} | 1 |")
 
 
 def write_episode_groups(path: Path, split) -> None:
@@ -54,13 +55,15 @@ def write_episode_groups(path: Path, split) -> None:
 
     def write(group, name: str, values) -> None:
         values = np.ascontiguousarray(values)
-        dataset = h5py.h5d.create(group, name.encode(), h5py.h5t.py_create(values.dtype), h5py.h5s.create_simple(values.shape))
+        space = h5py.h5s.create_simple(values.shape)
+        dataset = h5py.h5d.create(group, name.encode(), h5py.h5t.py_create(values.dtype), space)
         dataset.write(h5py.h5s.ALL, h5py.h5s.ALL, values)
 
     with h5py.File(path, "w") as file:
         for episode, (start, stop) in enumerate(zip(split.episode_starts[:-1], split.episode_starts[1:])):
             group = h5py.h5g.create(file.id, f"episode_{episode}".encode())
-            write(group, "observations", np.concatenate([split.observations[start:stop], split.next_observations[stop - 1 : stop]]))
+            final = split.next_observations[stop - 1 : stop]
+            write(group, "observations", np.concatenate([split.observations[start:stop], final]))
             write(group, "actions", split.actions[start:stop])
             write(group, "rewards", split.rewards[start:stop].astype(np.float64))
             write(group, "terminations", split.terminals[start:stop])

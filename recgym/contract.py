@@ -57,7 +57,8 @@ class DatasetContract:
     def from_dict(cls, values: Mapping[str, Any]) -> DatasetContract:
         """Inverse of :meth:`to_dict`; ValueError on anything else."""
         try:
-            return cls(int(values["n_items"]), int(values["pad_id"]), int(values["state_size"]), str(values["item_index"]))
+            sizes = (int(values["n_items"]), int(values["pad_id"]), int(values["state_size"]))
+            return cls(*sizes, str(values["item_index"]))
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"not a dataset contract: {dict(values)!r}") from error
 

@@ -3,9 +3,10 @@
 ``d3rlpy.load_learnable`` reads ``.d3`` files, which are pickles: loading one runs whatever code it holds, so only
 load ``.d3`` files you made yourself. :func:`save_model` writes a ``torch.save`` file holding only strings,
 numbers and tensors (the config as d3rlpy's JSON, the observation shape, the action size, each module's
-``state_dict``, the dataset contract of :mod:`recgym.contract`); :func:`load_model` reads it with ``torch.load(weights_only=True)``, which refuses any other
-object, then rebuilds the algorithm from the config (any registered d3rlpy algorithm: ``import recgym`` registers
-the agents and the SASRec encoder) and loads the weights. The benchmark's checkpoints are such files.
+``state_dict``, the dataset contract of :mod:`recgym.contract`); :func:`load_model` reads it with
+``torch.load(weights_only=True)``, which refuses any other object, then rebuilds the algorithm from the config
+(any registered d3rlpy algorithm: ``import recgym`` registers the agents and the SASRec encoder) and loads the
+weights. The benchmark's checkpoints are such files.
 """
 
 from __future__ import annotations

@@ -105,7 +105,8 @@ def _run_processes(
     context = multiprocessing.get_context("spawn")  # fork after torch's thread pools start can deadlock
     threads = _threads_per_job(jobs)
     failures = []
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(threads, dataset, d3rlpy_logs_silenced())) as pool:
+    initargs = (threads, dataset, d3rlpy_logs_silenced())  # the workers log as the caller does
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=initargs) as pool:
         pending = {pool.submit(_run_in_worker, unit, settings, digest): unit for unit in units}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)

@@ -87,10 +87,10 @@ def run_benchmark(
     every unit writes its run folder the same way, so resume and tables do not depend on it. ``seeds``: a count
     (seeds 0..n-1) or explicit seeds. ``steps`` must be a multiple of ``eval_every`` (one evaluation per d3rlpy
     epoch). ``select_by`` defaults to ``reward@<max k>``. ``baseline``: the label every other agent is compared
-    with (skipped when it is the default and not in the run; None: no comparison). ``online``: a number of simulated sessions; with the
-    synthetic dataset, every val evaluation and every test report also measures what the policy earns online
-    (:func:`recgym.evaluate_online` in the world that wrote the logs: return, clicks and purchases per session; val and
-    test see different simulated users), as columns and curves ``online/...``.
+    with (skipped when it is the default and not in the run; None: no comparison). ``online``: a number of
+    simulated sessions; with the synthetic dataset, every val evaluation and every test report also measures what
+    the policy earns online (:func:`recgym.evaluate_online` in the world that wrote the logs: return, clicks and
+    purchases per session; val and test see different simulated users), as columns and curves ``online/...``.
     """
     from agents import PRESETS
     from recgym import __version__

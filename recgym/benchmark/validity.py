@@ -5,7 +5,7 @@ against the online return (:func:`recgym.evaluate_online` in the world that wrot
 
 - **across policies**: every run's val-selected checkpoint (baselines included), its test offline metrics against its
   online return on the test users (simulated users that selection never saw); Kendall τ-b and Spearman ρ over the
-  runs, and over the agents' means;
+  runs, over the trained runs alone (the baselines left out) and over the agents' means;
 - **within a run**: across one run's checkpoints, each val offline metric against the online return on the val users;
   τ and ρ per run, averaged over the trained runs;
 - **checkpoint selection**: the checkpoint each val metric selects in each run, and its online return on the test
@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from recgym.benchmark.report import metric_label
+from recgym.benchmark.report import metric_label, select_steps
 
 __all__ = [
     "ONLINE_TARGET",
@@ -131,11 +131,11 @@ def selection_regret(checkpoints: pd.DataFrame, criteria: Sequence[str]) -> pd.D
     for criterion in [*criteria, "final"]:
         chosen_returns, regrets, hits = [], [], []
         for _, run in trained.groupby(["agent", "seed"], sort=False):
-            run = run.sort_values("step", kind="mergesort")
             if criterion == "final":
-                chosen = run.iloc[-1]
-            else:
-                chosen = run.iloc[int(np.argmax(run[f"val/{criterion}"].to_numpy()))]
+                step = run["step"].max()
+            else:  # the benchmark's own selection rule
+                step = select_steps(run, f"val/{criterion}", 1)[0]
+            chosen = run[run["step"] == step].iloc[0]
             best = run[target].max()
             chosen_returns.append(chosen[target])
             regrets.append(best - chosen[target])
@@ -193,7 +193,8 @@ def format_validity(tables: ValidityTables) -> str:
         inside = within.loc[row.metric]
         lines.append(
             f"| {metric_label(row.metric)} | {_cell(row.kendall_tau)} | {_cell(row.spearman_rho)} | "
-            f"{_cell(row.trained_kendall_tau)} | {_cell(row.trained_spearman_rho)} | {_cell(row.agents_kendall_tau)} | {_cell(row.agents_spearman_rho)} | "
+            f"{_cell(row.trained_kendall_tau)} | {_cell(row.trained_spearman_rho)} | "
+            f"{_cell(row.agents_kendall_tau)} | {_cell(row.agents_spearman_rho)} | "
             f"{_cell(inside['mean_kendall_tau'])} | {_cell(inside['mean_spearman_rho'])} | "
             f"{_share(inside['positive_share'], int(inside['n_runs']))} |"
         )
