@@ -13,7 +13,6 @@ target. Bootstrap values come from both networks in eval mode (no dropout) witho
 from __future__ import annotations
 
 import dataclasses
-import math
 from contextlib import contextmanager
 from functools import cached_property
 from typing import Any, ClassVar, Generator, Iterable, Iterator, Optional, Union
@@ -36,8 +35,10 @@ from torch.optim import Adam
 
 from agents.augment import augment
 from agents.encoders import ItemEncoderFactory, SASRecEncoderFactory
+from agents.fused_heads import linear_cross_entropy, linear_max
 from agents.losses import ACTOR_WEIGHTS, apply_actor_weight, cross_entropy, negative_td_loss, td_loss
 from agents.negatives import sample_negatives
+from agents.step_log import StepLog
 from recgym.contract import bind_contract, contract_of
 from recgym.errors import InvalidOptionError
 from recgym.metrics import top_k
@@ -56,6 +57,9 @@ __all__ = [
 ]
 
 Observations = Union[np.ndarray, torch.Tensor]
+
+COIN_BLOCK = 1024
+"""Coins of the random-swap double Q drawn per host call."""
 
 
 @dataclasses.dataclass()
@@ -144,10 +148,14 @@ class SASRecBaseConfig(LearnableConfig):
     clip_grad_norm: Optional[float] = None
     clip_grad_value: Optional[float] = None
     seed: Optional[int] = None
+    log_every: int = 1
+    fused_heads: bool = False
 
     def __post_init__(self) -> None:
         if self.score_head not in ("ce", "q"):
             raise ValueError(f"score_head must be 'ce' or 'q', got {self.score_head!r}")
+        if self.log_every < 1:
+            raise ValueError(f"log_every must be >= 1, got {self.log_every}")
 
 
 @dataclasses.dataclass()
@@ -190,6 +198,9 @@ class UpdateStep:
 
     @cached_property
     def ce(self) -> torch.Tensor:
+        if self.impl.fused_heads:  # the same loss without the (B, n_items) logits (agents.fused_heads)
+            head = self.main.ce_head
+            return linear_cross_entropy(self.state, head.weight, head.bias, self.actions)
         return cross_entropy(self.ce_logits, self.actions)
 
     @cached_property
@@ -215,14 +226,23 @@ class UpdateStep:
         inputs = self.batch.next_observations
         if self.impl.bootstraps_current_state:
             inputs = torch.cat([inputs, self.batch.observations], dim=0)
-        assert self.target is not None and self.main.q_head is not None
+        assert self.target is not None
         with _evaluating(self.main, self.target):
-            q_selector = self.main.q_head(self.main(inputs))
-            greedy = q_selector.argmax(dim=-1, keepdim=True)
-            q_selector = q_selector.gather(-1, greedy)
+            q_selector, greedy = self._selector_max(self.main(inputs))
             q_target = self.target.q_of(self.target(inputs), greedy)
         size = self.batch.next_observations.shape[0]
         return (q_target[:size], q_selector[:size]), (q_target[size:], q_selector[size:])
+
+    def _selector_max(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Main's greedy Q value and item at ``states``, (B, 1) each."""
+        head = self.main.q_head
+        assert head is not None
+        if self.impl.fused_heads:  # blockwise, without the (B, n_items) Q matrix (agents.fused_heads)
+            values, greedy = linear_max(states, head.weight, head.bias)
+            return values.unsqueeze(-1), greedy.unsqueeze(-1)
+        q_selector = head(states)
+        greedy = q_selector.argmax(dim=-1, keepdim=True)
+        return q_selector.gather(-1, greedy), greedy
 
     @property
     def next_q(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -290,11 +310,24 @@ class SASRecImpl(QLearningAlgoImplBase):
         self._config = config
         seed = config.seed if config.seed is not None else int(torch.randint(2**31 - 1, (1,)).item())
         self._coin = torch.Generator().manual_seed(seed)
+        self._coins: Iterator[int] = iter(())
         self.generator = torch.Generator(device=device).manual_seed(seed + 1)
+        self._log = StepLog(config.log_every)
+        if config.log_every > 1:
+            for optim in (modules.optim1, modules.optim2, modules.optim1_phase2, modules.optim2_phase2):
+                if optim is not None and not optim.optim.defaults.get("fused"):
+                    raise ValueError(
+                        f"log_every={config.log_every} needs the fused Adam optimiser (optim_factory="
+                        "FusedAdamFactory(), the default), which skips a non-finite step on the device"
+                    )
 
     @property
     def gamma(self) -> float:
         return self._config.gamma
+
+    @property
+    def fused_heads(self) -> bool:
+        return self._config.fused_heads
 
     def draw_main(self) -> int:
         """Index of the network to update: always N1 here."""
@@ -333,16 +366,15 @@ class SASRecImpl(QLearningAlgoImplBase):
         terms = self.loss_terms(step, phase2)
         means = {name: value.mean() for name, (value, _) in terms.items()}
         loss = sum(weight * means[name] for name, (_, weight) in terms.items())
-        logged = {"loss": loss, **means, **self.monitored(step, phase2)}
-        values = dict(zip(logged, torch.stack([v.detach().float() for v in logged.values()]).tolist()))
-        if not all(math.isfinite(v) for v in values.values()):
-            detail = " ".join(f"{k}={v:.4g}" for k, v in values.items())
-            raise FloatingPointError(f"non-finite loss at step {grad_step}: {detail}")
+        finite = self._log.add(grad_step, {"loss": loss, **means, **self.monitored(step, phase2)})
+        values = self._log.read(grad_step) if self._log.due(grad_step) else {}  # raises before a non-finite update
         loss.backward()
         if self._config.clip_grad_value is not None:
             nn.utils.clip_grad_value_(main.parameters(), self._config.clip_grad_value)
         if self._config.clip_grad_norm is not None:
             nn.utils.clip_grad_norm_(main.parameters(), self._config.clip_grad_norm)
+        if self._log.every > 1:  # not read this step: the fused Adam kernel skips it on the device if non-finite
+            optim.optim.found_inf = (~finite).float()  # type: ignore[attr-defined]
         optim.step()
         return values
 
@@ -381,8 +413,16 @@ class DoubleQImpl(SASRecImpl):
         return self._config.n_negatives
 
     def draw_main(self) -> int:
-        """0 for N1, 1 for N2: the seeded coin of the random-swap double Q."""
-        return int(torch.randint(2, (1,), generator=self._coin).item())
+        """0 for N1, 1 for N2: the seeded coin of the random-swap double Q, on the host.
+
+        Drawn in blocks of :data:`COIN_BLOCK` from a CPU generator: the same sequence as one draw per step (torch
+        draws a block element by element), and no device is involved.
+        """
+        coin = next(self._coins, None)
+        if coin is None:
+            self._coins = iter(torch.randint(2, (COIN_BLOCK,), generator=self._coin).tolist())
+            coin = next(self._coins)
+        return coin
 
     def in_phase2(self, grad_step: int) -> bool:
         switch = self._config.switch_step
@@ -468,10 +508,15 @@ class SASRecAlgoBase(QLearningAlgoBase[SASRecImpl, SASRecBaseConfig]):
         self._keep_contract(dataset)
 
     def fitter(
-        self, dataset: ReplayBufferBase, *args: Any, **kwargs: Any
+        self, dataset: ReplayBufferBase, n_steps: int, n_steps_per_epoch: int = 10000, *args: Any, **kwargs: Any
     ) -> Generator[tuple[int, dict[str, float]], None, None]:
+        if n_steps_per_epoch % self._config.log_every:
+            raise ValueError(
+                f"log_every={self._config.log_every} must divide n_steps_per_epoch={n_steps_per_epoch}, so that "
+                "each epoch's logged means cover exactly its steps"
+            )
         self._keep_contract(dataset)
-        yield from super().fitter(dataset, *args, **kwargs)
+        yield from super().fitter(dataset, n_steps, n_steps_per_epoch, *args, **kwargs)
 
     def _keep_contract(self, dataset: ReplayBufferBase) -> None:
         """Carry the dataset contract of an MDPDataset made by ``SessionDataset.to_d3rlpy`` (recgym.contract); refuse

@@ -32,6 +32,12 @@ class SASRecConfig(SASRecBaseConfig):
         clip_grad_norm: clip the gradient norm to this value (None: no clipping).
         clip_grad_value: clamp every gradient element to [-v, v] (None: no clamping).
         seed: seed of the agent's own random draws (None: drawn from torch's global RNG, so ``d3rlpy.seed`` fixes it).
+        log_every: read the logged losses every this many steps (1: every step). Above 1 nothing in the step waits
+            for the device; must divide ``n_steps_per_epoch``; a non-finite step is skipped on the device and
+            reported at the window's end (:mod:`agents.step_log`). It does not change what is trained.
+        fused_heads: compute the CE loss and the double-Q selector's greedy item blockwise, without materialising
+            a (B, n_items) matrix (:mod:`agents.fused_heads`): faster, bounded in memory on large catalogues, equal
+            to float rounding (so not bit-identical to the default).
     """
 
     def create(self, device: DeviceArg = False, enable_ddp: bool = False) -> SASRec:

@@ -6,8 +6,10 @@ into preallocated outputs: (B×d)@(d×n) forward + the two backward products for
 selector's Q(s′, ·) for its argmax (plus Q(s, ·) for the negative-action TD); everything else (encoder, gathered Q
 columns, softmax, Adam) is overhead. The "heads" column adds what any implementation that materialises the logits
 pays on top: the heads as torch ops (Linear + cross-entropy forward and backward, selector Linear + argmax).
-Data are random ids (speed does not depend on them). The roofline columns are for the SASRec encoder; one column per
-other backbone (``--encoders``) gives the same agent's steps/s on it (``make_config(..., encoder=...)``).
+``agent+fused`` rows train the same agent with ``fused_heads=True`` (:mod:`agents.fused_heads`: the CE loss and the
+selector's argmax blockwise, without a (B × n_items) matrix). Data are random ids (speed does not depend on them).
+The roofline columns are for the SASRec encoder; one column per other backbone (``--encoders``) gives the same
+agent's steps/s on it (``make_config(..., encoder=...)``).
 
     .venv/bin/python benchmarks/agents_speed.py            # table for 26,702 items, RSS for 26,702 and 70,852
     .venv/bin/python benchmarks/agents_speed.py --steps 5 --threads 2 --encoders gru,caser
@@ -42,7 +44,15 @@ MATMULS = {
     "ccql": (1, 1),
     "ccql+negTD": (1, 2),
     "discrete_cql": (1, 1),
+    "sasrec+fused": (1, 0),
+    "sqn+fused": (1, 1),
+    "snqn+fused": (1, 2),
+    "sa2c+fused": (1, 2),
+    "co+fused": (1, 1),
+    "ccql+fused": (1, 1),
 }
+MODIFIERS = {"negTD": {"negative_td": True}, "fused": {"fused_heads": True}}
+"""``agent+modifier`` rows: the agent with these config values."""
 
 
 def random_batch(n_items: int, batch_size: int, rng: np.random.Generator) -> TransitionMiniBatch:
@@ -71,10 +81,11 @@ def random_batch(n_items: int, batch_size: int, rng: np.random.Generator) -> Tra
 
 
 def make_algo(name: str, n_items: int, batch_size: int, encoder: str = "sasrec"):
-    overrides = {"negative_td": True} if name == "ccql+negTD" else {}
+    agent, *modifiers = name.split("+")
+    overrides = {key: value for modifier in modifiers for key, value in MODIFIERS[modifier].items()}
     if encoder != "sasrec":
         overrides["encoder"] = encoder
-    config = make_config(name.split("+")[0], "rc15", n_items=n_items, batch_size=batch_size, **overrides)
+    config = make_config(agent, "rc15", n_items=n_items, batch_size=batch_size, **overrides)
     algo = config.create(device="cpu")
     algo.create_impl((STATE_SIZE,), n_items)
     return algo

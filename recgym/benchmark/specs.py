@@ -56,6 +56,11 @@ AgentSpec = Union[str, LearnableConfig]
 """A registered name, a baseline name, ``"module:ConfigClass"`` or a d3rlpy config."""
 
 BASELINES = ("popularity", "random", "oracle")
+RESULT_NEUTRAL_FIELDS = ("log_every",)
+"""Agent fields that change how a run is executed, not its results: left out of the record, so of the config hash."""
+RECORDED_WHEN_SET = {"fused_heads": False}
+"""Agent fields recorded only away from these defaults, so results folders written before the field existed keep
+their config hash (at the default the run is what it was before)."""
 _LABEL = re.compile(r"^[A-Za-z0-9_-]+$")
 _GRID_LABEL = re.compile(r"^[A-Za-z0-9_.=-]+$")
 
@@ -293,9 +298,15 @@ def describe_agent(agent: ResolvedAgent) -> dict[str, Any]:
     if agent.config is None:
         return {"spec": agent.spec, "baseline": agent.baseline}
     cls = type(agent.config)
+    params = json.loads(agent.config.serialize())
+    for name in RESULT_NEUTRAL_FIELDS:
+        params.pop(name, None)
+    for name, default in RECORDED_WHEN_SET.items():
+        if params.get(name, default) == default:
+            params.pop(name, None)
     return {
         "spec": agent.spec,
         "type": agent.config.get_type(),
         "class": f"{cls.__module__}:{cls.__qualname__}",
-        "params": json.loads(agent.config.serialize()),
+        "params": params,
     }

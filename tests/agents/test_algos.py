@@ -336,3 +336,79 @@ def test_td_terms_match_a_brute_force_double_q(dataset) -> None:
     log = algo.update(batch)
     assert log["td_loss"] == pytest.approx(float(torch.stack(expected_td).mean()), rel=1e-4)
     assert log["negative_td_loss"] == pytest.approx(float(torch.stack(expected_negative).mean()), rel=1e-4)
+
+
+@pytest.mark.parametrize("name", ["sasrec", "sa2c", "ccql_ref"])
+def test_log_every_changes_no_weight_and_gives_the_same_epoch_means(name: str, dataset) -> None:
+    def trained(log_every: int):
+        d3rlpy.seed(3)
+        switch = {"switch_step": 10} if name in TWO_PHASES else {}
+        algo = config(name, seed=3, log_every=log_every, **switch).create()
+        metrics = fit(algo, dataset, n_steps=20, per_epoch=10)
+        return algo, metrics
+
+    (every_step, per_step), (windowed, per_window) = trained(1), trained(5)
+    for network in ("network1", "network2"):
+        a, b = getattr(every_step.impl.modules, network), getattr(windowed.impl.modules, network)
+        if a is not None:
+            assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    for (epoch, by_step), (_, by_window) in zip(per_step, per_window):
+        losses = [key for key in by_step if not key.startswith("time_")]
+        assert losses and set(losses) <= set(by_window)
+        for key in losses:  # the mean of two 5-step means is the 10-step mean, to float32 rounding
+            assert by_window[key] == pytest.approx(by_step[key], rel=1e-5, abs=1e-6), (epoch, key)
+
+
+@pytest.mark.parametrize("name", OURS)
+def test_update_reads_device_values_only_at_the_end_of_a_log_window(name: str, dataset, monkeypatch) -> None:
+    algo = config(name, log_every=4, **({"switch_step": 2} if name in TWO_PHASES else {})).create()
+    algo.build_with_dataset(dataset)
+    batches = [batch_of(dataset, 16) for _ in range(8)]
+    algo.update(batches[0])  # step 0 draws the block of coins (a host-side CPU generator)
+    reads: list[str] = []
+    for method in ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__"):
+        original = getattr(torch.Tensor, method)
+
+        def counted(self, *args, _original=original, _method=method, **kwargs):
+            reads.append(_method)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, method, counted)
+    logged = [algo.update(batch) for batch in batches[1:7]]  # steps 1..6; the window ends at step 3
+    monkeypatch.undo()
+    assert reads == ["tolist"], reads  # one read, at step 3
+    assert [bool(values) for values in logged] == [False, False, True, False, False, False]
+    assert "loss" in logged[2]
+
+
+def test_a_non_finite_step_is_skipped_on_the_device_and_reported_at_the_window_end(train) -> None:
+    rows = {**train, "rewards": np.full_like(train["rewards"], np.nan)}
+    algo = config("sqn", log_every=5).create()
+    data = to_mdp(rows)
+    algo.build_with_dataset(data)
+    before = [parameters(n) for n in (algo.impl.modules.network1, algo.impl.modules.network2)]
+    with pytest.raises(FloatingPointError, match=r"non-finite loss at step 0 \(no non-finite step updated any weight"):
+        fit(algo, data, n_steps=10, per_epoch=10)
+    assert algo.grad_step == 4  # steps 0-3 ran (each skipped); step 4, the window's last, raised before its update
+    assert not changed(before[0], algo.impl.modules.network1)
+    assert not changed(before[1], algo.impl.modules.network2)
+
+
+def test_log_every_errors(dataset) -> None:
+    with pytest.raises(ValueError, match="log_every must be >= 1"):
+        config("sasrec", log_every=0)
+    with pytest.raises(ValueError, match="log_every=3 must divide n_steps_per_epoch=10"):
+        fit(config("sasrec", log_every=3).create(), dataset, n_steps=10, per_epoch=10)
+    algo = config("sqn", log_every=2, optim_factory=d3rlpy.optimizers.AdamFactory()).create()
+    with pytest.raises(ValueError, match="log_every=2 needs the fused Adam optimiser"):
+        algo.build_with_dataset(dataset)
+
+
+def test_the_coin_blocks_give_the_sequence_of_one_draw_per_step(dataset) -> None:
+    from agents.double_q import COIN_BLOCK
+
+    algo = config("sqn", seed=9).create()
+    algo.build_with_dataset(dataset)
+    coin = torch.Generator().manual_seed(9)
+    expected = [int(torch.randint(2, (1,), generator=coin).item()) for _ in range(COIN_BLOCK + 50)]
+    assert [algo.impl.draw_main() for _ in range(COIN_BLOCK + 50)] == expected

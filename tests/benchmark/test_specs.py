@@ -134,3 +134,16 @@ def test_cli_grid_values_are_literals():
     assert parse_grid("ccql.n_negatives=10,30,50") == ("ccql.n_negatives", [10, 30, 50])
     assert parse_grid("gamma=0,0.5") == ("gamma", [0, 0.5])
     assert parse_grid("augmentation=crop,mask") == ("augmentation", ["crop", "mask"])
+
+
+def test_result_neutral_fields_are_not_part_of_the_record():
+    default, windowed = resolve({"sqn": "sqn"})["sqn"], resolve({"sqn": "sqn"}, log_every=50)["sqn"]
+    assert windowed.config.log_every == 50
+    assert describe_agent(windowed) == describe_agent(default)  # so the config hash does not change either
+    assert "log_every" not in describe_agent(default)["params"]
+
+
+def test_fields_recorded_only_when_set_keep_older_hashes():
+    default, fused = resolve({"sqn": "sqn"})["sqn"], resolve({"sqn": "sqn"}, fused_heads=True)["sqn"]
+    assert "fused_heads" not in describe_agent(default)["params"]
+    assert describe_agent(fused)["params"]["fused_heads"] is True  # it changes the numbers: recorded

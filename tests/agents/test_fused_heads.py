@@ -1,0 +1,82 @@
+"""agents/fused_ce.py against the materialised Linear + cross-entropy, and the agents trained with it."""
+
+from __future__ import annotations
+
+import d3rlpy
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from d3rlpy.dataset import MDPDataset
+
+from agents import make_config
+from agents.fused_heads import linear_cross_entropy, linear_max
+
+
+def materialised(states, weight, bias, targets):
+    return F.cross_entropy(F.linear(states, weight, bias), targets, reduction="none")
+
+
+@pytest.mark.parametrize(("n_items", "block"), [(50, 7), (50, 50), (50, 64), (1000, 128)])
+def test_loss_and_gradients_equal_the_materialised_head(n_items: int, block: int) -> None:
+    generator = torch.Generator().manual_seed(n_items + block)
+    states = torch.randn(33, 8, generator=generator, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(n_items, 8, generator=generator, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(n_items, generator=generator, dtype=torch.float64, requires_grad=True)
+    targets = torch.randint(n_items, (33,), generator=generator)
+    targets[:4] = torch.tensor([0, n_items - 1, min(block, n_items) - 1, block % n_items])  # the ends of blocks
+    targets[4] = targets[5]  # a repeated target
+    row_weights = torch.rand(33, generator=generator, dtype=torch.float64) - 0.3  # negative weights too
+
+    grads = []
+    for loss_of in (materialised, lambda *args: linear_cross_entropy(*args, block=block)):
+        loss = loss_of(states, weight, bias, targets)
+        grads.append((loss.detach(), *torch.autograd.grad((loss * row_weights).sum(), (states, weight, bias))))
+    for expected, fused in zip(*grads):
+        torch.testing.assert_close(fused, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_gradcheck() -> None:
+    generator = torch.Generator().manual_seed(0)
+    states = torch.randn(5, 3, generator=generator, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(11, 3, generator=generator, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(11, generator=generator, dtype=torch.float64, requires_grad=True)
+    targets = torch.tensor([0, 10, 4, 4, 7])
+    assert torch.autograd.gradcheck(lambda s, w, b: linear_cross_entropy(s, w, b, targets, 4), (states, weight, bias))
+
+
+@pytest.mark.parametrize(("n_items", "block"), [(50, 7), (50, 64), (1000, 128)])
+def test_linear_max_equals_the_materialised_max_and_keeps_the_first_tie(n_items: int, block: int) -> None:
+    generator = torch.Generator().manual_seed(n_items)
+    states = torch.randn(40, 8, generator=generator, dtype=torch.float64)
+    weight = torch.randn(n_items, 8, generator=generator, dtype=torch.float64)
+    bias = torch.randn(n_items, generator=generator, dtype=torch.float64)
+    weight[n_items - 1], bias[n_items - 1] = weight[1], bias[1]  # items 1 and n - 1 tie everywhere (other blocks)
+    scores = F.linear(states, weight, bias)
+    values, indices = linear_max(states, weight, bias, block)
+    torch.testing.assert_close(values, scores.max(dim=1).values, rtol=1e-12, atol=1e-12)
+    assert torch.equal(indices, scores.argmax(dim=1))
+    assert (indices != n_items - 1).all()
+
+
+@pytest.mark.parametrize("name", ["sasrec", "ccql"])
+def test_training_with_the_fused_head_logs_the_same_losses(name: str) -> None:
+    rng = np.random.default_rng(0)
+    n_items, size = 300, 4000
+    observations = np.full((size, 5), n_items, dtype=np.int32)
+    for row, length in enumerate(rng.integers(0, 6, size)):
+        observations[row, :length] = rng.integers(n_items, size=length)
+    actions = (observations[:, 0] % n_items + rng.integers(0, 3, size)) % n_items
+    dataset = MDPDataset(
+        observations, actions[:, None], np.full(size, 0.2, dtype=np.float32), np.arange(size) % 6 == 5,
+        action_size=n_items,
+    )  # fmt: skip
+
+    def losses(fused: bool) -> list[list[float]]:
+        d3rlpy.seed(0)
+        algo = make_config(name, "synthetic", n_items=n_items, hidden_size=16, fused_heads=fused).create()
+        algo.build_with_dataset(dataset)
+        logged = [algo.update(dataset.sample_transition_batch(64)) for _ in range(100)]
+        return [[step[key] for key in sorted(step)] for step in logged]
+
+    np.testing.assert_allclose(losses(True), losses(False), rtol=1e-5, atol=1e-5)  # every loss term, 100 steps
