@@ -38,6 +38,7 @@ from agents.encoders import ItemEncoderFactory, SASRecEncoderFactory
 from agents.fused_heads import linear_cross_entropy, linear_max
 from agents.losses import ACTOR_WEIGHTS, apply_actor_weight, cross_entropy, negative_td_loss, td_loss
 from agents.negatives import sample_negatives
+from agents.sampled_softmax import PROPOSALS, draw_sampled_negatives, log_proposal, sampled_cross_entropy
 from agents.step_log import StepLog
 from recgym.contract import bind_contract, contract_of
 from recgym.errors import InvalidOptionError
@@ -150,10 +151,16 @@ class SASRecBaseConfig(LearnableConfig):
     seed: Optional[int] = None
     log_every: int = 1
     fused_heads: bool = False
+    sampled_softmax: Optional[int] = None
+    sampled_proposal: str = "uniform"
 
     def __post_init__(self) -> None:
         if self.score_head not in ("ce", "q"):
             raise ValueError(f"score_head must be 'ce' or 'q', got {self.score_head!r}")
+        if self.sampled_softmax is not None and self.sampled_softmax < 1:
+            raise ValueError(f"sampled_softmax must be None (full softmax) or >= 1, got {self.sampled_softmax}")
+        if self.sampled_proposal not in PROPOSALS:
+            raise ValueError(f"sampled_proposal must be one of {PROPOSALS}, got {self.sampled_proposal!r}")
         if self.log_every < 1:
             raise ValueError(f"log_every must be >= 1, got {self.log_every}")
 
@@ -198,8 +205,13 @@ class UpdateStep:
 
     @cached_property
     def ce(self) -> torch.Tensor:
+        head = self.main.ce_head
+        if self.impl.sampled_softmax:  # M shared negatives with the log-Q correction (agents.sampled_softmax)
+            negatives = draw_sampled_negatives(self.impl.log_proposal, self.impl.sampled_softmax, self.impl.generator)
+            return sampled_cross_entropy(
+                self.state, head.weight, head.bias, self.actions, negatives, self.impl.log_proposal
+            )
         if self.impl.fused_heads:  # the same loss without the (B, n_items) logits (agents.fused_heads)
-            head = self.main.ce_head
             return linear_cross_entropy(self.state, head.weight, head.bias, self.actions)
         return cross_entropy(self.ce_logits, self.actions)
 
@@ -313,6 +325,7 @@ class SASRecImpl(QLearningAlgoImplBase):
         self._coins: Iterator[int] = iter(())
         self.generator = torch.Generator(device=device).manual_seed(seed + 1)
         self._log = StepLog(config.log_every)
+        self._log_proposal: Optional[torch.Tensor] = None
         if config.log_every > 1:
             for optim in (modules.optim1, modules.optim2, modules.optim1_phase2, modules.optim2_phase2):
                 if optim is not None and not optim.optim.defaults.get("fused"):
@@ -328,6 +341,22 @@ class SASRecImpl(QLearningAlgoImplBase):
     @property
     def fused_heads(self) -> bool:
         return self._config.fused_heads
+
+    @property
+    def sampled_softmax(self) -> Optional[int]:
+        return self._config.sampled_softmax
+
+    @property
+    def log_proposal(self) -> torch.Tensor:
+        """log Q of the sampled softmax's proposal, (n_items,)."""
+        if self._log_proposal is None:
+            self._log_proposal = log_proposal(self._config.sampled_proposal, None, self.action_size, self.device)
+        return self._log_proposal
+
+    def set_item_counts(self, counts: np.ndarray) -> None:
+        """Training item counts, for the popularity proposal of the sampled softmax."""
+        counts_tensor = torch.as_tensor(counts)
+        self._log_proposal = log_proposal(self._config.sampled_proposal, counts_tensor, self.action_size, self.device)
 
     def draw_main(self) -> int:
         """Index of the network to update: always N1 here."""
@@ -506,6 +535,7 @@ class SASRecAlgoBase(QLearningAlgoBase[SASRecImpl, SASRecBaseConfig]):
     def build_with_dataset(self, dataset: ReplayBufferBase) -> None:
         super().build_with_dataset(dataset)
         self._keep_contract(dataset)
+        self._keep_item_counts(dataset)
 
     def fitter(
         self, dataset: ReplayBufferBase, n_steps: int, n_steps_per_epoch: int = 10000, *args: Any, **kwargs: Any
@@ -516,7 +546,17 @@ class SASRecAlgoBase(QLearningAlgoBase[SASRecImpl, SASRecBaseConfig]):
                 "each epoch's logged means cover exactly its steps"
             )
         self._keep_contract(dataset)
+        if self._impl is None and self._config.sampled_proposal == "popularity":
+            self.build_with_dataset(dataset)  # the networks now, so the item counts have an Impl to go to
+        else:
+            self._keep_item_counts(dataset)
         yield from super().fitter(dataset, n_steps, n_steps_per_epoch, *args, **kwargs)
+
+    def _keep_item_counts(self, dataset: ReplayBufferBase) -> None:
+        """The training item counts, which the popularity proposal of the sampled softmax draws from."""
+        if self._config.sampled_proposal == "popularity" and self._impl is not None:
+            actions = np.concatenate([np.asarray(episode.actions).reshape(-1) for episode in dataset.episodes])
+            self._impl.set_item_counts(np.bincount(actions.astype(np.int64), minlength=self._impl.action_size))
 
     def _keep_contract(self, dataset: ReplayBufferBase) -> None:
         """Carry the dataset contract of an MDPDataset made by ``SessionDataset.to_d3rlpy`` (recgym.contract); refuse

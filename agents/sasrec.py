@@ -38,6 +38,9 @@ class SASRecConfig(SASRecBaseConfig):
         fused_heads: compute the CE loss and the double-Q selector's greedy item blockwise, without materialising
             a (B, n_items) matrix (:mod:`agents.fused_heads`): faster, bounded in memory on large catalogues, equal
             to float rounding (so not bit-identical to the default).
+        sampled_softmax: train the CE head on this many negatives per batch, shared by its rows, with the log-Q
+            correction (:mod:`agents.sampled_softmax`; None: the full softmax). Scoring stays full-catalogue.
+        sampled_proposal: the negatives' proposal, ``"uniform"`` or ``"popularity"`` (training item counts + 1).
     """
 
     def create(self, device: DeviceArg = False, enable_ddp: bool = False) -> SASRec:
