@@ -30,12 +30,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from tqdm.auto import tqdm
 
 from recgym.data.schema import EventType, validate_events
 
-__all__ = ["SyntheticConfig", "SyntheticUserModel", "generate_events", "write_rc15_files"]
+__all__ = ["SyntheticConfig", "SyntheticUserModel", "generate_events", "write_otto_file", "write_rc15_files"]
 
 MIN_CLICKS = 3  # the RC15 protocol keeps sessions with more than 2 clicks
 CHUNK_SESSIONS = 100_000  # sessions generated per independent sub-stream
@@ -515,3 +516,44 @@ def write_rc15_files(
 def _write_tables(writers: tuple[pa_csv.CSVWriter, ...], tables: tuple[pa.Table, ...]) -> None:
     for writer, table in zip(writers, tables, strict=True):
         writer.write_table(table)
+
+
+def write_otto_file(
+    path: str | Path, config: SyntheticConfig | None = None, seed: int = 0, *, progress: bool = True
+) -> Path:
+    """Write a synthetic log as one OTTO JSON-lines file (``{"session": s, "events": [{"aid", "ts", "type"}]}``).
+
+    Clicks are ``"clicks"`` and purchases ``"orders"``; ids and timestamps are those of :func:`generate_events` with
+    the same config and seed. Each chunk of sessions is formatted by Arrow kernels into one buffer, so memory stays
+    bounded by a chunk.
+    """
+    config = config or SyntheticConfig()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = SyntheticUserModel(config, seed)
+    bar = tqdm(total=config.n_sessions, unit="session", desc="synthetic OTTO", disable=not progress)
+    with path.open("wb") as out, bar:
+        for chunk in model.chunks():
+            out.write(_otto_lines(chunk))
+            bar.update(int(chunk.session_id[-1] - chunk.session_id[0]) + 1)
+    return path
+
+
+def _otto_lines(chunk: _Chunk) -> memoryview:
+    """The JSON lines of one chunk's sessions as one UTF-8 buffer."""
+    first = np.r_[True, chunk.session_id[1:] != chunk.session_id[:-1]]
+    last = np.r_[first[1:], True]
+    join = pc.binary_join_element_wise
+    opening = join('{"session":', pc.cast(pa.array(chunk.session_id), pa.string()), ',"events":[{"aid":', "")
+    events = join(
+        pc.if_else(pa.array(first), opening, ',{"aid":'),
+        pc.cast(pa.array(chunk.item_id), pa.string()),
+        ',"ts":',
+        pc.cast(pa.array(chunk.timestamp), pa.string()),
+        pc.if_else(pa.array(chunk.event_type == EventType.PURCHASE), ',"type":"orders"}', ',"type":"clicks"}'),
+        pc.if_else(pa.array(last), "]}\n", ""),
+        "",
+    )
+    offsets = np.frombuffer(events.buffers()[1], dtype=np.int32, count=len(events) + 1, offset=events.offset * 4)
+    return memoryview(events.buffers()[2])[offsets[0] : offsets[-1]]
+

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 from collections import Counter, defaultdict
 from datetime import datetime, timezone
 
@@ -13,7 +14,13 @@ import pytest
 
 from recgym.data import synthetic
 from recgym.data.schema import EventType
-from recgym.data.synthetic import SyntheticConfig, SyntheticUserModel, generate_events, write_rc15_files
+from recgym.data.synthetic import (
+    SyntheticConfig,
+    SyntheticUserModel,
+    generate_events,
+    write_otto_file,
+    write_rc15_files,
+)
 
 SMALL = SyntheticConfig(n_sessions=2000, n_items=500)
 
@@ -227,3 +234,19 @@ def test_write_rc15_files_matches_events(tmp_path):
         assert parsed == list(expected[["session_id", "timestamp", "item_id"]].itertuples(index=False, name=None))
     assert all(int(row[3]) == model.topic_of[int(row[2])] + 1 for row in clicks)
     assert all(int(row[3]) >= 1 and int(row[4]) >= 1 for row in buys)
+
+
+def test_write_otto_file_matches_events(tmp_path):
+    path = write_otto_file(tmp_path / "otto" / "train.jsonl", SMALL, seed=4, progress=False)
+    events = generate_events(SMALL, seed=4)
+    lines = [json.loads(line) for line in path.read_text().splitlines()]  # every line is one JSON object
+    names = {EventType.CLICK: "clicks", EventType.PURCHASE: "orders"}
+    expected = [
+        {"session": int(session), "events": [
+            {"aid": int(e.item_id), "ts": int(e.timestamp), "type": names[EventType(e.event_type)]}
+            for e in group.itertuples()
+        ]}
+        for session, group in events.groupby("session_id", sort=True)
+    ]  # fmt: skip
+    assert lines == expected
+
