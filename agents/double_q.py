@@ -355,8 +355,8 @@ class SASRecImpl(QLearningAlgoImplBase):
 
     def set_item_counts(self, counts: np.ndarray) -> None:
         """Training item counts, for the popularity proposal of the sampled softmax."""
-        counts_tensor = torch.as_tensor(counts)
-        self._log_proposal = log_proposal(self._config.sampled_proposal, counts_tensor, self.action_size, self.device)
+        kind = self._config.sampled_proposal
+        self._log_proposal = log_proposal(kind, torch.as_tensor(counts), self.action_size, self.device)
 
     def draw_main(self) -> int:
         """Index of the network to update: always N1 here."""
