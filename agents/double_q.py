@@ -163,6 +163,11 @@ class SASRecBaseConfig(LearnableConfig):
             raise ValueError(f"sampled_proposal must be one of {PROPOSALS}, got {self.sampled_proposal!r}")
         if self.log_every < 1:
             raise ValueError(f"log_every must be >= 1, got {self.log_every}")
+        if self.compile_graph:
+            raise ValueError(
+                "compile_graph=True is not supported by recgym's agents (d3rlpy compiles the loss functions of its own "
+                "algorithms, on CUDA only); log_every=N removes the per-step host synchronisation instead"
+            )
 
 
 @dataclasses.dataclass()

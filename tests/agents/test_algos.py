@@ -397,6 +397,8 @@ def test_a_non_finite_step_is_skipped_on_the_device_and_reported_at_the_window_e
 def test_log_every_errors(dataset) -> None:
     with pytest.raises(ValueError, match="log_every must be >= 1"):
         config("sasrec", log_every=0)
+    with pytest.raises(ValueError, match="compile_graph=True is not supported"):
+        config("ccql", compile_graph=True)
     with pytest.raises(ValueError, match="log_every=3 must divide n_steps_per_epoch=10"):
         fit(config("sasrec", log_every=3).create(), dataset, n_steps=10, per_epoch=10)
     algo = config("sqn", log_every=2, optim_factory=d3rlpy.optimizers.AdamFactory()).create()
