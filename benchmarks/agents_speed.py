@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from d3rlpy.dataset import TransitionMiniBatch
 from d3rlpy.dataset.components import Transition
+from load_timing import peak_rss_gib
 
 from agents import ENCODERS, make_config
 
@@ -150,19 +151,12 @@ def heads_seconds(n_items: int, batch_size: int, full: int, forward_rows: int, r
 
 def peak_rss_child(n_items: int, batch_size: int, steps: int) -> None:
     """Run in a fresh process: train CCQL with the negative TD (the largest step) and print the peak RSS in MiB."""
-    baseline = _high_water_mib()
+    baseline = 1024 * peak_rss_gib()
     algo = make_algo("ccql+negTD", n_items, batch_size)
     batches = [random_batch(n_items, batch_size, np.random.default_rng(i)) for i in range(2)]
     for i in range(steps):
         algo.update(batches[i % 2])
-    print(f"{baseline:.0f} {_high_water_mib():.0f}")
-
-
-def _high_water_mib() -> float:
-    """Peak RSS of this process (VmHWM; unlike ru_maxrss it is not inherited from the parent across exec)."""
-    with open("/proc/self/status") as status:
-        line = next(line for line in status if line.startswith("VmHWM:"))
-    return int(line.split()[1]) / 1024
+    print(f"{baseline:.0f} {1024 * peak_rss_gib():.0f}")
 
 
 def peak_rss(n_items: int, batch_size: int, threads: int) -> tuple[float, float]:

@@ -21,6 +21,7 @@ import time
 
 import numpy as np
 import torch
+from load_timing import peak_rss_gib
 
 from agents import make_config
 
@@ -52,7 +53,7 @@ def child(agent: str, head: str, n_items: int, steps: int, limit_gib: float) -> 
     except (MemoryError, RuntimeError) as error:
         print(json.dumps({"error": f"does not fit in {limit_gib:g} GiB ({type(error).__name__})"}))
         return
-    print(json.dumps({"ms": 1000 * seconds, "rss_gib": _high_water_gib()}))
+    print(json.dumps({"ms": 1000 * seconds, "rss_gib": peak_rss_gib()}))
 
 
 def _random_batch(n_items: int, batch_size: int, rng: np.random.Generator):
@@ -73,12 +74,6 @@ def _random_batch(n_items: int, batch_size: int, rng: np.random.Generator):
         )
         for _ in range(batch_size)
     ])  # fmt: skip
-
-
-def _high_water_gib() -> float:
-    with open("/proc/self/status") as status:
-        line = next(line for line in status if line.startswith("VmHWM:"))
-    return int(line.split()[1]) / 2**20
 
 
 def measure(agent: str, head: str, n_items: int, steps: int, limit_gib: float) -> dict:

@@ -14,12 +14,12 @@ Targets on a 2-core machine (full scale): build < 10 min with peak RSS < 12 GB.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from load_timing import print_build_and_reload, report_load, run_child
 
 OTTO_SESSIONS = 12_899_779
 OTTO_ITEMS = 1_855_603
@@ -27,22 +27,11 @@ OTTO_EVENTS_PER_SESSION = 16.8
 
 
 def measure_load(path: str, cache_dir: str, sample: int | None) -> None:
-    """Child process: load the dataset once, print wall time and own peak RSS as JSON."""
+    """Child process: load the dataset once and report it (:func:`load_timing.report_load`)."""
     from recgym import load_dataset
 
     options = {} if sample is None else {"n_sample_sessions": sample}
-    started = time.perf_counter()
-    dataset = load_dataset(path, cache_dir=cache_dir, **options)
-    seconds = time.perf_counter() - started
-    with open("/proc/self/status") as status:  # VmHWM: unlike ru_maxrss, not inherited from the parent across exec
-        peak_gib = int(next(line for line in status if line.startswith("VmHWM:")).split()[1]) / 2**20
-    print(json.dumps({"seconds": seconds, "peak_rss_gib": peak_gib, "stats": dataset.stats()}))
-
-
-def run_child(path: Path, cache_dir: Path, sample: int | None) -> dict:
-    command = [sys.executable, __file__, "--child", str(path), str(cache_dir), str(sample or 0)]
-    done = subprocess.run(command, check=True, capture_output=True, text=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    report_load(lambda: load_dataset(path, cache_dir=cache_dir, **options))
 
 
 def main() -> None:
@@ -69,13 +58,13 @@ def main() -> None:
         path = write_otto_file(folder / "train.jsonl", config, seed=0, progress=False)
         print(f"file: {config.n_sessions:,} sessions, {config.n_items:,} items, {path.stat().st_size / 2**30:.2f} GiB; "
               f"written in {time.perf_counter() - started:.1f} s")
-        build = run_child(path, folder / "cache", args.sample_sessions)
-        reload = run_child(path, folder / "cache", args.sample_sessions)
+        sample = str(args.sample_sessions or 0)
+        command = [sys.executable, __file__, "--child", str(path), str(folder / "cache"), sample]
+        build, reload = run_child(command), run_child(command)
         stats = build["stats"]
         print(f"protocol: {stats['raw_events']:,} raw events in {stats['raw_sessions']:,} sessions -> "
               f"{stats['sessions']:,} sessions, {stats['events']:,} events, {stats['n_items']:,} items")
-        print(f"build  (file -> cached transitions): {build['seconds']:7.1f} s   peak RSS {build['peak_rss_gib']:.2f} GiB")
-        print(f"reload (cache -> SessionDataset):    {reload['seconds']:7.2f} s   peak RSS {reload['peak_rss_gib']:.2f} GiB")
+        print_build_and_reload(build, reload, "file")
 
 
 if __name__ == "__main__":

@@ -12,37 +12,27 @@ Targets on a 2-core machine: build < 2 min with peak RSS < 6 GB; reload < 2 s.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from load_timing import print_build_and_reload, report_load, run_child
+
 
 def measure_load(data_dir: str) -> None:
-    """Child process: load the dataset once, print wall time and own peak RSS as JSON."""
+    """Child process: load the dataset once and report it (:func:`load_timing.report_load`)."""
     from recgym import load_dataset
 
-    started = time.perf_counter()
-    dataset = load_dataset("rc15", data_dir=data_dir)
-    seconds = time.perf_counter() - started
-    with open("/proc/self/status") as status:  # VmHWM: unlike ru_maxrss, not inherited from the parent across exec
-        peak_gib = int(next(line for line in status if line.startswith("VmHWM:")).split()[1]) / 2**20
-    print(json.dumps({"seconds": seconds, "peak_rss_gib": peak_gib, "stats": dataset.stats()}))
-
-
-def run_child(data_dir: Path) -> dict:
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", str(data_dir)], check=True, capture_output=True, text=True
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    report_load(lambda: load_dataset("rc15", data_dir=data_dir))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=9_250_000, help="raw sessions to generate")
-    parser.add_argument("--short-share", type=float, default=0.45, help="share of 1-2 click sessions (dropped by the protocol)")
+    parser.add_argument(
+        "--short-share", type=float, default=0.45, help="share of 1-2 click sessions (dropped by the protocol)"
+    )
     parser.add_argument("--keep", type=Path, help="write the raw files and cache here instead of a temporary folder")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -63,13 +53,12 @@ def main() -> None:
         print(f"raw files: {n_clicks:,} clicks ({clicks.stat().st_size / 2**30:.2f} GiB), {n_buys:,} buys; "
               f"written in {time.perf_counter() - started:.1f} s")
 
-        build = run_child(data_dir)
-        reload = run_child(data_dir)
+        command = [sys.executable, __file__, "--child", str(data_dir)]
+        build, reload = run_child(command), run_child(command)
         stats = build["stats"]
         print(f"protocol: {stats['raw_sessions']:,} raw sessions -> {stats['sessions']:,} sampled, "
               f"{stats['events']:,} events, {stats['n_items']:,} items")
-        print(f"build  (raw files -> cached transitions): {build['seconds']:6.1f} s   peak RSS {build['peak_rss_gib']:.2f} GiB")
-        print(f"reload (cache -> SessionDataset):          {reload['seconds']:6.2f} s   peak RSS {reload['peak_rss_gib']:.2f} GiB")
+        print_build_and_reload(build, reload, "raw files")
 
 
 if __name__ == "__main__":
