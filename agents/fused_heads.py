@@ -12,6 +12,7 @@ and gradients: one (B × block) buffer. Both equal the materialised heads to flo
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -52,7 +53,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
     ) -> torch.Tensor:
         buffer = states.new_empty(states.shape[0] * min(block, weight.shape[0]))
         lse = states.new_full((states.shape[0],), -torch.inf)
-        for start, logits in _blocks(states, weight, bias, block, buffer):
+        for _, logits in _blocks(states, weight, bias, block, buffer):
             lse = torch.logaddexp(lse, torch.logsumexp(logits, dim=1))
         target_logits = torch.einsum("bd,bd->b", states, weight[targets]) + bias[targets]
         ctx.save_for_backward(states, weight, bias, targets, lse)
@@ -67,20 +68,20 @@ class _LinearCrossEntropy(torch.autograd.Function):
         grad_weight = torch.empty_like(weight)
         grad_bias = torch.empty_like(bias)
         buffer = states.new_empty(states.shape[0] * min(block, weight.shape[0]))
-        column = grad.new_empty(states.shape[0], 1)
         for start, logits in _blocks(states, weight, bias, block, buffer):
             end = start + logits.shape[1]
             scaled = logits.sub_(lse[:, None]).exp_().mul_(grad[:, None])  # g · softmax
-            inside = (targets >= start) & (targets < end)
-            column.copy_(torch.where(inside, -grad, 0.0)[:, None])
-            scaled.scatter_add_(1, (targets - start).clamp(0, logits.shape[1] - 1)[:, None], column)  # - g · onehot
+            minus_grad = torch.where((targets >= start) & (targets < end), -grad, 0.0)  # rows whose target is here
+            scaled.scatter_add_(1, (targets - start).clamp(0, end - start - 1)[:, None], minus_grad[:, None])
             grad_states.addmm_(scaled, weight[start:end])
             torch.mm(scaled.T, states, out=grad_weight[start:end])
             torch.sum(scaled, dim=0, out=grad_bias[start:end])
         return grad_states, grad_weight, grad_bias, None, None
 
 
-def _blocks(states: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, block: int, buffer: torch.Tensor):
+def _blocks(
+    states: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, block: int, buffer: torch.Tensor
+) -> Iterator[tuple[int, torch.Tensor]]:
     """(first item, logits of items [first, first + block)) per block, each written into ``buffer``."""
     rows = states.shape[0]
     for start in range(0, weight.shape[0], block):
