@@ -552,9 +552,8 @@ class SASRecAlgoBase(QLearningAlgoBase[SASRecImpl, SASRecBaseConfig]):
             )
         self._keep_contract(dataset)
         if self._impl is None and self._config.sampled_proposal == "popularity":
-            self.build_with_dataset(dataset)  # the networks now, so the item counts have an Impl to go to
-        else:
-            self._keep_item_counts(dataset)
+            super().build_with_dataset(dataset)  # the networks now, so the item counts have an Impl to go to
+        self._keep_item_counts(dataset)
         yield from super().fitter(dataset, n_steps, n_steps_per_epoch, *args, **kwargs)
 
     def _keep_item_counts(self, dataset: ReplayBufferBase) -> None:

@@ -4,7 +4,7 @@ Heads: ``full`` (the default: a (B × n_items) logit matrix and its gradient), `
 same loss and the selector's argmax block by block, :mod:`agents.fused_heads`) and ``sampled`` (``fused_heads=True``
 plus ``sampled_softmax=M`` shared negatives with the log-Q correction, :mod:`agents.sampled_softmax`). Each
 (agent, head, catalogue) runs in a fresh process under an address-space limit, so a configuration that does not fit
-reports that instead of pushing the machine into swap. Batch 256, hidden 64, state 10, random ids, one thread.
+reports that instead of pushing the machine into swap. Batch 256, hidden 64, state 10, random ids (``agents_speed.random_batch``), one thread.
 
     .venv/bin/python benchmarks/catalogue_scale.py
     .venv/bin/python benchmarks/catalogue_scale.py --items 26702,250000 --agents sasrec --steps 2
@@ -21,6 +21,7 @@ import time
 
 import numpy as np
 import torch
+from agents_speed import STATE_SIZE, random_batch
 from load_timing import peak_rss_gib
 
 from agents import make_config
@@ -30,7 +31,6 @@ HEADS = {
     "fused": {"fused_heads": True},
     "sampled": {"fused_heads": True, "sampled_softmax": 2048},
 }
-STATE_SIZE = 10
 
 
 def child(agent: str, head: str, n_items: int, steps: int, limit_gib: float) -> None:
@@ -44,7 +44,7 @@ def child(agent: str, head: str, n_items: int, steps: int, limit_gib: float) -> 
         config = make_config(agent, "rc15", n_items=n_items, **HEADS[head])
         algo = config.create(device="cpu")
         algo.create_impl((STATE_SIZE,), n_items)
-        batch = _random_batch(n_items, config.batch_size, rng)
+        batch = random_batch(n_items, config.batch_size, rng)
         algo.update(batch)  # warm-up: Adam's state and the allocator's first touches
         start = time.perf_counter()
         for _ in range(steps):
@@ -54,26 +54,6 @@ def child(agent: str, head: str, n_items: int, steps: int, limit_gib: float) -> 
         print(json.dumps({"error": f"does not fit in {limit_gib:g} GiB ({type(error).__name__})"}))
         return
     print(json.dumps({"ms": 1000 * seconds, "rss_gib": peak_rss_gib()}))
-
-
-def _random_batch(n_items: int, batch_size: int, rng: np.random.Generator):
-    from d3rlpy.dataset import TransitionMiniBatch
-    from d3rlpy.dataset.components import Transition
-
-    def state() -> np.ndarray:
-        s = np.full(STATE_SIZE, n_items, dtype=np.int32)
-        length = rng.integers(1, STATE_SIZE + 1)
-        s[:length] = rng.integers(0, n_items, length)
-        return s
-
-    return TransitionMiniBatch.from_transitions([
-        Transition(
-            observation=state(), action=np.array([rng.integers(n_items)]), reward=np.array([0.2], dtype=np.float32),
-            next_observation=state(), next_action=np.array([0]), terminal=0.0, interval=1,
-            rewards_to_go=np.zeros((1, 1), dtype=np.float32),
-        )
-        for _ in range(batch_size)
-    ])  # fmt: skip
 
 
 def measure(agent: str, head: str, n_items: int, steps: int, limit_gib: float) -> dict:
