@@ -7,6 +7,7 @@ own. ``--sample-sessions N`` applies the protocol's uniform session sample.
 
     .venv/bin/python benchmarks/prepare_otto_full.py                       # full scale: ~11 GB of JSON lines
     .venv/bin/python benchmarks/prepare_otto_full.py --scale 0.1 --sample-sessions 200000
+    .venv/bin/python benchmarks/prepare_otto_full.py --file train.jsonl --sample-sessions 1000000   # an existing file
 
 Targets on a 2-core machine (full scale): build < 10 min with peak RSS < 12 GB.
 """
@@ -39,6 +40,7 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="share of OTTO's 12.9M sessions to generate")
     parser.add_argument("--sample-sessions", type=int, help="the protocol's uniform sample of sessions (default all)")
     parser.add_argument("--keep", type=Path, help="write the file and cache here instead of a temporary folder")
+    parser.add_argument("--file", type=Path, help="time this OTTO file (e.g. one kept before) instead of writing one")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -50,14 +52,18 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="recgym-otto-") as temporary:
         folder = args.keep or Path(temporary)
-        config = SyntheticConfig(
-            n_sessions=max(1, round(OTTO_SESSIONS * args.scale)), n_items=OTTO_ITEMS,
-            mean_session_length=OTTO_EVENTS_PER_SESSION, max_session_clicks=500,
-        )  # fmt: skip
-        started = time.perf_counter()
-        path = write_otto_file(folder / "train.jsonl", config, seed=0, progress=False)
-        print(f"file: {config.n_sessions:,} sessions, {config.n_items:,} items, {path.stat().st_size / 2**30:.2f} GiB; "
-              f"written in {time.perf_counter() - started:.1f} s")
+        if args.file:
+            path = args.file
+            print(f"file: {path}, {path.stat().st_size / 2**30:.2f} GiB")
+        else:
+            config = SyntheticConfig(
+                n_sessions=max(1, round(OTTO_SESSIONS * args.scale)), n_items=OTTO_ITEMS,
+                mean_session_length=OTTO_EVENTS_PER_SESSION, max_session_clicks=500,
+            )  # fmt: skip
+            started = time.perf_counter()
+            path = write_otto_file(folder / "train.jsonl", config, seed=0, progress=False)
+            print(f"file: {config.n_sessions:,} sessions, {config.n_items:,} items, "
+                  f"{path.stat().st_size / 2**30:.2f} GiB; written in {time.perf_counter() - started:.1f} s")
         sample = str(args.sample_sessions or 0)
         command = [sys.executable, __file__, "--child", str(path), str(folder / "cache"), sample]
         build, reload = run_child(command), run_child(command)

@@ -150,7 +150,7 @@ def protocol_config(preset: str, **overrides: object) -> ProtocolConfig:
 class SplitEvents:
     """Sorted events of one split: parallel arrays, sessions contiguous in ascending session id."""
 
-    sessions: np.ndarray  # int64 raw session ids
+    sessions: np.ndarray  # raw session ids (int32 or int64, as read)
     items: np.ndarray  # int64 encoded item ids
     event_types: np.ndarray  # int8
 
@@ -169,21 +169,42 @@ class PreparedLog:
         return int(len(self.raw_item_ids))
 
 
-def _filter_rows(session_codes: np.ndarray, item_codes: np.ndarray, is_click: np.ndarray, config: ProtocolConfig) -> np.ndarray:
-    """Boolean row mask after the session and item filters (once, or to a fixed point)."""
+def _filter_rows(session_codes: np.ndarray, items: np.ndarray, event_types: np.ndarray, config: ProtocolConfig) -> np.ndarray:
+    """Boolean row mask after the session and item filters (once, or to a fixed point).
+
+    ``session_codes`` are 0..n-1 per session, ``items`` raw or coded item ids. A count is only taken when its filter
+    can remove something (an item filter of 1 cannot: every kept row's item has that row), so the default protocol of
+    a log of 216M events never codes its items.
+    """
     n_sessions = int(session_codes.max()) + 1
-    n_items = int(item_codes.max()) + 1
+    item_codes = None
     keep = np.ones(len(session_codes), dtype=bool)
     while True:
         before = int(keep.sum())
-        events = np.bincount(session_codes, weights=keep, minlength=n_sessions)
-        clicks = np.bincount(session_codes, weights=keep & is_click, minlength=n_sessions)
-        good_session = (events >= config.min_session_events) & (clicks >= config.min_session_clicks)
+        kept_codes = session_codes if before == len(keep) else session_codes[keep]
+        good_session = np.bincount(kept_codes, minlength=n_sessions) >= config.min_session_events
+        del kept_codes
+        if config.min_session_clicks > 0:
+            clicks = np.bincount(session_codes[keep & (event_types == EventType.CLICK)], minlength=n_sessions)
+            good_session &= clicks >= config.min_session_clicks
         keep &= good_session[session_codes]
-        item_events = np.bincount(item_codes, weights=keep, minlength=n_items)
-        keep &= (item_events >= config.min_item_events)[item_codes]
+        if config.min_item_events > 1:
+            if item_codes is None:
+                item_codes = _narrow(*_codes(items))
+            item_events = np.bincount(item_codes[keep], minlength=int(item_codes.max()) + 1)
+            keep &= (item_events >= config.min_item_events)[item_codes]
         if not config.iterate_filters or int(keep.sum()) == before:
             return keep
+
+
+def _codes(values: np.ndarray) -> tuple[np.ndarray, int]:
+    codes, uniques = pd.factorize(values)
+    return codes, len(uniques)
+
+
+def _narrow(codes: np.ndarray, n_codes: int) -> np.ndarray:
+    """``codes`` (0..n_codes-1) as int32 when they fit: half the memory of pandas' int64 codes on a big log."""
+    return codes.astype(np.int32) if n_codes <= np.iinfo(np.int32).max else codes
 
 
 def _split_stats(events: SplitEvents, train_items: np.ndarray) -> dict[str, float | int]:
@@ -204,7 +225,7 @@ def _split_stats(events: SplitEvents, train_items: np.ndarray) -> dict[str, floa
 
 @dataclass(frozen=True)
 class _Rows:
-    """Events of one split before re-indexing: parallel arrays, raw ids."""
+    """Events of one split before re-indexing: parallel arrays, raw ids (int32 or int64, as read)."""
 
     session: np.ndarray
     item: np.ndarray
@@ -220,7 +241,7 @@ class _Rows:
         return _Rows(self.session[mask], self.item[mask], self.timestamp[mask], self.event_type[mask])
 
 
-_ROW_COLUMNS = (("session_id", np.int64), ("item_id", np.int64), ("timestamp", np.int64), ("event_type", np.int8))
+_ROW_COLUMNS = (("session_id", None), ("item_id", None), ("timestamp", np.int64), ("event_type", np.int8))  # ids: int32 or int64
 
 
 def _drop_duplicates(events: pd.DataFrame, config: ProtocolConfig) -> tuple[pd.DataFrame, int]:
@@ -242,19 +263,15 @@ def _session_filter(rows: _Rows, config: ProtocolConfig) -> _Rows:
     """The rows of the sessions that pass the session filters on their own events (no item filter)."""
     if not len(rows.session):
         return rows
-    codes, _ = pd.factorize(rows.session)
-    items, _ = pd.factorize(rows.item)
     per_session = dataclasses.replace(config, min_item_events=0, iterate_filters=False)
-    return rows.where(_filter_rows(codes, items, rows.event_type == EventType.CLICK, per_session))
+    return rows.where(_filter_rows(_narrow(*_codes(rows.session)), rows.item, rows.event_type, per_session))
 
 
 def _random_split(events: pd.DataFrame, config: ProtocolConfig, rng: np.random.Generator, source: str) -> tuple[dict[str, _Rows], dict[str, int]]:
     """Filter the whole log (session and item filters), sample, then shuffle whole sessions into the splits."""
-    session = events["session_id"].to_numpy(dtype=np.int64)
-    session_codes, session_uniques = pd.factorize(session, sort=True)
-    item_codes, _ = pd.factorize(events["item_id"].to_numpy(dtype=np.int64))
-    is_click = events["event_type"].to_numpy() == EventType.CLICK
-    keep = _filter_rows(session_codes, item_codes, is_click, config)
+    session_codes, session_uniques = pd.factorize(events["session_id"].to_numpy(), sort=True)
+    session_codes = _narrow(session_codes, len(session_uniques))
+    keep = _filter_rows(session_codes, events["item_id"].to_numpy(), events["event_type"].to_numpy(), config)
 
     kept_sessions = np.zeros(len(session_uniques), dtype=bool)
     kept_sessions[session_codes[keep]] = True
@@ -337,9 +354,8 @@ def _held_out_split(
 
     train = splits["train"]
     if len(train.session):
-        codes, _ = pd.factorize(train.session)
-        items, _ = pd.factorize(train.item)
-        splits["train"] = train.where(_filter_rows(codes, items, train.event_type == EventType.CLICK, config))
+        codes = _narrow(*_codes(train.session))
+        splits["train"] = train.where(_filter_rows(codes, train.item, train.event_type, config))
     if not len(splits["train"].session):
         raise _no_survivor(source, config, raw_sessions)
     return splits, {"raw_sessions": raw_sessions, "filtered_sessions": filtered_sessions}

@@ -5,13 +5,15 @@ One row per logged event, with these columns and dtypes:
 ============  =======  =====================================================
 column        dtype    meaning
 ============  =======  =====================================================
-session_id    int64    session (or visitor) the event belongs to, >= 0
-item_id       int64    raw item id from the source log, >= 0
+session_id    int64    session (or visitor) the event belongs to, >= 0 (int32 kept as it is)
+item_id       int64    raw item id from the source log, >= 0 (int32 kept as it is)
 timestamp     int64    milliseconds since the Unix epoch (UTC)
 event_type    int8     :class:`EventType` (0 = click, 1 = purchase)
 ============  =======  =====================================================
 
-Readers may add extra columns (``category``, ``price``...); they are carried along untouched.
+Readers may add extra columns (``category``, ``price``...); they are carried along untouched. A reader may give the
+ids as int32 when they fit (the OTTO reader does: 8 bytes less per event on a log of 216M events); every later stage
+reads either width.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ EVENT_COLUMNS: dict[str, str] = {
     "timestamp": "int64",
     "event_type": "int8",
 }
+_ID_COLUMNS = ("session_id", "item_id")
 
 
 def validate_events(events: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -66,15 +69,15 @@ def validate_events(events: pd.DataFrame, source: str) -> pd.DataFrame:
                 row = int(np.flatnonzero(bad.to_numpy())[0])
                 raise RecgymDataError(f"{source}: {column} {values.iloc[row]!r} in row {row} is not an integer")
             values = as_float
-        columns[column] = values.astype(dtype)
-    for column in ("session_id", "item_id"):
-        negative = columns[column] < 0
-        if negative.any():
-            row = int(np.flatnonzero(negative.to_numpy())[0])
+        compact = column in _ID_COLUMNS and values.dtype == np.int32
+        columns[column] = values if compact else values.astype(dtype)
+    for column in _ID_COLUMNS:
+        if columns[column].min() < 0:  # a reduction first: the row search below allocates, and a valid log skips it
+            row = int(np.flatnonzero(columns[column].to_numpy() < 0)[0])
             raise RecgymDataError(f"{source}: negative {column} {columns[column].iloc[row]} in row {row}")
-    unknown = ~columns["event_type"].isin([int(kind) for kind in EventType])
-    if unknown.any():
-        row = int(np.flatnonzero(unknown.to_numpy())[0])
-        raise RecgymDataError(f"{source}: unknown event_type {columns['event_type'].iloc[row]} in row {row}")
+    event_type = columns["event_type"]
+    if event_type.min() < min(EventType) or event_type.max() > max(EventType):  # the types are 0..max, no gaps
+        row = int(np.flatnonzero(~event_type.isin([int(kind) for kind in EventType]).to_numpy())[0])
+        raise RecgymDataError(f"{source}: unknown event_type {event_type.iloc[row]} in row {row}")
     extra = [column for column in events.columns if column not in EVENT_COLUMNS]
-    return pd.DataFrame({**columns, **{column: events[column] for column in extra}})
+    return pd.DataFrame({**columns, **{column: events[column] for column in extra}}, copy=False)

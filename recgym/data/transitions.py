@@ -49,23 +49,31 @@ def episode_starts(sessions: np.ndarray) -> np.ndarray:
     return np.concatenate(([0], change, [len(sessions)])).astype(np.int64)
 
 
+HISTORY_BLOCK_ROWS = 1 << 16  # rows gathered at a time by padded_histories
+
+
 def padded_histories(items: np.ndarray, starts: np.ndarray, state_size: int, pad_id: int, *, include_current: bool) -> np.ndarray:
     """For every row, the last ``state_size`` items of its session before it (or up to it), oldest first, right-padded.
 
-    ``items`` are the rows' item ids with sessions contiguous; ``starts`` comes from :func:`episode_starts`.
+    ``items`` are the rows' item ids with sessions contiguous; ``starts`` comes from :func:`episode_starts`. Rows are
+    gathered in blocks of :data:`HISTORY_BLOCK_ROWS`, so the temporaries stay a few MB on a log of any length.
     """
     n_rows = len(items)
-    lengths = np.diff(starts)
-    position = np.arange(n_rows, dtype=np.int64) - np.repeat(starts[:-1], lengths)
-    end = np.arange(n_rows, dtype=np.int64) + int(include_current)  # exclusive end of the history in row index
-    history_length = np.minimum(position + int(include_current), state_size)
-    offsets = np.arange(state_size, dtype=np.int64)
-    index = (end - history_length)[:, None] + offsets[None, :]
-    valid = offsets[None, :] < history_length[:, None]
-    np.clip(index, 0, max(n_rows - 1, 0), out=index)
     states = np.full((n_rows, state_size), pad_id, dtype=np.int32)
-    if n_rows:
-        np.copyto(states, items.astype(np.int32, copy=False)[index], where=valid)
+    if not n_rows:
+        return states
+    lengths = np.diff(starts)
+    session_start = np.repeat(starts[:-1], lengths)
+    items = items.astype(np.int32, copy=False)
+    offsets = np.arange(state_size, dtype=np.int64)
+    for first in range(0, n_rows, HISTORY_BLOCK_ROWS):
+        rows = np.arange(first, min(first + HISTORY_BLOCK_ROWS, n_rows), dtype=np.int64)
+        end = rows + int(include_current)  # exclusive end of the history in row index
+        history_length = np.minimum(end - session_start[rows], state_size)
+        index = (end - history_length)[:, None] + offsets[None, :]
+        valid = offsets[None, :] < history_length[:, None]
+        np.clip(index, 0, n_rows - 1, out=index)
+        np.copyto(states[rows[0] : rows[-1] + 1], items[index], where=valid)
     return states
 
 

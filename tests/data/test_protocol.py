@@ -158,3 +158,64 @@ def test_bad_options() -> None:
         protocol_config("movielens")
     with pytest.raises(InvalidOptionError, match="train_fraction"):
         protocol_config("generic", train_fraction=0.95, val_fraction=0.1)
+
+
+def brute_force_filter(events: pd.DataFrame, config) -> set[int]:
+    """Row numbers kept by the session and item filters, counted with Python loops and dicts."""
+    kept = set(range(len(events)))
+    rows = list(events.itertuples(index=False))
+    while True:
+        before = set(kept)
+        per_session: dict[int, list[int]] = {}
+        for row in kept:
+            per_session.setdefault(rows[row].session_id, []).append(row)
+        for members in per_session.values():
+            clicks = sum(rows[row].event_type == CLICK for row in members)
+            if len(members) < config.min_session_events or clicks < config.min_session_clicks:
+                kept -= set(members)
+        item_counts: dict[int, int] = {}
+        for row in kept:
+            item_counts[rows[row].item_id] = item_counts.get(rows[row].item_id, 0) + 1
+        kept = {row for row in kept if item_counts[rows[row].item_id] >= config.min_item_events}
+        if not config.iterate_filters or kept == before:
+            return kept
+
+
+@pytest.mark.parametrize("case", range(12))
+def test_filters_match_a_brute_force_loop(case: int) -> None:
+    rng = np.random.default_rng(100 + case)
+    events = random_log(rng, n_sessions=120, n_items=int(rng.integers(5, 60)))
+    config = protocol_config(
+        "generic",
+        min_session_events=int(rng.integers(1, 4)),
+        min_session_clicks=int(rng.integers(0, 3)),
+        min_item_events=int(rng.integers(0, 5)),
+        iterate_filters=bool(case % 2),
+    )
+    expected = events.iloc[sorted(brute_force_filter(events, config))]
+    prepared = apply_protocol(events, config, seed=case)
+    kept = all_events(prepared)
+    assert sorted(zip(kept["session"], kept["item"])) == sorted(zip(expected["session_id"], expected["item_id"]))
+
+
+@pytest.mark.parametrize(
+    "preset, options",
+    [
+        ("rc15", {"n_sample_sessions": 40}),
+        ("retailrocket", {"iterate_filters": True}),
+        ("generic", {"min_item_events": 2, "n_sample_sessions": 100}),
+        ("generic", {"split": "temporal"}),
+    ],
+)
+def test_int32_ids_give_the_same_log_as_int64(preset: str, options: dict) -> None:
+    wide = random_log(np.random.default_rng(5), n_sessions=400)
+    narrow = wide.astype({"session_id": "int32", "item_id": "int32"})
+    config = protocol_config(preset, **options)
+    expected, prepared = apply_protocol(wide, config, seed=2), apply_protocol(narrow, config, seed=2)
+    assert prepared.stats == expected.stats
+    np.testing.assert_array_equal(prepared.raw_item_ids, expected.raw_item_ids)
+    assert prepared.raw_item_ids.dtype == np.int64
+    np.testing.assert_array_equal(prepared.item_popularity, expected.item_popularity)
+    for name in SPLIT_NAMES:
+        for field in ("sessions", "items", "event_types"):
+            np.testing.assert_array_equal(getattr(prepared.splits[name], field), getattr(expected.splits[name], field))

@@ -111,6 +111,47 @@ def test_otto_sample_matches_json_parse(shared_data: Path) -> None:
     assert rows(read_events(path, progress=False)) == expected
 
 
+def otto_lines(sessions: list[tuple[int, list[tuple[int, int, str]]]]) -> str:
+    return "".join(
+        json.dumps({"session": s, "events": [{"aid": a, "ts": t, "type": k} for a, t, k in events]}) + "\n"
+        for s, events in sessions
+    )
+
+
+OTTO_SESSIONS = [
+    (0, [(5, 1000, "clicks"), (6, 2000, "carts")]),
+    (1, [(7, 1500, "orders")]),
+    (2, [(5, 3000, "clicks"), (8, 3100, "clicks"), (9, 3200, "orders"), (5, 3300, "clicks")]),
+]
+OTTO_ROWS = [
+    (s, a, t, PURCHASE if k != "clicks" else CLICK) for s, events in OTTO_SESSIONS for a, t, k in events
+]
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 7, 90, 1 << 26])
+@pytest.mark.parametrize("final_newline", [True, False])
+def test_otto_read_in_chunks_cut_anywhere(tmp_path, monkeypatch, chunk_bytes: int, final_newline: bool) -> None:
+    from recgym.data import readers
+
+    text = otto_lines(OTTO_SESSIONS)
+    path = write(tmp_path, "train.jsonl", text if final_newline else text.rstrip("\n"))
+    monkeypatch.setattr(readers, "_JSON_CHUNK", chunk_bytes)  # 1 and 7 bytes: chunks shorter than a line
+    assert rows(read_otto(path, progress=False)) == OTTO_ROWS
+
+
+@pytest.mark.parametrize("chunk_bytes", [90, 1 << 26])  # 90: the wide ids in a chunk of their own
+def test_otto_ids_are_int32_when_they_fit_and_int64_beyond(tmp_path, monkeypatch, chunk_bytes: int) -> None:
+    from recgym.data import readers
+
+    monkeypatch.setattr(readers, "_JSON_CHUNK", chunk_bytes)
+    events = read_otto(write(tmp_path, "small.jsonl", otto_lines(OTTO_SESSIONS)), progress=False)
+    assert (events["session_id"].dtype, events["item_id"].dtype, events["timestamp"].dtype) == ("int32", "int32", "int64")
+    big = [(2**40, [(2**33, 1000, "clicks")]), *OTTO_SESSIONS]
+    events = read_otto(write(tmp_path, "big.jsonl", otto_lines(big)), progress=False)
+    assert (events["session_id"].dtype, events["item_id"].dtype) == ("int64", "int64")
+    assert rows(events) == [(2**40, 2**33, 1000, CLICK), *OTTO_ROWS]
+
+
 # ---------------------------------------------------------------- RC15 on written files
 
 

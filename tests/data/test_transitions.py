@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from recgym.data import transitions
 from recgym.data.transitions import build_split
 
 
@@ -35,8 +36,10 @@ def brute_force(sessions, items, event_types, state_size, pad_id, reward_click, 
     return rows, starts, session_ids
 
 
+@pytest.mark.parametrize("block_rows", [7, transitions.HISTORY_BLOCK_ROWS])  # blocks that cut sessions, and one
 @pytest.mark.parametrize("case", range(60))
-def test_matches_brute_force_on_random_logs(case: int) -> None:
+def test_matches_brute_force_on_random_logs(case: int, block_rows: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(transitions, "HISTORY_BLOCK_ROWS", block_rows)
     rng = np.random.default_rng(case)
     n_sessions = int(rng.integers(1, 30))
     lengths = rng.choice([1, 1, 2, 3, 5, 9, 10, 11, 17, 30], size=n_sessions)
