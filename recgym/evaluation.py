@@ -34,6 +34,7 @@ __all__ = [
 METRIC_PATTERN = re.compile(r"^(?:(?:click|purchase)/(?:hr|ndcg)|reward)@(\d+)$")
 DEFAULT_KS = (5, 10, 20)
 SCORE_BATCH_FLOATS = 6 * 2**20  # 24 MB of float32 scores per batch: under glibc's 32 MB mmap ceiling
+MIN_SCORE_BATCH = 64  # states per call however big the catalogue: each call reads the whole (n_items x d) head
 
 
 def evaluate(
@@ -57,14 +58,15 @@ def evaluate(
     fifth to a third of the events share their state with another event: every session starts from the empty
     state) and its top-k is shared by the events with that state; ``unique_states=False`` scores every event in log
     order instead, for a policy that reads more than the observation (an oracle replaying the log, say). ``batch_size`` counts distinct states per scoring call; the
-    default keeps a batch's score matrix under 24 MB, small enough for the allocator to reuse it from call to call.
+    default (:func:`default_batch_size`) keeps a batch's score matrix under 24 MB, small enough for the allocator to
+    reuse it from call to call, with at least 64 states per call.
     ``device`` moves the scores before the top-k (default: where the policy returned them). A model trained for
     another dataset is refused (:mod:`recgym.contract`); ``allow_transfer`` accepts another item index of the same
     size, for a deliberate transfer.
     """
     ks = _check_ks(ks)
     if batch_size is None:
-        batch_size = max(1, min(4096, SCORE_BATCH_FLOATS // dataset.n_items))
+        batch_size = default_batch_size(dataset.n_items)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     check_compatible(policy, dataset, allow_transfer=allow_transfer)
@@ -92,6 +94,15 @@ def evaluate(
     ranks = slate_ranks(slates[torch.from_numpy(state_of_event.reshape(-1))], torch.from_numpy(events.actions))
     counts.update(ranks, torch.from_numpy(events.event_types), torch.from_numpy(events.rewards))
     return counts.metrics(ks)
+
+
+def default_batch_size(n_items: int) -> int:
+    """States per scoring call: 24 MB of scores, at least :data:`MIN_SCORE_BATCH` states, at most 4,096.
+
+    Above 98,304 items the floor wins (a 1.8M-item catalogue: 64 states, 460 MB of scores per call), because a
+    call of a few states would spend its time reading the item matrix, not multiplying by it.
+    """
+    return max(MIN_SCORE_BATCH, min(4096, SCORE_BATCH_FLOATS // n_items))
 
 
 def _check_ks(ks: Sequence[int]) -> tuple[int, ...]:

@@ -11,7 +11,15 @@ import torch
 
 import recgym
 from recgym.datasets import load_dataset
-from recgym.evaluation import MetricEvaluator, PopularityPolicy, RandomPolicy, as_scorer, evaluate, metric_evaluators
+from recgym.evaluation import (
+    MetricEvaluator,
+    PopularityPolicy,
+    RandomPolicy,
+    as_scorer,
+    default_batch_size,
+    evaluate,
+    metric_evaluators,
+)
 
 N_ITEMS = 300
 
@@ -99,6 +107,12 @@ def test_popularity_matches_a_brute_force_loop(synthetic) -> None:
             math.fsum(g for g, p in zip(gains, purchases) if not p) / (~purchases).sum(), abs=1e-12
         )
         assert m[f"reward@{k}"] == pytest.approx(math.fsum(float(r) for r, h in zip(val.rewards, hits) if h), abs=1e-9)
+
+
+def test_default_batch_size_is_24_mb_of_scores_within_64_to_4096_states() -> None:
+    assert default_batch_size(26_702) == 235  # 6 * 2**20 / 26,702 = 235.6
+    assert default_batch_size(1_000) == 4096  # 6,291 states would fit; the cap
+    assert default_batch_size(1_800_000) == 64  # 3 states would fit; the floor
 
 
 def test_batch_size_score_type_and_state_sharing_do_not_change_the_result(synthetic) -> None:
