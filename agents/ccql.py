@@ -47,6 +47,7 @@ class SASRecCCQLConfig(SASRecCOConfig):
         switch_step: first gradient step of the Q-weighted CE phase (None: no switch, the paper's Eq. 4).
         clip_grad_value: clamp every gradient element to [-v, v] (the reference clamps at 1.0).
         n_negatives: K, uniform negatives per row (for CQL and the negative TD).
+        sampled_q_targets: as :class:`agents.SQNConfig`.
         cql_alpha: α, weight of the conservative term.
         cql_temperature: τ of the conservative logsumexp.
         negative_td: add SNQN's negative-action TD (weight w).

@@ -38,7 +38,7 @@ from agents.encoders import ItemEncoderFactory, SASRecEncoderFactory
 from agents.fused_heads import linear_cross_entropy, linear_max
 from agents.losses import ACTOR_WEIGHTS, apply_actor_weight, cross_entropy, negative_td_loss, td_loss
 from agents.negatives import sample_negatives
-from agents.sampled_softmax import PROPOSALS, draw_sampled_negatives, log_proposal, sampled_cross_entropy
+from agents.sampled_softmax import PROPOSALS, draw_sampled_negatives, log_proposal, sampled_cross_entropy, sampled_max
 from agents.step_log import StepLog
 from recgym.contract import bind_contract, contract_of
 from recgym.errors import InvalidOptionError
@@ -179,11 +179,14 @@ class DoubleQConfig(SASRecBaseConfig):
     learning_rate_2: float = 0.001
     actor_weight: str = "per_sample"
     n_negatives: int = 10
+    sampled_q_targets: Optional[int] = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.actor_weight not in ACTOR_WEIGHTS:
             raise ValueError(f"actor_weight must be one of {ACTOR_WEIGHTS}, got {self.actor_weight!r}")
+        if self.sampled_q_targets is not None and self.sampled_q_targets < 1:
+            raise ValueError(f"sampled_q_targets must be None (whole catalogue) or >= 1, got {self.sampled_q_targets}")
 
 
 class UpdateStep:
@@ -254,6 +257,13 @@ class UpdateStep:
         """Main's greedy Q value and item at ``states``, (B, 1) each."""
         head = self.main.q_head
         assert head is not None
+        if self.impl.sampled_q_targets:  # among M uniform candidates shared by the batch (agents.sampled_softmax)
+            candidates = torch.randint(
+                self.impl.action_size, (self.impl.sampled_q_targets,), generator=self.impl.candidate_generator,
+                device=states.device,
+            )  # fmt: skip
+            values, greedy = sampled_max(states, head.weight, head.bias, candidates)
+            return values.unsqueeze(-1), greedy.unsqueeze(-1)
         if self.impl.fused_heads:  # blockwise, without the (B, n_items) Q matrix (agents.fused_heads)
             values, greedy = linear_max(states, head.weight, head.bias)
             return values.unsqueeze(-1), greedy.unsqueeze(-1)
@@ -329,6 +339,8 @@ class SASRecImpl(QLearningAlgoImplBase):
         self._coin = torch.Generator().manual_seed(seed)
         self._coins: Iterator[int] = iter(())
         self.generator = torch.Generator(device=device).manual_seed(seed + 1)
+        # the Q-target candidates have a stream of their own: turning them on leaves the negatives as they were
+        self.candidate_generator = torch.Generator(device=device).manual_seed(seed + 2)
         self._log = StepLog(config.log_every)
         self._log_proposal: Optional[torch.Tensor] = None
         if config.log_every > 1:
@@ -445,6 +457,10 @@ class DoubleQImpl(SASRecImpl):
     @property
     def n_negatives(self) -> int:
         return self._config.n_negatives
+
+    @property
+    def sampled_q_targets(self) -> Optional[int]:
+        return self._config.sampled_q_targets
 
     def draw_main(self) -> int:
         """0 for N1, 1 for N2: the seeded coin of the random-swap double Q, on the host.

@@ -7,6 +7,10 @@ correction makes the sampled loss's gradient an unbiased-in-the-limit estimate o
 items would otherwise be over-penalised for being drawn often. A negative equal to the row's logged item (an
 "accidental hit") is removed from that row. Under the uniform proposal the correction is one constant for every
 item, so it cancels. Scoring and evaluation still use the full head.
+
+:func:`sampled_max` is the matching double-Q selector: the greedy item among M uniformly drawn candidates, shared by
+the batch, instead of the whole catalogue. Its max is a lower bound of the full one (a max over a subset), so the TD
+targets it bootstraps from are biased low, by less as M grows.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["PROPOSALS", "draw_sampled_negatives", "log_proposal", "sampled_cross_entropy"]
+__all__ = ["PROPOSALS", "draw_sampled_negatives", "log_proposal", "sampled_cross_entropy", "sampled_max"]
 
 PROPOSALS = ("uniform", "popularity")
 
@@ -54,6 +58,18 @@ def sampled_cross_entropy(
     positive = positive - log_q[targets]
     sampled = (sampled - log_q[negatives]).masked_fill(negatives.unsqueeze(0) == targets.unsqueeze(1), -torch.inf)
     return torch.logsumexp(torch.cat([positive.unsqueeze(1), sampled], dim=1), dim=1) - positive
+
+
+def sampled_max(
+    states: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, candidates: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Max of ``states @ weight[c] + bias[c]`` over the candidates ``c`` (M,), and its item: (B,) each.
+
+    Ties go to the first candidate in draw order.
+    """
+    values = states @ F.embedding(candidates, weight).T + _rows(candidates, bias)  # (B, M)
+    best, position = values.max(dim=1)
+    return best, candidates[position]
 
 
 def _rows(items: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:

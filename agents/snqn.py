@@ -32,6 +32,7 @@ class SNQNConfig(DoubleQConfig):
         seed, log_every, fused_heads, sampled_softmax, sampled_proposal, td_weight, switch_step, learning_rate_2,
         actor_weight: as :class:`agents.SQNConfig`.
         n_negatives: K, negatives per row.
+        sampled_q_targets: as :class:`agents.SQNConfig`.
         reward_negative: r⁻, the reward of a negative action.
     """
 

@@ -50,6 +50,9 @@ class SQNConfig(DoubleQConfig):
         actor_weight: phase-2 weight rule (:func:`agents.losses.apply_actor_weight`): ``"per_sample"`` Q̂ᵢ, unclipped
             (default), ``"clipped"`` max(Q̂ᵢ, 0), or ``"batch_mean"`` mean(Q̂), the reference's mean(Q̂)·mean(CE).
         n_negatives: uniform negatives per row used for the ``q_negative_*`` logs.
+        sampled_q_targets: take the double-Q greedy item among this many uniform candidates per step, shared by the
+            batch (:func:`agents.sampled_softmax.sampled_max`), instead of the whole catalogue (None). The target's
+            max is then a lower bound of the full one; for catalogues where scoring every item per step costs too much.
     """
 
     def create(self, device: DeviceArg = False, enable_ddp: bool = False) -> SQN:

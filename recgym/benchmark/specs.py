@@ -58,7 +58,12 @@ AgentSpec = Union[str, LearnableConfig]
 BASELINES = ("popularity", "random", "oracle")
 RESULT_NEUTRAL_FIELDS = ("log_every",)
 """Agent fields that change how a run is executed, not its results: left out of the record, so of the config hash."""
-RECORDED_WHEN_SET = {"fused_heads": False, "sampled_softmax": None, "sampled_proposal": "uniform"}
+RECORDED_WHEN_SET = {
+    "fused_heads": False,
+    "sampled_softmax": None,
+    "sampled_proposal": "uniform",
+    "sampled_q_targets": None,
+}
 """Agent fields recorded only away from these defaults, so results folders written before the field existed keep
 their config hash (at the default the run is what it was before)."""
 _LABEL = re.compile(r"^[A-Za-z0-9_-]+$")

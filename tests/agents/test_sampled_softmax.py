@@ -13,7 +13,7 @@ from d3rlpy.dataset import MDPDataset
 from d3rlpy.logging import NoopAdapterFactory
 
 from agents import make_config
-from agents.sampled_softmax import draw_sampled_negatives, log_proposal, sampled_cross_entropy
+from agents.sampled_softmax import draw_sampled_negatives, log_proposal, sampled_cross_entropy, sampled_max
 
 
 def brute_force(states, weight, bias, targets, negatives, log_q) -> list[float]:
@@ -111,3 +111,49 @@ def test_config_errors() -> None:
         make_config("sasrec", "synthetic", n_items=10, sampled_softmax=0)
     with pytest.raises(ValueError, match="sampled_proposal must be one of"):
         make_config("sasrec", "synthetic", n_items=10, sampled_proposal="zipf")
+
+
+def test_sampled_max_is_the_best_candidate_first_tie_in_draw_order() -> None:
+    states, weight, bias, _ = inputs()
+    weight[9], bias[9] = weight[4], bias[4]  # items 4 and 9 tie everywhere
+    candidates = torch.tensor([9, 2, 4, 2, 17, 9, 28])
+    values, items = sampled_max(states, weight, bias, candidates)
+    for b in range(len(states)):
+        scores = [float(states[b] @ weight[c] + bias[c]) for c in candidates.tolist()]
+        best = max(range(len(scores)), key=lambda i: (scores[i], -i))  # highest score, then earliest draw
+        assert values[b].item() == pytest.approx(scores[best], rel=1e-12)
+        assert items[b].item() == candidates[best].item()
+    assert 4 not in items.tolist()  # 9 is drawn first
+
+
+@pytest.mark.parametrize("name", ["sqn", "ccql"])
+def test_sampled_q_targets_over_every_item_train_like_the_full_selector(name: str, monkeypatch, successor_log) -> None:
+    """With the candidates forced to the whole catalogue the losses are the full selector's: the candidates are
+    wired into both bootstraps, and their draws leave the other random streams alone."""
+    import agents.double_q as double_q
+
+    def losses(sampled: bool) -> list[list[float]]:
+        d3rlpy.seed(0)
+        options = {"sampled_q_targets": 7} if sampled else {}
+        algo = make_config(name, "synthetic", n_items=N_ITEMS, hidden_size=16, batch_size=32, **options).create()
+        algo.build_with_dataset(successor_log)
+        logged = [algo.update(successor_log.sample_transition_batch(32)) for _ in range(30)]
+        return [[step[key] for key in sorted(step)] for step in logged]
+
+    every_item = double_q.sampled_max
+    monkeypatch.setattr(double_q, "sampled_max", lambda s, w, b, c: every_item(s, w, b, torch.arange(len(w))))
+    np.testing.assert_allclose(losses(True), losses(False), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_an_agent_learns_with_sampled_q_targets(successor_log) -> None:
+    d3rlpy.seed(0)
+    config = make_config("snqn", "synthetic", n_items=N_ITEMS, hidden_size=16, batch_size=64, sampled_q_targets=20)
+    algo = config.create()
+    algo.fit(successor_log, n_steps=300, n_steps_per_epoch=300, show_progress=False, logger_adapter=NoopAdapterFactory())
+    states = np.full((N_ITEMS, 3), N_ITEMS, dtype=np.int32)
+    states[:, 0] = np.arange(N_ITEMS)
+    hit_rate = (algo.recommend(states, 10) == ((np.arange(N_ITEMS) + 1) % N_ITEMS)[:, None]).any(axis=1).mean()
+    assert hit_rate > 0.8
+    with pytest.raises(ValueError, match="sampled_q_targets must be None"):
+        make_config("ccql", "synthetic", n_items=10, sampled_q_targets=0)
