@@ -2,7 +2,8 @@
 
 Heads: ``full`` (the default: a (B × n_items) logit matrix and its gradient), ``fused`` (``fused_heads=True``: the
 same loss and the selector's argmax block by block, :mod:`agents.fused_heads`) and ``sampled`` (``fused_heads=True``
-plus ``sampled_softmax=M`` shared negatives with the log-Q correction, :mod:`agents.sampled_softmax`). Each
+plus ``sampled_softmax=M`` shared negatives with the log-Q correction, :mod:`agents.sampled_softmax`) and, for the
+agents with a Q head, ``sampled_q`` (``sampled`` plus ``sampled_q_targets=M`` candidates for the selector). Each
 (agent, head, catalogue) runs in a fresh process under an address-space limit, so a configuration that does not fit
 reports that instead of pushing the machine into swap. Batch 256, hidden 64, state 10, random ids (``agents_speed.random_batch``), one thread.
 
@@ -30,7 +31,9 @@ HEADS = {
     "full": {},
     "fused": {"fused_heads": True},
     "sampled": {"fused_heads": True, "sampled_softmax": 2048},
+    "sampled_q": {"fused_heads": True, "sampled_softmax": 2048, "sampled_q_targets": 2048},
 }
+Q_ONLY_HEADS = ("sampled_q",)
 
 
 def child(agent: str, head: str, n_items: int, steps: int, limit_gib: float) -> None:
@@ -80,15 +83,17 @@ def main() -> None:
         return
     print(f"batch=256 hidden=64 state={STATE_SIZE} threads=1 steps={args.steps} limit={args.limit_gib:g} GiB "
           f"torch={torch.__version__}")
-    print(f"{'agent':<8}{'head':<9}{'items':>11}{'ms/step':>11}{'peak RSS GiB':>14}")
+    print(f"{'agent':<8}{'head':<10}{'items':>11}{'ms/step':>11}{'peak RSS GiB':>14}")
     for n_items in (int(n) for n in args.items.split(",")):
         for agent in args.agents.split(","):
             for head in args.heads.split(","):
+                if head in Q_ONLY_HEADS and not hasattr(make_config(agent, "rc15", n_items=2), "sampled_q_targets"):
+                    continue  # no Q head
                 result = measure(agent, head, n_items, args.steps, args.limit_gib)
                 if "error" in result:
-                    print(f"{agent:<8}{head:<9}{n_items:>11,}  {result['error']}")
+                    print(f"{agent:<8}{head:<10}{n_items:>11,}  {result['error']}")
                 else:
-                    print(f"{agent:<8}{head:<9}{n_items:>11,}{result['ms']:>11.1f}{result['rss_gib']:>14.2f}")
+                    print(f"{agent:<8}{head:<10}{n_items:>11,}{result['ms']:>11.1f}{result['rss_gib']:>14.2f}")
                 sys.stdout.flush()
 
 
