@@ -25,6 +25,7 @@ __all__ = [
     "PopularityPolicy",
     "RandomPolicy",
     "as_scorer",
+    "default_batch_size",
     "evaluate",
     "metric_evaluators",
     "recommend",

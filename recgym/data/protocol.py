@@ -190,16 +190,17 @@ def _filter_rows(session_codes: np.ndarray, items: np.ndarray, event_types: np.n
         keep &= good_session[session_codes]
         if config.min_item_events > 1:
             if item_codes is None:
-                item_codes = _narrow(*_codes(items))
+                item_codes = _codes(items)
             item_events = np.bincount(item_codes[keep], minlength=int(item_codes.max()) + 1)
             keep &= (item_events >= config.min_item_events)[item_codes]
         if not config.iterate_filters or int(keep.sum()) == before:
             return keep
 
 
-def _codes(values: np.ndarray) -> tuple[np.ndarray, int]:
+def _codes(values: np.ndarray) -> np.ndarray:
+    """0..n-1 codes of the distinct values, in order of first appearance (int32 when they fit)."""
     codes, uniques = pd.factorize(values)
-    return codes, len(uniques)
+    return _narrow(codes, len(uniques))
 
 
 def _narrow(codes: np.ndarray, n_codes: int) -> np.ndarray:
@@ -241,7 +242,8 @@ class _Rows:
         return _Rows(self.session[mask], self.item[mask], self.timestamp[mask], self.event_type[mask])
 
 
-_ROW_COLUMNS = (("session_id", None), ("item_id", None), ("timestamp", np.int64), ("event_type", np.int8))  # ids: int32 or int64
+# ids stay as read (int32 or int64)
+_ROW_COLUMNS = (("session_id", None), ("item_id", None), ("timestamp", np.int64), ("event_type", np.int8))
 
 
 def _drop_duplicates(events: pd.DataFrame, config: ProtocolConfig) -> tuple[pd.DataFrame, int]:
@@ -264,7 +266,7 @@ def _session_filter(rows: _Rows, config: ProtocolConfig) -> _Rows:
     if not len(rows.session):
         return rows
     per_session = dataclasses.replace(config, min_item_events=0, iterate_filters=False)
-    return rows.where(_filter_rows(_narrow(*_codes(rows.session)), rows.item, rows.event_type, per_session))
+    return rows.where(_filter_rows(_codes(rows.session), rows.item, rows.event_type, per_session))
 
 
 def _random_split(events: pd.DataFrame, config: ProtocolConfig, rng: np.random.Generator, source: str) -> tuple[dict[str, _Rows], dict[str, int]]:
@@ -354,7 +356,7 @@ def _held_out_split(
 
     train = splits["train"]
     if len(train.session):
-        codes = _narrow(*_codes(train.session))
+        codes = _codes(train.session)
         splits["train"] = train.where(_filter_rows(codes, train.item, train.event_type, config))
     if not len(splits["train"].session):
         raise _no_survivor(source, config, raw_sessions)
