@@ -147,3 +147,6 @@ def test_fields_recorded_only_when_set_keep_older_hashes():
     default, fused = resolve({"sqn": "sqn"})["sqn"], resolve({"sqn": "sqn"}, fused_heads=True)["sqn"]
     assert "fused_heads" not in describe_agent(default)["params"]
     assert describe_agent(fused)["params"]["fused_heads"] is True  # it changes the numbers: recorded
+    sampled = resolve({"sqn": "sqn"}, sampled_q_targets=64)["sqn"]
+    assert "sampled_q_targets" not in describe_agent(default)["params"]
+    assert describe_agent(sampled)["params"]["sampled_q_targets"] == 64
