@@ -14,6 +14,7 @@ reports that instead of pushing the machine into swap. Batch 256, hidden 64, sta
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import resource
 import subprocess
@@ -33,7 +34,6 @@ HEADS = {
     "sampled": {"fused_heads": True, "sampled_softmax": 2048},
     "sampled_q": {"fused_heads": True, "sampled_softmax": 2048, "sampled_q_targets": 2048},
 }
-Q_ONLY_HEADS = ("sampled_q",)
 
 
 def child(agent: str, head: str, n_items: int, steps: int, limit_gib: float) -> None:
@@ -86,9 +86,10 @@ def main() -> None:
     print(f"{'agent':<8}{'head':<10}{'items':>11}{'ms/step':>11}{'peak RSS GiB':>14}")
     for n_items in (int(n) for n in args.items.split(",")):
         for agent in args.agents.split(","):
+            fields = {field.name for field in dataclasses.fields(make_config(agent, "rc15", n_items=2))}
             for head in args.heads.split(","):
-                if head in Q_ONLY_HEADS and not hasattr(make_config(agent, "rc15", n_items=2), "sampled_q_targets"):
-                    continue  # no Q head
+                if not set(HEADS[head]) <= fields:  # e.g. sampled_q_targets of an agent without a Q head
+                    continue
                 result = measure(agent, head, n_items, args.steps, args.limit_gib)
                 if "error" in result:
                     print(f"{agent:<8}{head:<10}{n_items:>11,}  {result['error']}")

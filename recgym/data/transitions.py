@@ -67,13 +67,13 @@ def padded_histories(items: np.ndarray, starts: np.ndarray, state_size: int, pad
     items = items.astype(np.int32, copy=False)
     offsets = np.arange(state_size, dtype=np.int64)
     for first in range(0, n_rows, HISTORY_BLOCK_ROWS):
-        rows = np.arange(first, min(first + HISTORY_BLOCK_ROWS, n_rows), dtype=np.int64)
-        end = rows + int(include_current)  # exclusive end of the history in row index
-        history_length = np.minimum(end - session_start[rows], state_size)
+        stop = min(first + HISTORY_BLOCK_ROWS, n_rows)
+        end = np.arange(first, stop, dtype=np.int64) + int(include_current)  # exclusive end of the history
+        history_length = np.minimum(end - session_start[first:stop], state_size)
         index = (end - history_length)[:, None] + offsets[None, :]
         valid = offsets[None, :] < history_length[:, None]
         np.clip(index, 0, n_rows - 1, out=index)
-        np.copyto(states[rows[0] : rows[-1] + 1], items[index], where=valid)
+        np.copyto(states[first:stop], items[index], where=valid)
     return states
 
 
