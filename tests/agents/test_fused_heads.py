@@ -1,4 +1,4 @@
-"""agents/fused_ce.py against the materialised Linear + cross-entropy, and the agents trained with it."""
+"""agents/fused_heads.py against the materialised Linear + cross-entropy, and the agents trained with it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from d3rlpy.dataset import MDPDataset
 
 from agents import make_config
-from agents.fused_heads import linear_cross_entropy, linear_max
+from agents.fused_heads import KEEP_LOGITS_BYTES, _running_max, linear_cross_entropy, linear_max
 
 
 def materialised(states, weight, bias, targets):
@@ -80,3 +80,44 @@ def test_training_with_the_fused_head_logs_the_same_losses(name: str) -> None:
         return [[step[key] for key in sorted(step)] for step in logged]
 
     np.testing.assert_allclose(losses(True), losses(False), rtol=1e-5, atol=1e-5)  # every loss term, 100 steps
+
+
+def test_kept_logits_give_the_recomputed_loss_and_gradients_bit_for_bit() -> None:
+    generator = torch.Generator().manual_seed(1)
+    states = torch.randn(64, 16, generator=generator, requires_grad=True)
+    weight = torch.randn(3000, 16, generator=generator, requires_grad=True)
+    bias = torch.randn(3000, generator=generator, requires_grad=True)
+    targets = torch.randint(3000, (64,), generator=generator)
+    row_weights = torch.rand(64, generator=generator)
+    results = []
+    for keep_bytes in (0, KEEP_LOGITS_BYTES):  # recomputed in the backward, kept from the forward
+        loss = linear_cross_entropy(states, weight, bias, targets, 256, keep_bytes)
+        results.append((loss.detach(), *torch.autograd.grad((loss * row_weights).sum(), (states, weight, bias))))
+    for recomputed, kept in zip(*results):
+        assert torch.equal(kept, recomputed)
+
+
+def test_kept_logits_survive_several_live_graphs_and_a_second_backward() -> None:
+    generator = torch.Generator().manual_seed(2)
+    states = torch.randn(3, 20, 8, generator=generator, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(300, 8, generator=generator, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(300, generator=generator, dtype=torch.float64, requires_grad=True)
+    targets = torch.randint(300, (3, 20), generator=generator)
+    # three heads alive at once (more than the pool holds), their losses summed, backward twice
+    fused = sum(linear_cross_entropy(states[i], weight, bias, targets[i], 64).sum() for i in range(3))
+    expected = sum(materialised(states[i], weight, bias, targets[i]).sum() for i in range(3))
+    reference = torch.autograd.grad(expected, (states, weight, bias))
+    for _ in range(2):  # the second backward recomputes the logits the first one consumed
+        for got, want in zip(torch.autograd.grad(fused, (states, weight, bias), retain_graph=True), reference):
+            torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("by_rows", [True, False])
+def test_running_max_keeps_the_first_maximum_either_way(by_rows: bool) -> None:
+    generator = torch.Generator().manual_seed(3)
+    scores = torch.randint(0, 5, (200, 40), generator=generator).double()  # many ties, within and across blocks
+    best, index = torch.full((200,), -torch.inf, dtype=torch.float64), torch.zeros(200, dtype=torch.long)
+    for start in range(0, 40, 7):
+        best, index = _running_max(scores[:, start : start + 7], start, best, index, by_rows)
+    assert torch.equal(best, scores.max(dim=1).values)
+    assert torch.equal(index, scores.argmax(dim=1))
