@@ -141,15 +141,16 @@ class _BufferPool:
         self.lock = threading.Lock()
 
     def take(self, size: int, like: torch.Tensor) -> torch.Tensor:
+        """A buffer of at least ``size`` elements of ``like``'s dtype and device."""
         with self.lock:
             for index, buffer in enumerate(self.free):
                 if buffer.numel() >= size and buffer.dtype == like.dtype and buffer.device == like.device:
-                    return self.free.pop(index)[:size]
+                    return self.free.pop(index)
         return like.new_empty(size)
 
     def give(self, buffer: torch.Tensor) -> None:
         with self.lock:
-            self.free = [buffer if buffer._base is None else buffer._base, *self.free][: self.capacity]
+            self.free = [buffer, *self.free][: self.capacity]
 
 
 _KEPT = _BufferPool(capacity=2)
