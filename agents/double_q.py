@@ -375,6 +375,25 @@ class SASRecImpl(QLearningAlgoImplBase):
         kind = self._config.sampled_proposal
         self._log_proposal = log_proposal(kind, torch.as_tensor(counts), self.action_size, self.device)
 
+    def get_rng_state(self) -> dict[str, Any]:
+        """The Impl's own random state (the coin's generator and its undrawn coins, the negatives' and the Q-target
+        candidates' generators), which a resumed run restores (:mod:`recgym.benchmark.training_state`)."""
+        coins = list(self._coins)
+        self._coins = iter(coins)
+        return {
+            "coin": self._coin.get_state(),
+            "coins": coins,
+            "generator": self.generator.get_state(),
+            "candidate_generator": self.candidate_generator.get_state(),
+        }
+
+    def set_rng_state(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`get_rng_state` returned."""
+        self._coin.set_state(state["coin"])
+        self._coins = iter(state["coins"])
+        self.generator.set_state(state["generator"])
+        self.candidate_generator.set_state(state["candidate_generator"])
+
     def draw_main(self) -> int:
         """Index of the network to update: always N1 here."""
         return 0

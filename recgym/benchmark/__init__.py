@@ -21,9 +21,11 @@ purchase-only metrics). Ties go to the earlier step. Fewer than ``n`` eval point
     config.json              {"config_hash": ..., "config": ...}: dataset and options, agents with their full
                              d3rlpy config dicts, seeds, steps, eval_every, ks, selection, versions
     curves.csv               one row per agent / seed / eval step: val metrics, "train/<name>" epoch-mean training logs
-    runs/<agent>/seed<k>/    result.json (written last, atomically: the run is finished), d3rlpy/ (d3rlpy's CSV logs),
+    runs/<agent>/seed<k>/    result.json (written last, atomically: the run is finished), d3rlpy/ (d3rlpy's CSV logs;
+                             d3rlpy-from-step<N>/ for a run resumed at step N),
                              checkpoints/step<N>.pt: safe model files (:func:`recgym.load_model`); during training
-                             the ``top_n_checkpoints`` best so far, after the test evaluation only the best one
+                             the ``top_n_checkpoints`` best so far, after the test evaluation only the best one;
+                             training_state.pt while the run is unfinished (see Resume)
     results.csv, results.md  the test metrics of the val-selected checkpoints over seeds: mean, std, 95% CI; results.md
                              also has the comparison with the baseline and the training dynamics on val
     comparison.csv           every agent against the baseline: difference, 95% CI, p-value, per selection and metric
@@ -37,11 +39,14 @@ records its device and torch thread count in ``result.json``). A folder whose co
 an error naming both hashes and the changed keys: use a new ``out``. Adding seeds or agents changes the hash too.
 Every argument is checked before the folder is claimed, so a rejected call writes nothing.
 
-**Resume.** Rerunning the same call skips every run whose ``result.json`` exists. A run killed part-way is retrained
-from scratch (its folder is wiped first): restarting from a checkpoint would not reproduce the RNG streams of the
-uninterrupted run, and every run is seeded on its own, so a resumed benchmark gives the same table as an
-uninterrupted one (bit-identical on CPU for the same torch thread count). :func:`write_report` (``recgym report
-DIR``) writes the tables and figures of the runs finished so far, while a long benchmark runs or after it stopped.
+**Resume.** Rerunning the same call skips every run whose ``result.json`` exists. A training run saves its training
+state at every evaluation (``training_state.pt``: weights, optimisers, gradient step and every random generator,
+:mod:`recgym.benchmark.training_state`); a run killed part-way goes on from its last evaluation, and ends with the
+curve, checkpoints and test numbers of an uninterrupted run, bit for bit on CPU (``result.json`` lists the steps it
+was resumed at). A run folder without a usable state (none yet, another config's, damaged) is wiped and the run
+retrained from scratch. Every run is seeded on its own, so a resumed benchmark gives the same table as an
+uninterrupted one. :func:`write_report` (``recgym report DIR``) writes the tables and figures of the runs finished so
+far, while a long benchmark runs or after it stopped.
 """
 
 from recgym.benchmark.harness import DEFAULT_BASELINE, BenchmarkResult, run_benchmark, write_report

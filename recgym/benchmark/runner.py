@@ -1,5 +1,8 @@
 """One run of the benchmark: an agent and a seed, trained from scratch (or a baseline, evaluated once), selected on
-val and reported on test. Every run writes its folder the same way, ``result.json`` last."""
+val and reported on test. Every run writes its folder the same way, ``result.json`` last.
+
+A training run saves its training state at every evaluation (:mod:`recgym.benchmark.training_state`); run again
+after an interruption, it goes on from its last evaluation to the numbers of an uninterrupted run."""
 
 from __future__ import annotations
 
@@ -19,6 +22,12 @@ from d3rlpy.logging import FileAdapter, FileAdapterFactory
 from recgym.benchmark.report import select_steps, summarize_run
 from recgym.benchmark.specs import ResolvedAgent
 from recgym.benchmark.store import RESULT_FILE, write_json
+from recgym.benchmark.training_state import (
+    TRAINING_STATE_FILE,
+    read_training_state,
+    restore_training_state,
+    save_training_state,
+)
 from recgym.envs.online import UserSimulator
 from recgym.evaluation import PopularityPolicy, RandomPolicy, evaluate
 from recgym.online import OraclePolicy, evaluate_online
@@ -42,6 +51,8 @@ class RunSettings:
     online: Mapping[str, Any] | None = None
     """``evaluate_online`` options (simulated sessions and the synthetic world's options), or None: offline only."""
 
+
+_TIMES = ("train_seconds", "val_seconds", "wall_seconds")  # a training run's time so far, in its saved progress
 
 ONLINE_METRICS = ("online/return", "online/clicks_per_session", "online/purchases_per_session")
 ONLINE_VAL_SEED, ONLINE_TEST_SEED = 1, 2  # selection and report see different simulated users
@@ -85,15 +96,22 @@ def _q_bias(algo: Any, dataset: Any) -> dict[str, float]:
 
 
 def run_one(agent: ResolvedAgent, seed: int, dataset: Any, folder: Path, settings: RunSettings, digest: str) -> dict:
-    """Run ``agent`` with ``seed`` into ``folder`` (wiped first) and return what ``result.json`` records."""
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    """Run ``agent`` with ``seed`` into ``folder`` and return what ``result.json`` records.
+
+    The folder is wiped first, unless it holds the training state of an interrupted run of this config, which the run
+    goes on from.
+    """
+    state = read_training_state(folder / TRAINING_STATE_FILE, digest) if agent.config is not None else None
+    if state is None:
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
     d3rlpy.seed(seed)
     started = time.perf_counter()
     if agent.config is None:
         outcome = _baseline_run(agent, seed, dataset, settings)
     else:
-        outcome = _train_run(agent, dataset, folder, settings)
+        outcome = _train_run(agent, dataset, folder, settings, digest, state)
+    earlier_seconds = outcome.pop("earlier_wall_seconds", 0.0)
     ranked = outcome.pop("ranked")
     result = {
         "config_hash": digest,
@@ -107,9 +125,11 @@ def run_one(agent: ResolvedAgent, seed: int, dataset: Any, folder: Path, setting
         "selections": summarize_run(outcome["test"], ranked, settings.top_n),
         **outcome,
         "test": {str(step): metrics for step, metrics in outcome["test"].items()},
-        "wall_seconds": time.perf_counter() - started,
+        "wall_seconds": earlier_seconds + time.perf_counter() - started,
     }
     write_json(folder / RESULT_FILE, result)
+    (folder / TRAINING_STATE_FILE).unlink(missing_ok=True)
+    _keep_best_checkpoint(folder, ranked)
     return result
 
 
@@ -130,52 +150,76 @@ def _baseline_policy(name: str | None, seed: int, dataset: Any, settings: RunSet
     return OraclePolicy(UserSimulator(n_sessions=world.pop("log_sessions"), **world))
 
 
-def _train_run(agent: ResolvedAgent, dataset: Any, folder: Path, settings: RunSettings) -> dict[str, Any]:
-    """Train from scratch, keep the ``top_n`` best val checkpoints, evaluate them on test, keep only the best."""
+def _train_run(
+    agent: ResolvedAgent, dataset: Any, folder: Path, settings: RunSettings, digest: str, state: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Train from scratch or from ``state``, keep the ``top_n`` best val checkpoints, evaluate them on test, keep only
+    the best."""
     assert agent.config is not None
-    checkpoints = folder / "checkpoints"
-    checkpoints.mkdir()
-    algo = agent.config.create(device=settings.device)
-    n_epochs = settings.steps // settings.eval_every
-    curve: list[dict[str, Any]] = []
-    kept: set[int] = set()
-    val_seconds = 0.0
     started = time.perf_counter()
-    fitter = algo.fitter(
-        dataset.to_d3rlpy("train"),
-        n_steps=settings.steps,
-        n_steps_per_epoch=settings.eval_every,
-        experiment_name="d3rlpy",
-        with_timestamp=False,
-        logger_adapter=_MetricsFileAdapterFactory(root_dir=str(folder)),
-        show_progress=settings.progress,
-        save_interval=n_epochs + 1,  # never: checkpoints are written below, as safe model files
+    checkpoints = folder / "checkpoints"
+    checkpoints.mkdir(exist_ok=True)
+    algo = agent.config.create(device=settings.device)
+    train = dataset.to_d3rlpy("train")
+    progress: dict[str, Any] = {"step": 0, "curve": [], "kept": [], "resumed_at": [], **dict.fromkeys(_TIMES, 0.0)}
+    if state is not None:
+        algo.build_with_dataset(train)
+        progress = restore_training_state(algo, state)
+        progress["resumed_at"].append(progress["step"])
+    start, curve, kept = progress["step"], progress["curve"], set(progress["kept"])
+    earlier = {name: progress[name] for name in _TIMES}
+    val_seconds = 0.0
+    log_folder = "d3rlpy" if start == 0 else f"d3rlpy-from-step{start}"
+    shutil.rmtree(folder / log_folder, ignore_errors=True)  # a second interruption before the next evaluation
+    epochs = (
+        algo.fitter(
+            train,
+            n_steps=settings.steps - start,
+            n_steps_per_epoch=settings.eval_every,
+            experiment_name=log_folder,
+            with_timestamp=False,
+            logger_adapter=_MetricsFileAdapterFactory(root_dir=str(folder)),
+            show_progress=settings.progress,
+            save_interval=settings.steps + 1,  # never: checkpoints are written below, as safe model files
+        )
+        if start < settings.steps
+        else iter(())
     )
-    for epoch, logged in fitter:
-        step = epoch * settings.eval_every
+    for epoch, logged in epochs:
+        step = start + epoch * settings.eval_every
         tick = time.perf_counter()
         val = {**_val(algo, dataset, settings), **_q_bias(algo, dataset)}
         val_seconds += time.perf_counter() - tick
-        train = {f"train/{k}": float(v) for k, v in logged.items() if not k.startswith("time_")}
-        curve.append({"step": step, "epoch": epoch, **val, **train})
+        train_metrics = {f"train/{k}": float(v) for k, v in logged.items() if not k.startswith("time_")}
+        curve.append({"step": step, "epoch": step // settings.eval_every, **val, **train_metrics})
         save_model(algo, checkpoints / f"step{step}.pt", dataset=dataset)
         kept.add(step)
         keep = set(select_steps(pd.DataFrame(curve), settings.select_by, settings.top_n))
-        for stale in kept - keep:
-            (checkpoints / f"step{stale}.pt").unlink()
+        for stale in kept - keep:  # already gone if an interruption came between this and the state's saving
+            (checkpoints / f"step{stale}.pt").unlink(missing_ok=True)
         kept = keep
+        elapsed = time.perf_counter() - started
+        times = (elapsed - val_seconds, val_seconds, elapsed)
+        progress.update(step=step, kept=sorted(kept), **{name: earlier[name] + t for name, t in zip(_TIMES, times)})
+        save_training_state(folder / TRAINING_STATE_FILE, algo, digest, progress)
     fitted = time.perf_counter()
     ranked = select_steps(pd.DataFrame(curve), settings.select_by, settings.top_n)
     test = {}
     for step in ranked:
         test[step] = _test(load_model(checkpoints / f"step{step}.pt", settings.device), dataset, settings)
-    for step in ranked[1:]:  # the table is computed; only the best model is worth its disk space
-        (checkpoints / f"step{step}.pt").unlink()
     return {
         "curve": curve,
         "ranked": ranked,
         "test": test,
-        "train_seconds": fitted - started - val_seconds,
-        "val_seconds": val_seconds,
+        "train_seconds": earlier["train_seconds"] + fitted - started - val_seconds,
+        "val_seconds": earlier["val_seconds"] + val_seconds,
         "test_seconds": time.perf_counter() - fitted,
+        "resumed_at": progress["resumed_at"],
+        "earlier_wall_seconds": earlier["wall_seconds"],
     }
+
+
+def _keep_best_checkpoint(folder: Path, ranked: list[int]) -> None:
+    """Once the result is written, only the best model is worth its disk space."""
+    for step in ranked[1:]:
+        (folder / "checkpoints" / f"step{step}.pt").unlink(missing_ok=True)

@@ -1,0 +1,127 @@
+"""Tests of recgym/benchmark/training_state.py: a run interrupted during training goes on from its last evaluation
+and ends with the numbers and weights of an uninterrupted run, for recgym's agents (both phases, coins, negatives)
+and for d3rlpy's own algorithms."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import recgym.benchmark.runner as runner
+from recgym.benchmark import run_benchmark
+from recgym.benchmark.training_state import (
+    TRAINING_STATE_FILE,
+    read_training_state,
+    restore_training_state,
+    save_training_state,
+)
+
+AGENTS = {"sa2c": "sa2c", "ccql_ref": "ccql_ref", "dqn": "d3rlpy.algos:DQNConfig"}
+OPTIONS = {"hidden_size": 8, "batch_size": 16, "sa2c.switch_step": 4, "ccql_ref.switch_step": 4}
+SETTINGS = dict(seeds=[3], steps=8, eval_every=2, top_n_checkpoints=2, progress=False)
+
+
+class Interrupted(KeyboardInterrupt):
+    """What a Ctrl-C or the end of a session does to a run: nothing after it runs."""
+
+
+def bench(dataset, out, labels=tuple(AGENTS)):
+    options = {k: v for k, v in OPTIONS.items() if "." not in k or k.partition(".")[0] in labels}
+    return run_benchmark(
+        dataset, {label: AGENTS[label] for label in labels}, out=out, **SETTINGS, agent_options=options
+    )
+
+
+def interrupt_after(monkeypatch, n_saves: int) -> None:
+    """Make the n-th saved training state of the next run its last act."""
+    saves = []
+
+    def save_then_stop(*args, **kwargs):
+        save_training_state(*args, **kwargs)
+        saves.append(None)
+        if len(saves) == n_saves:
+            raise Interrupted
+
+    monkeypatch.setattr(runner, "save_training_state", save_then_stop)
+
+
+def best_weights(out, label: str) -> dict[str, torch.Tensor]:
+    result = json.loads((out / "runs" / label / "seed3" / "result.json").read_text())
+    path = out / "runs" / label / "seed3" / "checkpoints" / f"step{result['selected_steps'][0]}.pt"
+    return torch.load(path, weights_only=True)["modules"]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(one_thread, tiny_dataset, tmp_path_factory):
+    return bench(tiny_dataset, tmp_path_factory.mktemp("whole") / "out")
+
+
+@pytest.mark.parametrize("n_saves", [2, 3], ids=["before-the-switch", "after-the-switch"])
+def test_an_interrupted_run_ends_as_an_uninterrupted_one(uninterrupted, tiny_dataset, tmp_path, monkeypatch, n_saves):
+    out = tmp_path / "out"
+    for label in AGENTS:  # every run is interrupted once, then the command is run again
+        interrupt_after(monkeypatch, n_saves)
+        with pytest.raises(Interrupted):
+            bench(tiny_dataset, out / label, [label])
+        assert (out / label / "runs" / label / "seed3" / TRAINING_STATE_FILE).is_file()
+        monkeypatch.undo()
+        resumed = bench(tiny_dataset, out / label, [label])
+        whole = uninterrupted.curves[uninterrupted.curves.agent == label].reset_index(drop=True)
+        pd.testing.assert_frame_equal(resumed.curves, whole[resumed.curves.columns])
+        run = out / label / "runs" / label / "seed3"
+        result = json.loads((run / "result.json").read_text())
+        assert result["resumed_at"] == [2 * n_saves]
+        assert not (run / TRAINING_STATE_FILE).exists()
+        expected = json.loads((uninterrupted.out_dir / "runs" / label / "seed3" / "result.json").read_text())
+        assert result["test"] == expected["test"] and result["selected_steps"] == expected["selected_steps"]
+        weights, expected_weights = best_weights(out / label, label), best_weights(uninterrupted.out_dir, label)
+        for module in expected_weights:
+            for name, tensor in expected_weights[module].items():
+                assert torch.equal(weights[module][name], tensor), (label, module, name)
+
+
+def test_an_uninterrupted_run_keeps_no_state(uninterrupted):
+    assert not list(uninterrupted.out_dir.glob(f"runs/*/seed*/{TRAINING_STATE_FILE}"))
+    results = [json.loads(p.read_text()) for p in uninterrupted.out_dir.glob("runs/*/seed*/result.json")]
+    assert [r["resumed_at"] for r in results] == [[]] * len(AGENTS)
+
+
+def test_the_state_restores_every_generator(one_thread, tiny_dataset, tmp_path):
+    from agents import SA2CConfig
+
+    algo = SA2CConfig(batch_size=8, seed=0).create()
+    algo.build_with_dataset(tiny_dataset.to_d3rlpy("train"))
+    impl = algo.impl
+    impl.draw_main()  # a coin block is drawn and one coin used: the rest must survive the state
+
+    def draws():
+        return (
+            random.random(), np.random.rand(), torch.rand(1).item(), [impl.draw_main() for _ in range(5)],
+            torch.rand(1, generator=impl.generator).item(), torch.rand(1, generator=impl.candidate_generator).item(),
+        )  # fmt: skip
+
+    path = tmp_path / TRAINING_STATE_FILE
+    save_training_state(path, algo, "digest", {"step": 0})
+    first = draws()
+    assert restore_training_state(algo, read_training_state(path, "digest")) == {"step": 0}
+    assert draws() == first
+
+
+def test_a_state_of_another_config_or_a_damaged_one_starts_the_run_over(tiny_dataset, tmp_path):
+    from agents import SASRecConfig
+
+    algo = SASRecConfig(batch_size=8).create()
+    algo.build_with_dataset(tiny_dataset.to_d3rlpy("train"))
+    path = tmp_path / TRAINING_STATE_FILE
+    save_training_state(path, algo, "digest", {})
+    with pytest.warns(UserWarning, match="belongs to config digest, not other"):
+        assert read_training_state(path, "other") is None
+    path.write_bytes(b"partial")
+    with pytest.warns(UserWarning, match="cannot be read"):
+        assert read_training_state(path, "digest") is None
+    assert read_training_state(tmp_path / "absent.pt", "digest") is None
