@@ -16,7 +16,6 @@ from typing import Any
 
 import d3rlpy
 import pandas as pd
-import torch
 from d3rlpy.logging import FileAdapter, FileAdapterFactory
 
 from recgym.benchmark.report import select_steps, summarize_run
@@ -24,6 +23,7 @@ from recgym.benchmark.specs import ResolvedAgent
 from recgym.benchmark.store import RESULT_FILE, write_json
 from recgym.benchmark.training_state import (
     TRAINING_STATE_FILE,
+    float_setting,
     read_training_state,
     restore_training_state,
     save_training_state,
@@ -101,7 +101,7 @@ def run_one(agent: ResolvedAgent, seed: int, dataset: Any, folder: Path, setting
     The folder is wiped first, unless it holds the training state of an interrupted run of this config, which the run
     goes on from.
     """
-    state = read_training_state(folder / TRAINING_STATE_FILE, digest) if agent.config is not None else None
+    state = None if agent.config is None else read_training_state(folder / TRAINING_STATE_FILE, digest, settings.device)
     if state is None:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
@@ -118,8 +118,7 @@ def run_one(agent: ResolvedAgent, seed: int, dataset: Any, folder: Path, setting
         "agent": agent.label,
         "seed": seed,
         "finished": True,
-        "device": settings.device,
-        "torch_threads": torch.get_num_threads(),
+        **float_setting(settings.device),
         "select_by": settings.select_by,
         "selected_steps": ranked,
         "selections": summarize_run(outcome["test"], ranked, settings.top_n),
@@ -201,7 +200,7 @@ def _train_run(
         elapsed = time.perf_counter() - started
         times = (elapsed - val_seconds, val_seconds, elapsed)
         progress.update(step=step, kept=sorted(kept), **{name: earlier[name] + t for name, t in zip(_TIMES, times)})
-        save_training_state(folder / TRAINING_STATE_FILE, algo, digest, progress)
+        save_training_state(folder / TRAINING_STATE_FILE, algo, digest, settings.device, progress)
     fitted = time.perf_counter()
     ranked = select_steps(pd.DataFrame(curve), settings.select_by, settings.top_n)
     test = {}

@@ -8,6 +8,10 @@ seeds (Python's, NumPy's, torch's, CUDA's on a GPU) and the Impl's own generator
 kept checkpoints and the time spent. It is a ``torch.save`` file of tensors, numbers and strings, read with
 ``weights_only=True``. An algorithm of one's own that keeps other state from step to step should carry it in its
 Impl's ``get_rng_state`` / ``set_rng_state``, or its resumed runs differ from uninterrupted ones.
+
+Bit for bit holds on the same floats: the same device, torch thread count and CPU instruction set (torch's vector
+kernels and BLAS sum in another order with AVX-512 than with AVX2, :func:`float_setting`). A state saved under
+another setting is not resumed from: the run starts over, so that every run is one setting's numbers throughout.
 """
 
 from __future__ import annotations
@@ -23,21 +27,28 @@ import numpy as np
 import torch
 from d3rlpy.base import LearnableBase
 
-__all__ = ["TRAINING_STATE_FILE", "read_training_state", "restore_training_state", "save_training_state"]
+__all__ = [
+    "TRAINING_STATE_FILE",
+    "float_setting",
+    "read_training_state",
+    "restore_training_state",
+    "save_training_state",
+]
 
 TRAINING_STATE_FILE = "training_state.pt"
 FORMAT = "recgym-training-state"
 VERSION = 1
 
 
-def save_training_state(path: Path, algo: LearnableBase, digest: str, progress: dict[str, Any]) -> None:
-    """Write ``algo``'s training state and the run's ``progress`` (JSON-like) to ``path``, atomically."""
+def save_training_state(path: Path, algo: LearnableBase, digest: str, device: str, progress: dict[str, Any]) -> None:
+    """Write ``algo``'s training state on ``device`` and the run's ``progress`` (JSON-like) to ``path``, atomically."""
     impl = algo.impl
     assert impl is not None
     payload = {
         "format": FORMAT,
         "version": VERSION,
         "config_hash": digest,
+        "float_setting": float_setting(device),
         "grad_step": algo.grad_step,
         "modules": {name: module.state_dict() for name, module in _stateful_modules(algo).items()},
         "rng": _global_rng_state(impl.device),
@@ -49,11 +60,20 @@ def save_training_state(path: Path, algo: LearnableBase, digest: str, progress: 
     os.replace(tmp, path)
 
 
-def read_training_state(path: Path, digest: str) -> dict[str, Any] | None:
+def float_setting(device: str) -> dict[str, Any]:
+    """What decides the floats of a run besides its config and seed: device, torch threads, CPU instruction set."""
+    return {
+        "device": str(device),
+        "torch_threads": torch.get_num_threads(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+    }
+
+
+def read_training_state(path: Path, digest: str, device: str) -> dict[str, Any] | None:
     """The state saved in ``path`` for config ``digest``; None when there is none to resume from.
 
-    A state of another config, format or version, or one that cannot be read, is not resumed from (with a warning):
-    the run starts over.
+    A state of another config or :func:`float_setting` (for ``device``), format or version, or one that cannot be
+    read, is not resumed from (with a warning): the run starts over.
     """
     if not path.is_file():
         return None
@@ -68,6 +88,13 @@ def read_training_state(path: Path, digest: str) -> dict[str, Any] | None:
     if state.get("config_hash") != digest:
         warnings.warn(
             f"{path} belongs to config {state.get('config_hash')}, not {digest}; the run starts over", stacklevel=2
+        )
+        return None
+    if state.get("float_setting") != float_setting(device):
+        warnings.warn(
+            f"{path} was saved with {state.get('float_setting')}, whose floats differ from this process's "
+            f"{float_setting(device)}; the run starts over",
+            stacklevel=2,
         )
         return None
     return state

@@ -9,12 +9,13 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from matplotlib.image import imread
 
 import recgym
 from recgym.benchmark import config_hash, run_benchmark, table_metrics
-from recgym.errors import RecgymError
 from recgym.envs.online import UserSimulator
+from recgym.errors import RecgymError
 from recgym.online import OraclePolicy
 
 SEEDS, STEPS, EVAL_EVERY, TOP_N = 2, 6, 2, 2
@@ -69,6 +70,7 @@ def test_folder_layout_and_config(finished):
             run = out / "runs" / label / f"seed{seed}"
             result = json.loads((run / "result.json").read_text())
             assert result["finished"] is True and result["torch_threads"] == 1
+            assert result["cpu_capability"] == torch.backends.cpu.get_cpu_capability()  # e.g. AVX2: it moves floats
             kept = [p.name for p in (run / "checkpoints").glob("*.pt")]
             assert kept == ([f"step{result['selected_steps'][0]}.pt"] if label in TRAINED else [])
     names = sorted(p.name for p in finished.figures)
