@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,7 +194,8 @@ def write_report(out: str | os.PathLike[str], *, baseline: str | None = DEFAULT_
         f"# Benchmark on {name} (config {digest})\n\n"
         f"Test metrics of checkpoints selected on val by {select_by}: mean [95% Student-t CI] over seeds "
         f"{config['seeds']}; {config['steps']} steps, evaluated every {config['eval_every']}; best = the best val "
-        f"checkpoint, top{top_n} = mean of the {top_n} best. Baselines are evaluated once, untrained."
+        f"checkpoint, top{top_n} = mean of the {top_n} best. Baselines are evaluated once, untrained. "
+        f"{_float_settings(finished)}"
     )
     if len(finished) < len(plan):
         header += (
@@ -213,6 +215,16 @@ def write_report(out: str | os.PathLike[str], *, baseline: str | None = DEFAULT_
     (out_dir / "results.md").write_text("\n".join(sections))
     figures = tuple(plot_results(out_dir))
     return BenchmarkResult(out_dir, digest, curves, runs, table, comparison, figures)
+
+
+def _float_settings(finished: Sequence[Mapping[str, Any]]) -> str:
+    """Which float settings the runs had (a run reproduces bit for bit only under its own), as a sentence."""
+    settings = Counter(
+        (r.get("device"), r.get("torch_threads"), r.get("cpu_capability", "instruction set not recorded"))
+        for r in finished
+    )
+    parts = [f"{n} on {device}, {threads} torch thread(s), {isa}" for (device, threads, isa), n in settings.items()]
+    return f"Runs ({', '.join(parts)}) reproduce bit for bit under the same setting."
 
 
 def _write_validity(

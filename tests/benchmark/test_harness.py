@@ -131,6 +131,8 @@ def test_table_and_comparison_equal_independent_computations_from_run_jsons(fini
             assert compared["difference"] == pytest.approx(column.mean() - np.mean(reference))
     text = (finished.out_dir / "results.md").read_text()
     assert "## Against sasrec" in text and "| popularity |" in text and "Purchase HR@20" in text
+    isa = torch.backends.cpu.get_cpu_capability()
+    assert f"Runs ({len(AGENTS) * SEEDS} on cpu, 1 torch thread(s), {isa}) reproduce bit for bit" in text
 
 
 def test_kept_checkpoints_reload_safely_and_reproduce_the_reported_test_numbers(finished, tiny_dataset):
