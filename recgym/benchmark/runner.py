@@ -16,7 +16,7 @@ from typing import Any
 
 import d3rlpy
 import pandas as pd
-from d3rlpy.logging import FileAdapter, FileAdapterFactory
+from d3rlpy.logging import LOG, FileAdapter, FileAdapterFactory
 
 from recgym.benchmark.report import select_steps, summarize_run
 from recgym.benchmark.specs import ResolvedAgent
@@ -165,6 +165,7 @@ def _train_run(
         algo.build_with_dataset(train)
         progress = restore_training_state(algo, state)
         progress["resumed_at"].append(progress["step"])
+        LOG.info("Resumed from the training state.", run=str(folder), step=progress["step"])
     start, curve, kept = progress["step"], progress["curve"], set(progress["kept"])
     earlier = {name: progress[name] for name in _TIMES}
     val_seconds = 0.0
