@@ -29,7 +29,7 @@ purchase-only metrics). Ties go to the earlier step. Fewer than ``n`` eval point
     results.csv, results.md  the test metrics of the val-selected checkpoints over seeds: mean, std, 95% CI; results.md
                              also has the comparison with the baseline and the training dynamics on val
     comparison.csv           every agent against the baseline: difference, 95% CI, p-value, per selection and metric
-    dynamics.csv             peak, final and final − peak of the val curves
+    dynamics.csv             peak, final and final − peak of the val curves (seed mean; per seed with 95% CI)
     figures/                 val and training curves (mean, 95% CI band, switch markers, baselines as flat lines) and
                              the test metrics with their intervals, each as PNG and PDF
 

@@ -121,9 +121,7 @@ def aggregate(runs: pd.DataFrame, metrics: Sequence[str], confidence: float = 0.
     return pd.DataFrame(rows)
 
 
-def compare(
-    runs: pd.DataFrame, metrics: Sequence[str], baseline: str | None, confidence: float = 0.95
-) -> pd.DataFrame:
+def compare(runs: pd.DataFrame, metrics: Sequence[str], baseline: str | None, confidence: float = 0.95) -> pd.DataFrame:
     """Every other agent against ``baseline`` per selection and metric: Welch difference, interval, p-value.
 
     Columns: agent, selection, metric, difference, ci_low, ci_high, p_value, significant (the interval excludes 0);
@@ -145,13 +143,21 @@ def compare(
     return pd.DataFrame(rows, columns=columns)
 
 
+DYNAMICS_COLUMNS = (
+    "agent", "metric", "peak", "peak_step", "final", "final_step", "change",
+    "n_seeds", "seed_change", "seed_change_low", "seed_change_high",
+)  # fmt: skip
+
+
 def training_dynamics(curves: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
-    """Per agent and val metric, on the curve averaged over seeds: the peak and its step, the final value, the change.
+    """Per agent and val metric, on the curve averaged over seeds: the peak and its step, the final value, the change;
+    and the change of each seed's own curve (its final − its own peak) with its mean and 95% t interval over seeds.
 
     The paper asks for training dynamics beside the table: a method that peaks early and then degrades shows a
-    large negative ``change`` (final − peak) even when its best checkpoint looks good. Metrics without values are
-    skipped.
-    Columns: agent, metric, peak, peak_step, final, final_step, change.
+    large negative ``change`` (final − peak) even when its best checkpoint looks good; the per-seed interval says
+    whether the decline is more than seed noise. Metrics without values are skipped.
+    Columns: agent, metric, peak, peak_step, final, final_step, change, n_seeds, seed_change, seed_change_low,
+    seed_change_high.
     """
     rows = []
     for agent, curve in curves.groupby("agent", sort=False):
@@ -161,11 +167,19 @@ def training_dynamics(curves: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFr
             if values.empty:
                 continue
             peak, final = float(values.max()), float(values.iloc[-1])
+            seed_changes = [
+                float(seed_values.iloc[-1] - seed_values.max())
+                for _, seed_curve in curve.groupby("seed")
+                if not (seed_values := seed_curve.sort_values("step")[metric].dropna()).empty
+            ]
+            interval = mean_interval(seed_changes)
             rows.append({
                 "agent": agent, "metric": metric, "peak": peak, "peak_step": int(values.idxmax()),
                 "final": final, "final_step": int(values.index[-1]), "change": final - peak,
+                "n_seeds": len(seed_changes), "seed_change": interval.estimate, "seed_change_low": interval.low,
+                "seed_change_high": interval.high,
             })  # fmt: skip
-    return pd.DataFrame(rows, columns=["agent", "metric", "peak", "peak_step", "final", "final_step", "change"])
+    return pd.DataFrame(rows, columns=list(DYNAMICS_COLUMNS))
 
 
 def _digits(metric: str) -> int:
@@ -177,14 +191,17 @@ def format_dynamics(dynamics: pd.DataFrame) -> str:
     lines = [
         "## Training dynamics on val (mean over seeds)",
         "",
-        "| agent | metric | peak (step) | final (step) | final − peak |",
-        "|---|---|---|---|---|",
+        "Peak, final and final − peak of the seed-mean curve; then each seed's final − its own peak, mean [95% CI].",
+        "",
+        "| agent | metric | peak (step) | final (step) | final − peak | per seed: final − peak | seeds |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in dynamics.itertuples():
         digits = _digits(row.metric)
+        per_seed = _format_interval(row.seed_change, row.seed_change_low, row.seed_change_high, digits, "+")
         lines.append(
             f"| {row.agent} | {metric_label(row.metric)} | {row.peak:.{digits}f} ({row.peak_step}) | "
-            f"{row.final:.{digits}f} ({row.final_step}) | {row.change:+.{digits}f} |"
+            f"{row.final:.{digits}f} ({row.final_step}) | {row.change:+.{digits}f} | {per_seed} | {row.n_seeds} |"
         )
     return "\n".join([*lines, ""])
 
@@ -205,9 +222,7 @@ def format_markdown(table: pd.DataFrame, metrics: Sequence[str], header: str) ->
         lines.append("| agent | seeds | " + " | ".join(metric_label(m) for m in metrics) + " |")
         lines.append("|---" * (len(metrics) + 2) + "|")
         for _, row in rows.iterrows():
-            cells = [
-                _format_interval(row[m], row[f"{m}_ci_low"], row[f"{m}_ci_high"], _digits(m)) for m in metrics
-            ]
+            cells = [_format_interval(row[m], row[f"{m}_ci_low"], row[f"{m}_ci_high"], _digits(m)) for m in metrics]
             lines.append(f"| {row['agent']} | {row['n_seeds']} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)

@@ -69,7 +69,9 @@ def test_aggregate_equals_numpy_mean_std_and_t_interval():
             assert row[m] == pytest.approx(np.mean(values))
             assert row[f"{m}_std"] == pytest.approx(np.std(values, ddof=1))
             half = stats.t.ppf(0.975, 3) * np.std(values, ddof=1) / 2  # t interval of 4 seeds
-            assert (row[f"{m}_ci_low"], row[f"{m}_ci_high"]) == pytest.approx((values.mean() - half, values.mean() + half))
+            assert (row[f"{m}_ci_low"], row[f"{m}_ci_high"]) == pytest.approx(
+                (values.mean() - half, values.mean() + half)
+            )
 
 
 def test_training_dynamics_reads_peak_and_change_off_the_seed_mean_curve():
@@ -87,7 +89,27 @@ def test_training_dynamics_reads_peak_and_change_off_the_seed_mean_curve():
     assert (a.agent, a.peak_step, a.final_step) == ("a", 20, 30)
     assert a.peak == pytest.approx(0.5) and a.final == pytest.approx(0.3) and a.change == pytest.approx(-0.2)
     assert (b.peak_step, b.change) == (30, 0.0)
-    assert "| a | Click HR@20 | 0.5000 (20) | 0.3000 (30) | -0.2000 |" in format_dynamics(dynamics)
+    # each seed of a: 0.2 - 0.4 and 0.4 - 0.6, both -0.2 (zero spread); b's one seed ends at its peak
+    assert (a.n_seeds, a.seed_change, a.seed_change_low, a.seed_change_high) == pytest.approx((2, -0.2, -0.2, -0.2))
+    assert (b.n_seeds, b.seed_change) == (1, 0.0) and np.isnan(b.seed_change_low)
+    text = format_dynamics(dynamics)
+    assert "| a | Click HR@20 | 0.5000 (20) | 0.3000 (30) | -0.2000 | -0.2000 [-0.2000, -0.2000] | 2 |" in text
+    assert "| b | Click HR@20 | 0.3000 (30) | 0.3000 (30) | +0.0000 | +0.0000 | 1 |" in text
+
+
+def test_per_seed_change_interval_is_the_t_interval_of_each_seeds_own_decline():
+    # three seeds peak at different steps: declines -0.3, -0.1, -0.2 from their own peaks
+    curves = pd.DataFrame({
+        "agent": ["a"] * 9, "seed": [0, 0, 0, 1, 1, 1, 2, 2, 2], "step": [30, 10, 20] * 3,
+        "reward@20": [0.2, 0.5, 0.3, 0.5, 0.2, 0.6, 0.4, 0.1, 0.6],
+    })  # fmt: skip
+    row = training_dynamics(curves, ["reward@20"]).iloc[0]
+    declines = np.array([0.2 - 0.5, 0.5 - 0.6, 0.4 - 0.6])
+    half = stats.t.ppf(0.975, 2) * declines.std(ddof=1) / np.sqrt(3)
+    assert row.seed_change == pytest.approx(declines.mean())
+    assert (row.seed_change_low, row.seed_change_high) == pytest.approx(
+        (declines.mean() - half, declines.mean() + half)
+    )
 
 
 def test_aggregate_one_seed_has_nan_interval_and_markdown_shows_mean_only():
