@@ -224,7 +224,7 @@ def _float_settings(finished: Sequence[Mapping[str, Any]]) -> str:
         for r in finished
     )
     parts = [f"{n} on {device}, {threads} torch thread(s), {isa}" for (device, threads, isa), n in settings.items()]
-    return f"Runs ({', '.join(parts)}) reproduce bit for bit under the same setting."
+    return f"Runs ({'; '.join(parts)}) reproduce bit for bit under the same setting."
 
 
 def _write_validity(
