@@ -10,7 +10,7 @@ kept checkpoints and the time spent. It is a ``torch.save`` file of tensors, num
 Impl's ``get_rng_state`` / ``set_rng_state``, or its resumed runs differ from uninterrupted ones.
 
 Bit for bit holds on the same floats: the same device, torch thread count and CPU instruction set (torch's vector
-kernels and BLAS sum in another order with AVX-512 than with AVX2, :func:`float_setting`). A state saved under
+kernels sum in another order with AVX-512 than with AVX2, :func:`float_setting`). A state saved under
 another setting is not resumed from: the run starts over, so that every run is one setting's numbers throughout.
 """
 
