@@ -158,6 +158,7 @@ def _run_benchmark(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         ray_address=args.ray_address,
         online=args.online,
+        state_every=args.state_every,
         progress=not args.quiet,
         data_dir=args.data_dir,
         cache_dir=args.cache_dir,
@@ -191,6 +192,11 @@ def add_benchmark_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--eval-every", type=int, required=True, help="steps between val evaluations / checkpoints")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     parser.add_argument("--out", required=True, help="results folder; rerun the same command to resume")
+    parser.add_argument(
+        "--state-every", type=int, default=1, metavar="N",
+        help="save each run's training state every N evaluations, to resume an interrupted run from (0: never; "
+        "default: 1)",
+    )
     parser.add_argument("--top-n", type=int, default=5, help="val checkpoints averaged by the top-n selection")
     parser.add_argument("--select-by", help="val metric ranking checkpoints (default: reward@20)")
     add_key_value_argument(

@@ -40,10 +40,11 @@ an error naming both hashes and the changed keys: use a new ``out``. Adding seed
 Every argument is checked before the folder is claimed, so a rejected call writes nothing.
 
 **Resume.** Rerunning the same call skips every run whose ``result.json`` exists. A training run saves its training
-state at every evaluation (``training_state.pt``: weights, optimisers, gradient step and every random generator,
-:mod:`recgym.benchmark.training_state`); a run killed part-way goes on from its last evaluation, and ends with the
-curve, checkpoints and test numbers of an uninterrupted run, bit for bit on CPU (``result.json`` lists the steps it
-was resumed at). A run folder without a usable state (none yet, another config's, damaged) is wiped and the run
+state every ``state_every`` evaluations, default every one (``training_state.pt``: weights, optimisers, gradient step
+and every random generator, :mod:`recgym.benchmark.training_state`); a run killed part-way goes on from its last
+saved state, and ends with the curve, checkpoints and test numbers of an uninterrupted run, bit for bit on CPU
+(``result.json`` lists the steps it was resumed at). With a large catalogue the state (a few checkpoints' size) can
+cost more than the time it saves: save it less often, or never (``state_every=0``). A run folder without a usable state (none yet, another config's, damaged) is wiped and the run
 retrained from scratch. Every run is seeded on its own, so a resumed benchmark gives the same table as an
 uninterrupted one. :func:`write_report` (``recgym report DIR``) writes the tables and figures of the runs finished so
 far, while a long benchmark runs or after it stopped.

@@ -74,6 +74,7 @@ def run_benchmark(
     jobs: int = 1,
     ray_address: str | None = None,
     online: int | None = None,
+    state_every: int = 1,
     progress: bool = True,
     **dataset_options: Any,
 ) -> BenchmarkResult:
@@ -92,6 +93,9 @@ def run_benchmark(
     simulated sessions; with the synthetic dataset, every val evaluation and every test report also measures what
     the policy earns online (:func:`recgym.evaluate_online` in the world that wrote the logs: return, clicks and
     purchases per session; val and test see different simulated users), as columns and curves ``online/...``.
+    ``state_every``: evaluations between two saves of a run's training state, which an interrupted run resumes from
+    (always saved after the last evaluation; 0: never, an interrupted run starts over). The state is a few times
+    the size of a checkpoint.
     """
     from agents import PRESETS
     from recgym import __version__
@@ -103,6 +107,8 @@ def run_benchmark(
         raise BenchmarkError(f"seeds must be a positive count or distinct integers, got {seeds!r}")
     if eval_every < 1 or steps < eval_every or steps % eval_every:
         raise BenchmarkError(f"steps ({steps}) must be a positive multiple of eval_every ({eval_every})")
+    if state_every < 0:
+        raise BenchmarkError(f"state_every must be >= 0 (0: never save the training state), got {state_every}")
     if top_n_checkpoints < 1:
         raise BenchmarkError(f"top_n_checkpoints must be >= 1, got {top_n_checkpoints}")
     if select_by not in val_metrics(ks):
@@ -144,8 +150,9 @@ def run_benchmark(
     out_dir = Path(out)
     digest = claim_folder(out_dir, config, data.inputs)
     settings = RunSettings(
-        int(steps), int(eval_every), ks, int(top_n_checkpoints), select_by, device, progress, online_options
-    )
+        int(steps), int(eval_every), ks, int(top_n_checkpoints), select_by, device, progress, online_options,
+        int(state_every),
+    )  # fmt: skip
 
     plan = [(label, seed) for seed in seed_list for label in specs]
     results = {key: load_result(run_dir(out_dir, *key), digest) for key in plan}

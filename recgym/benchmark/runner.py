@@ -1,8 +1,8 @@
 """One run of the benchmark: an agent and a seed, trained from scratch (or a baseline, evaluated once), selected on
 val and reported on test. Every run writes its folder the same way, ``result.json`` last.
 
-A training run saves its training state at every evaluation (:mod:`recgym.benchmark.training_state`); run again
-after an interruption, it goes on from its last evaluation to the numbers of an uninterrupted run."""
+A training run saves its training state every ``state_every`` evaluations (:mod:`recgym.benchmark.training_state`);
+run again after an interruption, it goes on from the last saved state to the numbers of an uninterrupted run."""
 
 from __future__ import annotations
 
@@ -50,6 +50,8 @@ class RunSettings:
     progress: bool
     online: Mapping[str, Any] | None = None
     """``evaluate_online`` options (simulated sessions and the synthetic world's options), or None: offline only."""
+    state_every: int = 1
+    """Evaluations between two saves of the training state (and always after the last one); 0: never saved."""
 
 
 _TIMES = ("train_seconds", "val_seconds", "wall_seconds")  # a training run's time so far, in its saved progress
@@ -201,7 +203,8 @@ def _train_run(
         elapsed = time.perf_counter() - started
         times = (elapsed - val_seconds, val_seconds, elapsed)
         progress.update(step=step, kept=sorted(kept), **{name: earlier[name] + t for name, t in zip(_TIMES, times)})
-        save_training_state(folder / TRAINING_STATE_FILE, algo, digest, settings.device, progress)
+        if _saves_state(step, settings):
+            save_training_state(folder / TRAINING_STATE_FILE, algo, digest, settings.device, progress)
     fitted = time.perf_counter()
     ranked = select_steps(pd.DataFrame(curve), settings.select_by, settings.top_n)
     test = {}
@@ -217,6 +220,14 @@ def _train_run(
         "resumed_at": progress["resumed_at"],
         "earlier_wall_seconds": earlier["wall_seconds"],
     }
+
+
+def _saves_state(step: int, settings: RunSettings) -> bool:
+    """Whether the evaluation at ``step`` saves the training state. A checkpoint deleted since the last save is safe
+    to lose: the resumed run replays the same curve, and a checkpoint out of the best ``top_n`` never returns."""
+    if settings.state_every == 0:
+        return False
+    return step == settings.steps or (step // settings.eval_every) % settings.state_every == 0
 
 
 def _keep_best_checkpoint(folder: Path, ranked: list[int]) -> None:

@@ -196,6 +196,7 @@ def test_a_damaged_result_is_one_clear_error(finished, tiny_dataset, tmp_path):
         ({"agent_options": {"popularity.batch_size": 8}}, "baseline"),
         ({"baseline": "dqn2"}, "baseline 'dqn2' is not an agent"),
         ({"device": "nodevice"}, "device 'nodevice' is not usable here"),
+        ({"state_every": -1}, "state_every must be >= 0"),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_is_written(tiny_dataset, tmp_path, overrides, message):

@@ -30,10 +30,10 @@ class Interrupted(KeyboardInterrupt):
     """What a Ctrl-C or the end of a session does to a run: nothing after it runs."""
 
 
-def bench(dataset, out, labels=tuple(AGENTS)):
+def bench(dataset, out, labels=tuple(AGENTS), **settings):
     options = {k: v for k, v in OPTIONS.items() if "." not in k or k.partition(".")[0] in labels}
     return run_benchmark(
-        dataset, {label: AGENTS[label] for label in labels}, out=out, **SETTINGS, agent_options=options
+        dataset, {label: AGENTS[label] for label in labels}, out=out, **SETTINGS, **settings, agent_options=options
     )
 
 
@@ -83,6 +83,56 @@ def test_an_interrupted_run_ends_as_an_uninterrupted_one(uninterrupted, tiny_dat
         for module in expected_weights:
             for name, tensor in expected_weights[module].items():
                 assert torch.equal(weights[module][name], tensor), (label, module, name)
+
+
+def test_a_state_saved_every_second_evaluation_resumes_past_lost_checkpoint_deletions(
+    uninterrupted, tiny_dataset, tmp_path, monkeypatch
+):
+    saved_steps = []
+    monkeypatch.setattr(runner, "save_training_state", lambda *args: saved_steps.append(args[4]["step"]))
+    bench(tiny_dataset, tmp_path / "counted", ["sa2c"], state_every=2)
+    assert saved_steps == [4, 8]
+    monkeypatch.undo()
+
+    def keep_the_latest(curve, select_by, top_n):  # a rule under which step 6 deletes step 2, listed by the state
+        return sorted(curve.step, reverse=True)[:top_n]
+
+    def stop_at_step_6(step, settings):
+        if step == 6:
+            raise Interrupted
+        return saves_state(step, settings)
+
+    saves_state = runner._saves_state
+    monkeypatch.setattr(runner, "select_steps", keep_the_latest)
+    monkeypatch.setattr(runner, "_saves_state", stop_at_step_6)
+    out = tmp_path / "out"
+    with pytest.raises(Interrupted):
+        bench(tiny_dataset, out, ["sa2c"], state_every=2)
+    assert sorted((out / "runs/sa2c/seed3/checkpoints").glob("step*.pt")) == [
+        out / "runs/sa2c/seed3/checkpoints" / f"step{step}.pt" for step in (4, 6)
+    ]
+    monkeypatch.setattr(runner, "_saves_state", saves_state)
+    resumed = bench(tiny_dataset, out, ["sa2c"], state_every=2)
+    whole = uninterrupted.curves[uninterrupted.curves.agent == "sa2c"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(resumed.curves, whole[resumed.curves.columns])
+    result = json.loads((out / "runs/sa2c/seed3/result.json").read_text())
+    assert result["resumed_at"] == [4] and result["selected_steps"] == [8, 6]
+
+
+def test_without_saved_states_an_interrupted_run_starts_over(uninterrupted, tiny_dataset, tmp_path, monkeypatch):
+    def stop(step, settings):
+        raise Interrupted
+
+    monkeypatch.setattr(runner, "_saves_state", stop)
+    with pytest.raises(Interrupted):
+        bench(tiny_dataset, tmp_path / "out", ["dqn"], state_every=0)
+    monkeypatch.undo()
+    assert not (tmp_path / "out/runs/dqn/seed3" / TRAINING_STATE_FILE).exists()
+    monkeypatch.setattr(runner, "save_training_state", lambda *args: pytest.fail("state_every=0 saves no state"))
+    resumed = bench(tiny_dataset, tmp_path / "out", ["dqn"], state_every=0)
+    whole = uninterrupted.curves[uninterrupted.curves.agent == "dqn"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(resumed.curves, whole[resumed.curves.columns])
+    assert json.loads((tmp_path / "out/runs/dqn/seed3/result.json").read_text())["resumed_at"] == []
 
 
 def test_an_uninterrupted_run_keeps_no_state(uninterrupted):
