@@ -40,8 +40,8 @@ class SASRecCCQLConfig(SASRecCOConfig):
 
     Args:
         batch_size, gamma, optim_factory, encoder_factory, score_head, clip_grad_norm, seed, log_every,
-        fused_heads, sampled_softmax, sampled_proposal, td_weight, actor_weight, contrastive_weight,
-        contrastive_temperature, augmentation: as :class:`agents.SASRecCOConfig`.
+        fused_heads, sampled_softmax, sampled_proposal, autocast_dtype, td_weight, actor_weight,
+        contrastive_weight, contrastive_temperature, augmentation: as :class:`agents.SASRecCOConfig`.
         learning_rate: Adam learning rate (of phase 1 when there is a switch).
         learning_rate_2: learning rate of the fresh phase-2 optimisers.
         switch_step: first gradient step of the Q-weighted CE phase (None: no switch, the paper's Eq. 4).

@@ -31,7 +31,8 @@ class CL4SRecConfig(SASRecBaseConfig):
 
     Args:
         batch_size, gamma, learning_rate, optim_factory, encoder_factory, score_head, clip_grad_norm, clip_grad_value,
-        seed, log_every, fused_heads, sampled_softmax, sampled_proposal: as :class:`agents.SASRecConfig`.
+        seed, log_every, fused_heads, sampled_softmax, sampled_proposal, autocast_dtype: as
+        :class:`agents.SASRecConfig`.
         contrastive_weight: λ.
         contrastive_temperature: τ of the cosine NT-Xent.
         crop_ratio: share of the prefix a crop keeps (η).

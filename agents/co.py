@@ -31,8 +31,8 @@ class SASRecCOConfig(DoubleQConfig):
 
     Args:
         batch_size, gamma, learning_rate, optim_factory, encoder_factory, score_head, clip_grad_norm, clip_grad_value,
-        seed, log_every, fused_heads, sampled_softmax, sampled_proposal, td_weight, learning_rate_2, actor_weight,
-        n_negatives, sampled_q_targets: as :class:`agents.SQNConfig`.
+        seed, log_every, fused_heads, sampled_softmax, sampled_proposal, autocast_dtype, td_weight, learning_rate_2,
+        actor_weight, n_negatives, sampled_q_targets: as :class:`agents.SQNConfig`.
         switch_step: first gradient step of the Q-weighted CE phase (None: no switch).
         contrastive_weight: λ_co.
         contrastive_temperature: τ_c of the NT-Xent.

@@ -97,6 +97,10 @@ def _sasrec_encoder_field() -> EncoderFactory:
     return dataclasses.field(metadata=make_encoder_field().metadata, default_factory=SASRecEncoderFactory)
 
 
+AUTOCAST_DTYPES = (None, "bfloat16")
+"""``autocast_dtype`` values: float32 throughout, or bfloat16 matmuls in the update (float16 needs loss scaling)."""
+
+
 class SASRecNetwork(nn.Module):
     """A state encoder with a CE head Linear(d, n_items) and, for RL agents, a Q head Linear(d, n_items)."""
 
@@ -153,6 +157,7 @@ class SASRecBaseConfig(LearnableConfig):
     fused_heads: bool = False
     sampled_softmax: Optional[int] = None
     sampled_proposal: str = "uniform"
+    autocast_dtype: Optional[str] = None
 
     def __post_init__(self) -> None:
         if self.score_head not in ("ce", "q"):
@@ -163,6 +168,8 @@ class SASRecBaseConfig(LearnableConfig):
             raise ValueError(f"sampled_proposal must be one of {PROPOSALS}, got {self.sampled_proposal!r}")
         if self.log_every < 1:
             raise ValueError(f"log_every must be >= 1, got {self.log_every}")
+        if self.autocast_dtype not in AUTOCAST_DTYPES:
+            raise ValueError(f"autocast_dtype must be one of {AUTOCAST_DTYPES}, got {self.autocast_dtype!r}")
         if self.compile_graph:
             raise ValueError(
                 "compile_graph=True is not supported by recgym's agents (d3rlpy compiles the loss functions of its own "
@@ -427,11 +434,13 @@ class SASRecImpl(QLearningAlgoImplBase):
         phase2 = self.in_phase2(grad_step)
         optim = self.optimizer(main_index, phase2)
         optim.zero_grad()
-        step = UpdateStep(self, batch, main, target)
-        terms = self.loss_terms(step, phase2)
-        means = {name: value.mean() for name, (value, _) in terms.items()}
-        loss = sum(weight * means[name] for name, (_, weight) in terms.items())
-        finite = self._log.add(grad_step, {"loss": loss, **means, **self.monitored(step, phase2)})
+        with self._autocast():
+            step = UpdateStep(self, batch, main, target)
+            terms = self.loss_terms(step, phase2)
+            means = {name: value.mean() for name, (value, _) in terms.items()}
+            loss = sum(weight * means[name] for name, (_, weight) in terms.items())
+            logged = {"loss": loss, **means, **self.monitored(step, phase2)}
+        finite = self._log.add(grad_step, logged)
         values = self._log.read(grad_step) if self._log.due(grad_step) else {}  # raises before a non-finite update
         loss.backward()
         if self._config.clip_grad_value is not None:
@@ -442,6 +451,14 @@ class SASRecImpl(QLearningAlgoImplBase):
             optim.optim.found_inf = (~finite).float()  # type: ignore[attr-defined]
         optim.step()
         return values
+
+    def _autocast(self) -> torch.autocast:
+        """The update's forward in ``autocast_dtype`` where torch's autocast lowers an op (matmuls, attention); the
+        backward and the optimiser step stay in the parameters' float32."""
+        dtype = self._config.autocast_dtype
+        return torch.autocast(
+            torch.device(self.device).type, dtype=getattr(torch, dtype or "bfloat16"), enabled=dtype is not None
+        )
 
     @eval_api
     def scores(self, observations: torch.Tensor) -> torch.Tensor:

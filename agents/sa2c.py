@@ -50,8 +50,8 @@ class SA2CConfig(SNQNConfig):
 
     Args:
         batch_size, gamma, learning_rate, optim_factory, encoder_factory, score_head, clip_grad_norm, clip_grad_value,
-        seed, log_every, fused_heads, sampled_softmax, sampled_proposal, td_weight, learning_rate_2, actor_weight,
-        n_negatives, reward_negative, sampled_q_targets: as :class:`agents.SNQNConfig`.
+        seed, log_every, fused_heads, sampled_softmax, sampled_proposal, autocast_dtype, td_weight, learning_rate_2,
+        actor_weight, n_negatives, reward_negative, sampled_q_targets: as :class:`agents.SNQNConfig`.
         switch_step: first gradient step of the advantage-weighted phase.
         advantage_clip_min: lower clip of A (None: no clipping at all).
         advantage_clip_max: upper clip of A.

@@ -41,6 +41,11 @@ class SASRecConfig(SASRecBaseConfig):
         sampled_softmax: train the CE head on this many negatives per batch, shared by its rows, with the log-Q
             correction (:mod:`agents.sampled_softmax`; None: the full softmax). Scoring stays full-catalogue.
         sampled_proposal: the negatives' proposal, ``"uniform"`` or ``"popularity"`` (training item counts + 1).
+        autocast_dtype: ``"bfloat16"``: run each update's forward under ``torch.autocast`` in bfloat16 (the encoder's
+            and the unfused heads' matmuls; layer norms, softmaxes and losses stay float32, as do the backward, the
+            weights, the optimiser and scoring). Fast where the hardware has bfloat16 units (recent GPUs, CPUs with
+            AMX or AVX-512 BF16), emulated and slower elsewhere; the fused and sampled heads compute in float32.
+            None: float32 throughout.
     """
 
     def create(self, device: DeviceArg = False, enable_ddp: bool = False) -> SASRec:

@@ -29,8 +29,8 @@ class SNQNConfig(DoubleQConfig):
 
     Args:
         batch_size, gamma, learning_rate, optim_factory, encoder_factory, score_head, clip_grad_norm, clip_grad_value,
-        seed, log_every, fused_heads, sampled_softmax, sampled_proposal, td_weight, switch_step, learning_rate_2,
-        actor_weight: as :class:`agents.SQNConfig`.
+        seed, log_every, fused_heads, sampled_softmax, sampled_proposal, autocast_dtype, td_weight, switch_step,
+        learning_rate_2, actor_weight: as :class:`agents.SQNConfig`.
         n_negatives: K, negatives per row.
         sampled_q_targets: as :class:`agents.SQNConfig`.
         reward_negative: r⁻, the reward of a negative action.

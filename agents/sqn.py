@@ -43,7 +43,7 @@ class SQNConfig(DoubleQConfig):
         clip_grad_norm: clip the gradient norm to this value (None: no clipping).
         clip_grad_value: clamp every gradient element to [-v, v] (None: no clamping).
         seed: seed of the coin, negatives and augmentations (None: drawn from torch's global RNG at build time).
-        log_every, fused_heads, sampled_softmax, sampled_proposal: as :class:`agents.SASRecConfig`.
+        log_every, fused_heads, sampled_softmax, sampled_proposal, autocast_dtype: as :class:`agents.SASRecConfig`.
         td_weight: w, weight of the TD loss.
         switch_step: first gradient step of phase 2 (None: SQN, no switch).
         learning_rate_2: learning rate of the fresh phase-2 optimisers.

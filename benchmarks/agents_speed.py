@@ -7,7 +7,8 @@ selector's Q(s′, ·) for its argmax (plus Q(s, ·) for the negative-action TD)
 columns, softmax, Adam) is overhead. The "heads" column adds what any implementation that materialises the logits
 pays on top: the heads as torch ops (Linear + cross-entropy forward and backward, selector Linear + argmax).
 ``agent+fused`` rows train the same agent with ``fused_heads=True`` (:mod:`agents.fused_heads`: the CE loss and the
-selector's argmax blockwise, without a (B × n_items) matrix). Data are random ids (speed does not depend on them).
+selector's argmax blockwise, without a (B × n_items) matrix); ``agent+bf16`` rows with ``autocast_dtype="bfloat16"``
+(the update's matmuls in bfloat16; its roofline is still the float32 one). Data are random ids (speed does not depend on them).
 The roofline columns are for the SASRec encoder; one column per other backbone (``--encoders``) gives the same
 agent's steps/s on it (``make_config(..., encoder=...)``).
 
@@ -51,8 +52,10 @@ MATMULS = {
     "sa2c+fused": (1, 2),
     "co+fused": (1, 1),
     "ccql+fused": (1, 1),
+    "sasrec+bf16": (1, 0),
+    "ccql+bf16": (1, 1),
 }
-MODIFIERS = {"negTD": {"negative_td": True}, "fused": {"fused_heads": True}}
+MODIFIERS = {"negTD": {"negative_td": True}, "fused": {"fused_heads": True}, "bf16": {"autocast_dtype": "bfloat16"}}
 """``agent+modifier`` rows: the agent with these config values."""
 
 

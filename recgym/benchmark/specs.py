@@ -63,6 +63,7 @@ RECORDED_WHEN_SET = {
     "sampled_softmax": None,
     "sampled_proposal": "uniform",
     "sampled_q_targets": None,
+    "autocast_dtype": None,
 }
 """Agent fields recorded only away from these defaults, so results folders written before the field existed keep
 their config hash (at the default the run is what it was before)."""

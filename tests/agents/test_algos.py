@@ -414,3 +414,28 @@ def test_the_coin_blocks_give_the_sequence_of_one_draw_per_step(dataset) -> None
     coin = torch.Generator().manual_seed(9)
     expected = [int(torch.randint(2, (1,), generator=coin).item()) for _ in range(COIN_BLOCK + 50)]
     assert [algo.impl.draw_main() for _ in range(COIN_BLOCK + 50)] == expected
+
+
+@pytest.mark.parametrize("name", ["sasrec", "ccql"])
+def test_bfloat16_autocast_lowers_the_matmuls_of_the_update_only(name: str, dataset) -> None:
+    def one_update(autocast_dtype):
+        d3rlpy.seed(5)
+        algo = config(name, seed=5, dropout=0.0, autocast_dtype=autocast_dtype).create()
+        algo.build_with_dataset(dataset)
+        head_dtypes = []
+        networks = [n for n in (algo.impl.modules.network1, algo.impl.modules.network2) if n is not None]
+        for network in networks:  # the coin picks the main network
+            network.ce_head.register_forward_hook(lambda module, inputs, output: head_dtypes.append(output.dtype))
+        d3rlpy.seed(6)
+        log = algo.update(batch_of(dataset, 64))
+        scores = algo.impl.scores(torch.as_tensor(batch_of(dataset, 8).observations))
+        return log, set(head_dtypes), scores.dtype, {p.dtype for n in networks for p in n.parameters()}
+
+    full, full_heads, full_scores, full_params = one_update(None)
+    low, low_heads, low_scores, low_params = one_update("bfloat16")
+    assert full_heads == {torch.float32} and low_heads == {torch.bfloat16, torch.float32}  # update, then scoring
+    assert low_scores == full_scores == torch.float32 and low_params == full_params == {torch.float32}
+    for term in [key for key in full if key.endswith("_loss")]:
+        assert low[term] != full[term] and low[term] == pytest.approx(full[term], rel=2e-2, abs=1e-3), term
+    with pytest.raises(ValueError, match="autocast_dtype must be one of"):
+        config(name, autocast_dtype="float16")

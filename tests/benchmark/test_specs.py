@@ -150,3 +150,6 @@ def test_fields_recorded_only_when_set_keep_older_hashes():
     sampled = resolve({"sqn": "sqn"}, sampled_q_targets=64)["sqn"]
     assert "sampled_q_targets" not in describe_agent(default)["params"]
     assert describe_agent(sampled)["params"]["sampled_q_targets"] == 64
+    lowered = resolve({"sqn": "sqn"}, autocast_dtype="bfloat16")["sqn"]
+    assert "autocast_dtype" not in describe_agent(default)["params"]
+    assert describe_agent(lowered)["params"]["autocast_dtype"] == "bfloat16"
