@@ -8,8 +8,8 @@ columns, softmax, Adam) is overhead. The "heads" column adds what any implementa
 pays on top: the heads as torch ops (Linear + cross-entropy forward and backward, selector Linear + argmax).
 ``agent+fused`` rows train the same agent with ``fused_heads=True`` (:mod:`agents.fused_heads`: the CE loss and the
 selector's argmax blockwise, without a (B × n_items) matrix); ``agent+bf16`` rows with ``autocast_dtype="bfloat16"``
-(the update's matmuls in bfloat16; its roofline is still the float32 one). Data are random ids (speed does not depend on them).
-The roofline columns are for the SASRec encoder; one column per other backbone (``--encoders``) gives the same
+(the update's matmuls in bfloat16; the roofline stays the float32 one). Data are random ids (speed does not depend
+on them). The roofline columns are for the SASRec encoder; one column per other backbone (``--encoders``) gives the same
 agent's steps/s on it (``make_config(..., encoder=...)``).
 
     .venv/bin/python benchmarks/agents_speed.py            # table for 26,702 items, RSS for 26,702 and 70,852

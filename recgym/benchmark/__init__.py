@@ -44,10 +44,10 @@ state every ``state_every`` evaluations, default every one (``training_state.pt`
 and every random generator, :mod:`recgym.benchmark.training_state`); a run killed part-way goes on from its last
 saved state, and ends with the curve, checkpoints and test numbers of an uninterrupted run, bit for bit on CPU
 (``result.json`` lists the steps it was resumed at). With a large catalogue the state (a few checkpoints' size) can
-cost more than the time it saves: save it less often, or never (``state_every=0``). A run folder without a usable state (none yet, another config's, damaged) is wiped and the run
-retrained from scratch. Every run is seeded on its own, so a resumed benchmark gives the same table as an
-uninterrupted one. :func:`write_report` (``recgym report DIR``) writes the tables and figures of the runs finished so
-far, while a long benchmark runs or after it stopped.
+cost more than the time it saves: save it less often, or never (``state_every=0``). A run folder without a usable
+state (none yet, another config's, damaged) is wiped and the run retrained from scratch. Every run is seeded on its
+own, so a resumed benchmark gives the same table as an uninterrupted one. :func:`write_report` (``recgym report DIR``)
+writes the tables and figures of the runs finished so far, while a long benchmark runs or after it stopped.
 """
 
 from recgym.benchmark.harness import DEFAULT_BASELINE, BenchmarkResult, run_benchmark, write_report
