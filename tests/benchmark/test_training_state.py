@@ -120,10 +120,13 @@ def test_a_state_saved_every_second_evaluation_resumes_past_lost_checkpoint_dele
 
 
 def test_without_saved_states_an_interrupted_run_starts_over(uninterrupted, tiny_dataset, tmp_path, monkeypatch):
-    def stop(step, settings):
-        raise Interrupted
+    def stop_at_step_4(step, settings):  # after the evaluation of step 2 went by without a save
+        if step == 4:
+            raise Interrupted
+        return saves_state(step, settings)
 
-    monkeypatch.setattr(runner, "_saves_state", stop)
+    saves_state = runner._saves_state
+    monkeypatch.setattr(runner, "_saves_state", stop_at_step_4)
     with pytest.raises(Interrupted):
         bench(tiny_dataset, tmp_path / "out", ["dqn"], state_every=0)
     monkeypatch.undo()
