@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from contextlib import contextmanager
 from functools import cached_property
-from typing import Any, ClassVar, Generator, Iterable, Iterator, Optional, Union
+from typing import Any, Callable, ClassVar, Generator, Iterable, Iterator, Optional, Union
 
 import numpy as np
 import torch
@@ -170,11 +170,6 @@ class SASRecBaseConfig(LearnableConfig):
             raise ValueError(f"log_every must be >= 1, got {self.log_every}")
         if self.autocast_dtype not in AUTOCAST_DTYPES:
             raise ValueError(f"autocast_dtype must be one of {AUTOCAST_DTYPES}, got {self.autocast_dtype!r}")
-        if self.compile_graph:
-            raise ValueError(
-                "compile_graph=True is not supported by recgym's agents (d3rlpy compiles the loss functions of its own "
-                "algorithms, on CUDA only); log_every=N removes the per-step host synchronisation instead"
-            )
 
 
 @dataclasses.dataclass()
@@ -212,7 +207,7 @@ class UpdateStep:
 
     @cached_property
     def state(self) -> torch.Tensor:
-        return self.main(self.batch.observations)
+        return self.impl.encode(self.main, self.batch.observations)
 
     @cached_property
     def ce_logits(self) -> torch.Tensor:
@@ -255,8 +250,8 @@ class UpdateStep:
             inputs = torch.cat([inputs, self.batch.observations], dim=0)
         assert self.target is not None
         with _evaluating(self.main, self.target):
-            q_selector, greedy = self._selector_max(self.main(inputs))
-            q_target = self.target.q_of(self.target(inputs), greedy)
+            q_selector, greedy = self._selector_max(self.impl.encode(self.main, inputs))
+            q_target = self.target.q_of(self.impl.encode(self.target, inputs), greedy)
         size = self.batch.next_observations.shape[0]
         return (q_target[:size], q_selector[:size]), (q_target[size:], q_selector[size:])
 
@@ -306,7 +301,7 @@ class UpdateStep:
     def augmented_state(self, kind: str) -> torch.Tensor:
         """Main's state of an augmented copy of the observations."""
         observations = augment(self.batch.observations.long(), self.impl.action_size, kind, self.impl.generator)
-        return self.main(observations)
+        return self.impl.encode(self.main, observations)
 
 
 @contextmanager
@@ -349,6 +344,7 @@ class SASRecImpl(QLearningAlgoImplBase):
         # the Q-target candidates have a stream of their own: turning them on leaves the negatives as they were
         self.candidate_generator = torch.Generator(device=device).manual_seed(seed + 2)
         self._log = StepLog(config.log_every)
+        self._compiled: dict[nn.Module, Callable[[torch.Tensor], torch.Tensor]] = {}
         self._log_proposal: Optional[torch.Tensor] = None
         if config.log_every > 1:
             for optim in (modules.optim1, modules.optim2, modules.optim1_phase2, modules.optim2_phase2):
@@ -400,6 +396,20 @@ class SASRecImpl(QLearningAlgoImplBase):
         self._coins = iter(state["coins"])
         self.generator.set_state(state["generator"])
         self.candidate_generator.set_state(state["candidate_generator"])
+
+    def encode(self, network: SASRecNetwork, observations: torch.Tensor) -> torch.Tensor:
+        """``network``'s (B, d) states of ``observations`` in a training step.
+
+        With ``compile_graph=True`` the network runs through its ``torch.compile`` graph (forward and backward), one
+        per network and mode, compiled at the first step that needs it; scoring and evaluation stay eager, so their
+        varying batch sizes never recompile. Random ops (dropout) fall back to torch's own kernels, so the compiled
+        step draws the same masks from the same generator as the eager one.
+        """
+        if not self._config.compile_graph:
+            return network(observations)
+        if network not in self._compiled:
+            self._compiled[network] = torch.compile(network, dynamic=False, options={"fallback_random": True})
+        return self._compiled[network](observations)
 
     def draw_main(self) -> int:
         """Index of the network to update: always N1 here."""

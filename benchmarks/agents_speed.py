@@ -8,7 +8,9 @@ columns, softmax, Adam) is overhead. The "heads" column adds what any implementa
 pays on top: the heads as torch ops (Linear + cross-entropy forward and backward, selector Linear + argmax).
 ``agent+fused`` rows train the same agent with ``fused_heads=True`` (:mod:`agents.fused_heads`: the CE loss and the
 selector's argmax blockwise, without a (B × n_items) matrix); ``agent+bf16`` rows with ``autocast_dtype="bfloat16"``
-(the update's matmuls in bfloat16; the roofline stays the float32 one). Data are random ids (speed does not depend
+(the update's matmuls in bfloat16; the roofline stays the float32 one); ``+compiled`` rows with ``compile_graph=True``
+(the networks of the update through ``torch.compile``; compiled during the warm-up updates, so not timed, and left
+out of the default ``--agents``). Data are random ids (speed does not depend
 on them). The roofline columns are for the SASRec encoder; one column per other backbone (``--encoders``) gives the same
 agent's steps/s on it (``make_config(..., encoder=...)``).
 
@@ -54,8 +56,17 @@ MATMULS = {
     "ccql+fused": (1, 1),
     "sasrec+bf16": (1, 0),
     "ccql+bf16": (1, 1),
+    "sasrec+compiled": (1, 0),
+    "sasrec+fused+compiled": (1, 0),
+    "ccql+compiled": (1, 1),
+    "ccql+fused+compiled": (1, 1),
 }
-MODIFIERS = {"negTD": {"negative_td": True}, "fused": {"fused_heads": True}, "bf16": {"autocast_dtype": "bfloat16"}}
+MODIFIERS = {
+    "negTD": {"negative_td": True},
+    "fused": {"fused_heads": True},
+    "bf16": {"autocast_dtype": "bfloat16"},
+    "compiled": {"compile_graph": True},
+}
 """``agent+modifier`` rows: the agent with these config values."""
 
 
@@ -176,7 +187,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--n-items", type=int, default=RC15_ITEMS)
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1: stable timings)")
-    parser.add_argument("--agents", default=",".join(MATMULS), help=f"comma-separated subset of {list(MATMULS)}")
+    default_agents = ",".join(name for name in MATMULS if "compiled" not in name)
+    parser.add_argument("--agents", default=default_agents, help=f"comma-separated subset of {list(MATMULS)}")
     others = [name for name in ENCODERS if name != "sasrec"]
     parser.add_argument("--encoders", default=",".join(others), help=f"steps/s columns for these of {others} ('' none)")
     parser.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)

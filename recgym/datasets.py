@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 __all__ = ["DATASET_NAMES", "SessionDataset", "default_data_dir", "load_dataset"]
 
 DATASET_NAMES: tuple[str, ...] = ("synthetic", "rc15", "retailrocket")
-_STORED_SPLIT_ARRAYS = ("observations", "actions", "next_observations", "terminals", "event_types", "episode_starts", "session_ids")
+_STORED_SPLIT_ARRAYS = ("actions", "terminals", "event_types", "episode_starts", "session_ids")
+"""What the cache keeps of a split; its state windows are rebuilt from the actions on first use."""
 _STORED_LAYOUT = {"items": ("raw_item_ids", "item_popularity"), **{name: _STORED_SPLIT_ARRAYS for name in SPLIT_NAMES}}
 _REWARD_OPTIONS = ("reward_click", "reward_purchase")
 _INPUT_OPTIONS = ("session_gap_minutes", "test", "val")
@@ -647,6 +648,8 @@ def load_dataset(
     splits = {
         name: Split(
             rewards=rewards_from_events(groups[name]["event_types"], **rewards),
+            state_size=int(state_size),
+            pad_id=len(groups["items"]["raw_item_ids"]),
             **{array: groups[name][array] for array in _STORED_SPLIT_ARRAYS},
         )
         for name in SPLIT_NAMES

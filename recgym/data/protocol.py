@@ -235,8 +235,11 @@ class _Rows:
 
     @classmethod
     def of(cls, events: pd.DataFrame, mask: np.ndarray | None = None) -> _Rows:
+        """The columns of ``events`` (views where their dtypes allow), or of its rows where ``mask`` is True."""
         columns = [events[name].to_numpy(dtype=dtype) for name, dtype in _ROW_COLUMNS]
-        return cls(*(column if mask is None else column[mask] for column in columns))
+        if mask is None or mask.all():
+            return cls(*columns)
+        return cls(*(column[mask] for column in columns))
 
     def where(self, mask: np.ndarray) -> _Rows:
         return _Rows(self.session[mask], self.item[mask], self.timestamp[mask], self.event_type[mask])
@@ -287,15 +290,34 @@ def _random_split(events: pd.DataFrame, config: ProtocolConfig, rng: np.random.G
         raise _no_survivor(source, config, len(session_uniques))
 
     rows = _Rows.of(events, keep)
-    unique_sessions = session_uniques[kept_sessions].astype(np.int64)  # ascending
-    n = len(unique_sessions)
+    kept_codes = np.flatnonzero(kept_sessions)  # the kept sessions in ascending id
+    n = len(kept_codes)
     bounds = (int(config.train_fraction * n), int((config.train_fraction + config.val_fraction) * n))
-    split_of_session = np.empty(n, dtype=np.int8)
+    split_of_code = np.empty(len(session_uniques), dtype=np.int8)
     for index, part in enumerate(np.split(rng.permutation(n), bounds)):
-        split_of_session[part] = index
-    row_split = split_of_session[np.searchsorted(unique_sessions, rows.session)]
+        split_of_code[kept_codes[part]] = index
+    row_split = split_of_code[session_codes if len(rows.session) == len(keep) else session_codes[keep]]
+    del session_codes, keep
     splits = {name: rows.where(row_split == index) for index, name in enumerate(SPLIT_NAMES)}
     return splits, {"raw_sessions": int(len(session_uniques)), "filtered_sessions": filtered_sessions}
+
+
+ORDER_CHECK_ROWS = 1 << 20  # rows compared at a time by _in_event_order
+
+
+def _in_event_order(rows: _Rows) -> bool:
+    """Whether the rows are sorted by session, timestamp and event type already (a log written session by session in
+    time order, as OTTO's and RC15's files are): then they need no sort, and no sorted copy."""
+    last = len(rows.session) - 1
+    for start in range(0, max(last, 0), ORDER_CHECK_ROWS):
+        end = min(start + ORDER_CHECK_ROWS, last)
+        before, after = slice(start, end), slice(start + 1, end + 1)
+        session, following_session = rows.session[before], rows.session[after]
+        time, following_time = rows.timestamp[before], rows.timestamp[after]
+        not_later = (time < following_time) | ((time == following_time) & (rows.event_type[before] <= rows.event_type[after]))
+        if not ((session < following_session) | ((session == following_session) & not_later)).all():
+            return False
+    return True
 
 
 def _session_starts(rows: _Rows) -> tuple[np.ndarray, np.ndarray]:
@@ -397,13 +419,18 @@ def apply_protocol(
             unseen = ~np.isin(rows[name].item, seen)
             dropped[name] = int(unseen.sum())
             rows[name] = _session_filter(rows[name].where(~unseen), config)
-    raw_item_ids = np.unique(np.concatenate([rows[name].item for name in SPLIT_NAMES]))
+    others = [np.unique(rows[name].item) for name in ("val", "test")]
+    raw_item_ids = np.unique(np.concatenate([seen, *others]))  # of the splits' distinct items, not of every event
     splits = {}
-    for name in SPLIT_NAMES:
-        part = rows[name]
-        order = np.lexsort((part.event_type, part.timestamp, part.session))
-        encoded = np.searchsorted(raw_item_ids, part.item[order]).astype(np.int64)
-        splits[name] = SplitEvents(part.session[order], encoded, part.event_type[order])
+    for name in SPLIT_NAMES:  # each split's unsorted rows are freed once it is sorted
+        part = rows.pop(name)
+        if not _in_event_order(part):
+            order = np.lexsort((part.event_type, part.timestamp, part.session))
+            part = _Rows(part.session[order], part.item[order], part.timestamp[order], part.event_type[order])
+            del order
+        encoded = np.searchsorted(raw_item_ids, part.item).astype(np.int64, copy=False)
+        splits[name] = SplitEvents(part.session, encoded, part.event_type)
+        del part, encoded
 
     n_items = len(raw_item_ids)
     train_counts = np.bincount(splits["train"].items, minlength=n_items).astype(np.float64)

@@ -41,7 +41,7 @@ __all__ = [
     "write_cache",
 ]
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 MANIFEST_NAME = "manifest.json"
 ABANDONED_AFTER_S = 86_400  # a leftover whose writer cannot be checked (another host, older recgym) goes after a day
 _FULL_HASH_LIMIT = 16 * 2**20  # files up to this size are hashed entirely

@@ -2,12 +2,15 @@
 
 The construction follows the reference replay buffer (right padding, pad id = n_items): the state of an event is the
 last ``state_size`` items of the session before it, oldest first, then pad ids; the next state is the same after the
-event's own item. Everything is built with array operations (a position-in-session array and a masked sliding-window
-gather), so a million events take a fraction of a second.
+event's own item. A :class:`Split` keeps the events only (about 14 bytes each) and builds its (N, state_size) state
+windows (40 bytes per event and window at ``state_size=10``) on first use, with array operations (a
+position-in-session array and a masked sliding-window gather): a million events take a fraction of a second, and a
+split whose windows are never read never pays for them.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,17 +25,28 @@ class Split:
     """The transitions of one split; sessions are contiguous, in the order of ``session_ids``.
 
     Session ``i`` is rows ``episode_starts[i]:episode_starts[i + 1]``. Val/test rows are the evaluation events:
-    predict ``actions[i]`` from ``observations[i]``.
+    predict ``actions[i]`` from ``observations[i]``. ``observations`` and ``next_observations`` are computed from
+    ``actions`` on first access and kept.
     """
 
-    observations: np.ndarray  # (N, L) int32, right-padded item ids
     actions: np.ndarray  # (N,) int64, the logged item
     rewards: np.ndarray  # (N,) float32, from the event type
-    next_observations: np.ndarray  # (N, L) int32, the state after the logged item
     terminals: np.ndarray  # (N,) bool, last event of its session
     event_types: np.ndarray  # (N,) int8, EventType
     episode_starts: np.ndarray  # (n_sessions + 1,) int64
     session_ids: np.ndarray  # (n_sessions,) int64, raw session ids
+    state_size: int
+    pad_id: int
+
+    @functools.cached_property
+    def observations(self) -> np.ndarray:
+        """(N, state_size) int32, right-padded item ids: the session's items before each event."""
+        return padded_histories(self.actions, self.episode_starts, self.state_size, self.pad_id, include_current=False)
+
+    @functools.cached_property
+    def next_observations(self) -> np.ndarray:
+        """(N, state_size) int32: the state after the logged item."""
+        return padded_histories(self.actions, self.episode_starts, self.state_size, self.pad_id, include_current=True)
 
     @property
     def n_transitions(self) -> int:
@@ -108,12 +122,12 @@ def build_split(
     terminals = np.zeros(len(sessions), dtype=bool)
     terminals[starts[1:] - 1] = True
     return Split(
-        observations=padded_histories(items, starts, state_size, pad_id, include_current=False),
         actions=items,
         rewards=rewards_from_events(event_types, reward_click=reward_click, reward_purchase=reward_purchase),
-        next_observations=padded_histories(items, starts, state_size, pad_id, include_current=True),
         terminals=terminals,
         event_types=event_types,
         episode_starts=starts,
         session_ids=sessions[starts[:-1]],
+        state_size=state_size,
+        pad_id=pad_id,
     )

@@ -365,15 +365,7 @@ def test_update_reads_device_values_only_at_the_end_of_a_log_window(name: str, d
     algo.build_with_dataset(dataset)
     batches = [batch_of(dataset, 16) for _ in range(8)]
     algo.update(batches[0])  # step 0 draws the block of coins (a host-side CPU generator)
-    reads: list[str] = []
-    for method in ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__"):
-        original = getattr(torch.Tensor, method)
-
-        def counted(self, *args, _original=original, _method=method, **kwargs):
-            reads.append(_method)
-            return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(torch.Tensor, method, counted)
+    reads = count_host_reads(monkeypatch)
     logged = [algo.update(batch) for batch in batches[1:7]]  # steps 1..6; the window ends at step 3
     monkeypatch.undo()
     assert reads == ["tolist"], reads  # one read, at step 3
@@ -394,11 +386,44 @@ def test_a_non_finite_step_is_skipped_on_the_device_and_reported_at_the_window_e
     assert not changed(before[1], algo.impl.modules.network2)
 
 
+def count_host_reads(monkeypatch) -> list[str]:
+    """Patch the tensor methods that read a value on the host; the returned list records each call."""
+    reads: list[str] = []
+    for method in ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__"):
+        original = getattr(torch.Tensor, method)
+
+        def counted(self, *args, _original=original, _method=method, **kwargs):
+            reads.append(_method)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, method, counted)
+    return reads
+
+
+def test_compile_graph_gives_the_eager_losses_and_reads_nothing_between_log_windows(dataset, monkeypatch) -> None:
+    """CCQL (dropout on, so the masks must match too) for 100 steps eager and with compiled networks."""
+
+    def trained(compile_graph: bool):
+        d3rlpy.seed(3)
+        algo = config("ccql", seed=3, log_every=5, compile_graph=compile_graph).create()
+        return algo, fit(algo, dataset, n_steps=100, per_epoch=10)
+
+    (_, eager), (compiled, with_graph) = trained(False), trained(True)
+    assert compiled.impl._compiled  # the networks of the update ran through torch.compile
+    for (epoch, expected), (_, got) in zip(eager, with_graph):
+        losses = [key for key in expected if not key.startswith("time_")]
+        for key in losses:
+            assert got[key] == pytest.approx(expected[key], rel=1e-5, abs=1e-6), (epoch, key)
+    batches = [batch_of(dataset, 64) for _ in range(4)]
+    reads = count_host_reads(monkeypatch)
+    logged = [compiled.update(batch) for batch in batches]  # steps 100..103 of a 5-step window ending at 104
+    monkeypatch.undo()
+    assert reads == [] and not any(logged)
+
+
 def test_log_every_errors(dataset) -> None:
     with pytest.raises(ValueError, match="log_every must be >= 1"):
         config("sasrec", log_every=0)
-    with pytest.raises(ValueError, match="compile_graph=True is not supported"):
-        config("ccql", compile_graph=True)
     with pytest.raises(ValueError, match="log_every=3 must divide n_steps_per_epoch=10"):
         fit(config("sasrec", log_every=3).create(), dataset, n_steps=10, per_epoch=10)
     algo = config("sqn", log_every=2, optim_factory=d3rlpy.optimizers.AdamFactory()).create()

@@ -219,3 +219,32 @@ def test_int32_ids_give_the_same_log_as_int64(preset: str, options: dict) -> Non
     for name in SPLIT_NAMES:
         for field in ("sessions", "items", "event_types"):
             np.testing.assert_array_equal(getattr(prepared.splits[name], field), getattr(expected.splits[name], field))
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 1 << 20])
+def test_the_event_order_check_matches_a_pairwise_loop(block: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from recgym.data import protocol
+
+    monkeypatch.setattr(protocol, "ORDER_CHECK_ROWS", block)
+    rng = np.random.default_rng(block)
+    for _ in range(500):
+        n = int(rng.integers(0, 10))
+        columns = rng.integers(0, 3, n), rng.integers(0, 5, n), rng.integers(0, 3, n), rng.integers(0, 2, n)
+        rows = protocol._Rows(columns[0], columns[1], columns[2].astype(np.int64), columns[3].astype(np.int8))
+        keys = list(zip(columns[0], columns[2], columns[3]))  # session, timestamp, type
+        assert protocol._in_event_order(rows) == all(keys[i] <= keys[i + 1] for i in range(n - 1))
+
+
+@pytest.mark.parametrize("preset", ["generic", "rc15"])
+def test_a_log_in_event_order_gives_what_its_shuffled_rows_give(preset: str) -> None:
+    rng = np.random.default_rng(8)
+    ordered = random_log(rng, n_sessions=400)
+    ordered["timestamp"] = rng.permutation(len(ordered))  # no ties, whose order is the input's
+    ordered = ordered.sort_values(["session_id", "timestamp", "event_type"], kind="stable", ignore_index=True)
+    shuffled = ordered.sample(frac=1.0, random_state=3, ignore_index=True)
+    expected, prepared = (apply_protocol(log, protocol_config(preset), seed=4) for log in (shuffled, ordered))
+    assert prepared.stats == expected.stats
+    np.testing.assert_array_equal(prepared.raw_item_ids, expected.raw_item_ids)
+    for name in SPLIT_NAMES:
+        for field in ("sessions", "items", "event_types"):
+            np.testing.assert_array_equal(getattr(prepared.splits[name], field), getattr(expected.splits[name], field))

@@ -95,3 +95,11 @@ def test_million_events_is_fast() -> None:
     split = build_split(sessions, items, np.zeros(len(sessions), np.int8), state_size=10, pad_id=26_000)
     assert time.perf_counter() - started < 3.0
     assert split.n_transitions == len(sessions)
+
+
+def test_state_windows_are_built_on_first_use_and_kept() -> None:
+    split = build_split(np.array([7, 7, 9]), np.array([4, 2, 1]), np.zeros(3, np.int8), state_size=2, pad_id=5)
+    assert "observations" not in vars(split) and "next_observations" not in vars(split)
+    assert split.observations is split.observations  # computed once
+    np.testing.assert_array_equal(split.observations, [[5, 5], [4, 5], [5, 5]])
+    assert "next_observations" not in vars(split)
