@@ -10,20 +10,24 @@ pays on top: the heads as torch ops (Linear + cross-entropy forward and backward
 selector's argmax blockwise, without a (B × n_items) matrix); ``agent+bf16`` rows with ``autocast_dtype="bfloat16"``
 (the update's matmuls in bfloat16; the roofline stays the float32 one); ``+compiled`` rows with ``compile_graph=True``
 (the networks of the update through ``torch.compile``; compiled during the warm-up updates, so not timed, and left
-out of the default ``--agents``). Data are random ids (speed does not depend
-on them). The roofline columns are for the SASRec encoder; one column per other backbone (``--encoders``) gives the same
+out of the default ``--agents``). Each timed update is followed by one timing of its roofline and of its heads; the
+table gives the medians of each and of the per-update ratios, so that a shared host whose speed drifts during the
+run slows a step and its floors alike. Data are random ids (speed does not depend on them). The roofline columns are for the SASRec encoder; one column per other backbone (``--encoders``) gives the same
 agent's steps/s on it (``make_config(..., encoder=...)``).
 
     .venv/bin/python benchmarks/agents_speed.py            # table for 26,702 items, RSS for 26,702 and 70,852
     .venv/bin/python benchmarks/agents_speed.py --steps 5 --threads 2 --encoders gru,caser
+    .venv/bin/python benchmarks/agents_speed.py --agents ccql+fused --encoders '' --threads 2 --profile 10
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -120,8 +124,9 @@ def encoder_rate(name: str, encoder: str, batches: list[TransitionMiniBatch], ar
     return steps_per_second(make_algo(name, args.n_items, args.batch_size, encoder), batches, args.steps)
 
 
-def roofline_seconds(n_items: int, batch_size: int, full: int, forward_rows: int, repeats: int) -> float:
-    """Time of ``full`` (B×d)@(d×n) forward+backward products and forward products over ``forward_rows``·B rows."""
+def roofline_op(n_items: int, batch_size: int, full: int, forward_rows: int) -> Callable[[], None]:
+    """``full`` (B×d)@(d×n) forward+backward products and forward products over ``forward_rows``·B rows, into
+    preallocated outputs."""
     x, w, grad = torch.randn(batch_size, HIDDEN), torch.randn(n_items, HIDDEN), torch.randn(batch_size, n_items)
     logits, grad_x, grad_w = torch.empty(batch_size, n_items), torch.empty(batch_size, HIDDEN), torch.empty_like(w)
     x_selector = torch.randn(forward_rows * batch_size, HIDDEN)
@@ -135,15 +140,11 @@ def roofline_seconds(n_items: int, batch_size: int, full: int, forward_rows: int
         if forward_rows:
             torch.mm(x_selector, w.T, out=q_selector)
 
-    once()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        once()
-    return (time.perf_counter() - start) / repeats
+    return once
 
 
-def heads_seconds(n_items: int, batch_size: int, full: int, forward_rows: int, repeats: int) -> float:
-    """Time of the heads as torch ops: ``full`` Linear + cross-entropy forward/backward, selector Linear + argmax."""
+def heads_op(n_items: int, batch_size: int, full: int, forward_rows: int) -> Callable[[], None]:
+    """The heads as torch ops: ``full`` Linear + cross-entropy forward/backward, selector Linear + argmax."""
     head = torch.nn.Linear(HIDDEN, n_items)
     x = torch.randn(batch_size, HIDDEN, requires_grad=True)
     actions = torch.randint(n_items, (batch_size,))
@@ -156,11 +157,41 @@ def heads_seconds(n_items: int, batch_size: int, full: int, forward_rows: int, r
             with torch.no_grad():
                 head(x_selector).argmax(dim=-1)
 
-    once()
+    return once
+
+
+def updates(algo, batches: list[TransitionMiniBatch]) -> Callable[[], None]:
+    """One ``algo.update`` per call, cycling through ``batches``."""
+    cycle = itertools.cycle(batches)
+    return lambda: algo.update(next(cycle))
+
+
+def seconds(operation: Callable[[], None]) -> float:
     start = time.perf_counter()
-    for _ in range(repeats):
-        once()
-    return (time.perf_counter() - start) / repeats
+    operation()
+    return time.perf_counter() - start
+
+
+def interleaved(update: Callable[[], None], floors: list[Callable[[], None]], rounds: int) -> tuple[np.ndarray, ...]:
+    """(median seconds of an update and of each floor, median per-round ratios update / floor), timed in alternation.
+
+    Each round times one update, then each floor once, so that a machine whose speed drifts (a shared host) slows
+    the update and its floors alike: the ratios hold where the seconds do not.
+    """
+    for operation in (update, update, update, *floors):  # warm-up (and compilation, for compiled agents)
+        operation()
+    samples = np.array([[seconds(operation) for operation in (update, *floors)] for _ in range(rounds)])
+    return np.median(samples, axis=0), np.median(samples[:, :1] / samples[:, 1:], axis=0)
+
+
+def print_profile(update: Callable[[], None], steps: int) -> None:
+    """torch.profiler's table of the ops with the most own CPU time over ``steps`` updates."""
+    from torch.profiler import profile
+
+    with profile() as profiler:
+        for _ in range(steps):
+            update()
+    print(profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
 
 
 def peak_rss_child(n_items: int, batch_size: int, steps: int) -> None:
@@ -183,7 +214,8 @@ def peak_rss(n_items: int, batch_size: int, threads: int) -> tuple[float, float]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=10, help="timed updates per agent (after 3 warm-up updates)")
+    parser.add_argument("--steps", type=int, default=10, help="timed updates per agent (after 3 warm-up updates), "
+                        "each followed by one timing of its roofline and of its heads")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--n-items", type=int, default=RC15_ITEMS)
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1: stable timings)")
@@ -191,6 +223,8 @@ def main() -> None:
     parser.add_argument("--agents", default=default_agents, help=f"comma-separated subset of {list(MATMULS)}")
     others = [name for name in ENCODERS if name != "sasrec"]
     parser.add_argument("--encoders", default=",".join(others), help=f"steps/s columns for these of {others} ('' none)")
+    parser.add_argument("--profile", type=int, default=0, help="after each row, print torch.profiler's busiest ops "
+                        "over this many more updates")
     parser.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -205,20 +239,22 @@ def main() -> None:
           f"threads={args.threads} torch={torch.__version__}")
     encoders = [name for name in args.encoders.split(",") if name]
     print(
-        f"{'agent':<14}{'steps/s':>9}{'ms/step':>9}{'roofline ms':>13}{'ratio':>7}{'heads ms':>10}{'ratio':>7}"
+        f"{'agent':<22}{'steps/s':>9}{'ms/step':>9}{'roofline ms':>13}{'ratio':>7}{'heads ms':>10}{'ratio':>7}"
         + "".join(f"{name:>11}" for name in encoders)
     )
     for name in args.agents.split(","):
         algo = make_algo(name, args.n_items, args.batch_size)
-        rate = steps_per_second(algo, batches, args.steps)
-        full, forward_rows = MATMULS[name]
-        roof = roofline_seconds(args.n_items, args.batch_size, full, forward_rows, repeats=5)
-        heads = heads_seconds(args.n_items, args.batch_size, full, forward_rows, repeats=5)
+        shape = (args.n_items, args.batch_size, *MATMULS[name])
+        (step, roof, heads), (roof_ratio, heads_ratio) = interleaved(
+            updates(algo, batches), [roofline_op(*shape), heads_op(*shape)], args.steps
+        )
         print(
-            f"{name:<14}{rate:>9.2f}{1000 / rate:>9.1f}{1000 * roof:>13.1f}{1 / (rate * roof):>7.2f}"
-            f"{1000 * heads:>10.1f}{1 / (rate * heads):>7.2f}"
+            f"{name:<22}{1 / step:>9.2f}{1000 * step:>9.1f}{1000 * roof:>13.1f}{roof_ratio:>7.2f}"
+            f"{1000 * heads:>10.1f}{heads_ratio:>7.2f}"
             + "".join(f"{encoder_rate(name, encoder, batches, args):>11.2f}" for encoder in encoders)
         )
+        if args.profile:
+            print_profile(updates(algo, batches), args.profile)
         del algo
     for n_items in (RC15_ITEMS, RETAILROCKET_ITEMS):
         base, peak = peak_rss(n_items, args.batch_size, args.threads)
