@@ -2,13 +2,12 @@
 
 ``F.cross_entropy(states @ W.T + b, a)`` materialises the logits, their log-softmax and a gradient of the same size,
 and each of those passes over (B × n_items) floats runs at memory speed. :func:`linear_cross_entropy` walks the items
-in blocks small enough to stay in cache: the forward keeps a running maximum and sum of exponentials per row,
-turning each block into ``exp(logits - running max)`` in place; the backward recomputes each block the same way,
-scales it into ``g · (softmax - onehot)`` in place and consumes it at once in the gradients of the states, the
-weight and the bias. Where the (B × n_items) logits take at most ``keep_bytes`` (:data:`KEEP_LOGITS_BYTES`: up to
-131,072 items at batch 256), the forward writes its blocks into one buffer kept for the backward, which then skips
-the recomputing matmul and exponential: the same values, so the same gradients bit for bit, at the memory of the
-logits alone (not of their log-softmax and gradient too). :func:`linear_max` is the double-Q
+in blocks small enough to stay in cache: the forward keeps a running log-sum-exp per row; the backward recomputes
+each block's logits, turns them into ``g · (softmax - onehot)`` in place and consumes the block at once in the
+gradients of the states, the weight and the bias. Where the (B × n_items) logits take at most ``keep_bytes``
+(:data:`KEEP_LOGITS_BYTES`: up to 131,072 items at batch 256), the forward writes its blocks into one buffer kept for
+the backward, which then skips the recomputing matmul: the same values, so the same gradients bit for bit, at the
+memory of the logits alone (not of their log-softmax and gradient too). :func:`linear_max` is the double-Q
 selector's ``(states @ W.T + b).max(dim=1)`` the same way, keeping the first maximum as ``argmax`` does. Memory
 beyond the inputs and gradients: one (B × block) buffer, or the kept logits. Both equal the materialised heads to
 float rounding (tests/agents/test_fused_heads.py).
@@ -95,24 +94,18 @@ class _LinearCrossEntropy(torch.autograd.Function):
         size = states.shape[0] * weight.shape[0]
         keep = any(ctx.needs_input_grad[:3]) and size * states.element_size() <= keep_bytes
         buffer = _KEPT.take(size, states) if keep else _block_buffer(states, weight, block)
-        running_max = states.new_full((states.shape[0],), -torch.inf)
-        total = states.new_zeros(states.shape[0])
-        shifts = []  # the running maximum each block was shifted by, (B,) per block
+        lse = states.new_full((states.shape[0],), -torch.inf)
         for _, logits in _blocks(states, weight, bias, block, buffer, stacked=keep):
-            shift = torch.maximum(running_max, logits.amax(dim=1))
-            total = total * torch.exp(running_max - shift) + _shifted_exp_(logits, shift).sum(dim=1)
-            running_max = shift
-            shifts.append(shift)
-        lse = running_max + torch.log(total)
+            lse = torch.logaddexp(lse, torch.logsumexp(logits, dim=1))
         target_logits = torch.einsum("bd,bd->b", states, weight[targets]) + bias[targets]
-        ctx.save_for_backward(states, weight, bias, targets, lse, torch.stack(shifts))
+        ctx.save_for_backward(states, weight, bias, targets, lse)
         ctx.block = block
         ctx.kept = buffer if keep else None  # consumed in place by the first backward
         return lse - target_logits
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
-        states, weight, bias, targets, lse, shifts = ctx.saved_tensors
+        states, weight, bias, targets, lse = ctx.saved_tensors
         block = ctx.block
         grad_states = torch.zeros_like(states)
         grad_weight = torch.empty_like(weight)
@@ -122,10 +115,9 @@ class _LinearCrossEntropy(torch.autograd.Function):
             blocks = _blocks(states, weight, bias, block, _block_buffer(states, weight, block))
         else:
             blocks = _block_views(kept, states.shape[0], weight.shape[0], block, stacked=True)
-        for (start, logits), shift in zip(blocks, shifts):
+        for start, logits in blocks:
             end = start + logits.shape[1]
-            exp = logits if kept is not None else _shifted_exp_(logits, shift)  # kept: the forward's exp(l - shift)
-            scaled = exp.mul_((torch.exp(shift - lse) * grad)[:, None])  # g · softmax
+            scaled = logits.sub_(lse[:, None]).exp_().mul_(grad[:, None])  # g · softmax
             minus_grad = torch.where((targets >= start) & (targets < end), -grad, 0.0)  # rows whose target is here
             scaled.scatter_add_(1, (targets - start).clamp(0, end - start - 1)[:, None], minus_grad[:, None])
             grad_states.addmm_(scaled, weight[start:end])
@@ -134,11 +126,6 @@ class _LinearCrossEntropy(torch.autograd.Function):
         if kept is not None:
             _KEPT.give(kept)
         return grad_states, grad_weight, grad_bias, None, None, None
-
-
-def _shifted_exp_(logits: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-    """``exp(logits - shift[:, None])`` in place: the forward's and the recomputing backward's same two ops."""
-    return logits.sub_(shift[:, None]).exp_()
 
 
 class _BufferPool:
