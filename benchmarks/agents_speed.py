@@ -12,8 +12,9 @@ selector's argmax blockwise, without a (B × n_items) matrix); ``agent+bf16`` ro
 (the networks of the update through ``torch.compile``; compiled during the warm-up updates, so not timed, and left
 out of the default ``--agents``). Each timed update is followed by one timing of its roofline and of its heads; the
 table gives the medians of each and of the per-update ratios, so that a shared host whose speed drifts during the
-run slows a step and its floors alike. Data are random ids (speed does not depend on them). The roofline columns are for the SASRec encoder; one column per other backbone (``--encoders``) gives the same
-agent's steps/s on it (``make_config(..., encoder=...)``).
+run slows a step and its floors alike. Data are random ids (speed does not depend on them). The roofline columns
+are for the SASRec encoder; one column per other backbone (``--encoders``) gives the same agent's steps/s on it
+(``make_config(..., encoder=...)``).
 
     .venv/bin/python benchmarks/agents_speed.py            # table for 26,702 items, RSS for 26,702 and 70,852
     .venv/bin/python benchmarks/agents_speed.py --steps 5 --threads 2 --encoders gru,caser

@@ -314,7 +314,8 @@ def _in_event_order(rows: _Rows) -> bool:
         before, after = slice(start, end), slice(start + 1, end + 1)
         session, following_session = rows.session[before], rows.session[after]
         time, following_time = rows.timestamp[before], rows.timestamp[after]
-        not_later = (time < following_time) | ((time == following_time) & (rows.event_type[before] <= rows.event_type[after]))
+        kind, following_kind = rows.event_type[before], rows.event_type[after]
+        not_later = (time < following_time) | ((time == following_time) & (kind <= following_kind))
         if not ((session < following_session) | ((session == following_session) & not_later)).all():
             return False
     return True
