@@ -10,11 +10,13 @@ pays on top: the heads as torch ops (Linear + cross-entropy forward and backward
 selector's argmax blockwise, without a (B × n_items) matrix); ``agent+bf16`` rows with ``autocast_dtype="bfloat16"``
 (the update's matmuls in bfloat16; the roofline stays the float32 one); ``+compiled`` rows with ``compile_graph=True``
 (the networks of the update through ``torch.compile``; compiled during the warm-up updates, so not timed, and left
-out of the default ``--agents``). Each timed update is followed by one timing of its roofline and of its heads; the
-table gives the medians of each and of the per-update ratios, so that a shared host whose speed drifts during the
-run slows a step and its floors alike. Data are random ids (speed does not depend on them). The roofline columns
-are for the SASRec encoder; one column per other backbone (``--encoders``) gives the same agent's steps/s on it
-(``make_config(..., encoder=...)``).
+out of the default ``--agents``). The "encoder" column is one forward and backward of the row's state encoder
+alone (train mode, so with its dropout masks): the part of the step that is neither head nor optimiser, which CO and
+CCQL run twice with gradient. Each timed update is followed by one timing of its roofline, its heads and its
+encoder; the table gives the medians of each and of the per-update ratios, so that a shared host whose speed drifts
+during the run slows a step and its floors alike. Data are random ids (speed does not depend on them). The
+roofline columns are for the SASRec encoder; one column per other backbone (``--encoders``) gives the same agent's
+steps/s on it (``make_config(..., encoder=...)``), from its median update time.
 
     .venv/bin/python benchmarks/agents_speed.py            # table for 26,702 items, RSS for 26,702 and 70,852
     .venv/bin/python benchmarks/agents_speed.py --steps 5 --threads 2 --encoders gru,caser
@@ -100,29 +102,26 @@ def random_batch(n_items: int, batch_size: int, rng: np.random.Generator) -> Tra
     return TransitionMiniBatch.from_transitions(transitions)
 
 
-def make_algo(name: str, n_items: int, batch_size: int, encoder: str = "sasrec"):
+def agent_config(name: str, n_items: int, batch_size: int, encoder: str = "sasrec"):
+    """The config of row ``name`` (``agent+modifier...``) on the ``encoder`` backbone."""
     agent, *modifiers = name.split("+")
     overrides = {key: value for modifier in modifiers for key, value in MODIFIERS[modifier].items()}
     if encoder != "sasrec":
         overrides["encoder"] = encoder
-    config = make_config(agent, "rc15", n_items=n_items, batch_size=batch_size, **overrides)
-    algo = config.create(device="cpu")
+    return make_config(agent, "rc15", n_items=n_items, batch_size=batch_size, **overrides)
+
+
+def make_algo(name: str, n_items: int, batch_size: int, encoder: str = "sasrec"):
+    algo = agent_config(name, n_items, batch_size, encoder).create(device="cpu")
     algo.create_impl((STATE_SIZE,), n_items)
     return algo
 
 
-def steps_per_second(algo, batches: list[TransitionMiniBatch], steps: int) -> float:
-    for batch in batches[:3]:
-        algo.update(batch)
-    start = time.perf_counter()
-    for i in range(steps):
-        algo.update(batches[i % len(batches)])
-    return steps / (time.perf_counter() - start)
-
-
 def encoder_rate(name: str, encoder: str, batches: list[TransitionMiniBatch], args: argparse.Namespace) -> float:
-    """Steps/s of agent ``name`` on the ``encoder`` backbone."""
-    return steps_per_second(make_algo(name, args.n_items, args.batch_size, encoder), batches, args.steps)
+    """Steps/s of agent ``name`` on the ``encoder`` backbone: the inverse of its median update time."""
+    algo = make_algo(name, args.n_items, args.batch_size, encoder)
+    (step,), _ = interleaved(updates(algo, batches), [], args.steps)
+    return 1 / step
 
 
 def roofline_op(n_items: int, batch_size: int, full: int, forward_rows: int) -> Callable[[], None]:
@@ -157,6 +156,20 @@ def heads_op(n_items: int, batch_size: int, full: int, forward_rows: int) -> Cal
         if forward_rows:
             with torch.no_grad():
                 head(x_selector).argmax(dim=-1)
+
+    return once
+
+
+def encoder_op(name: str, n_items: int, batch_size: int, batches: list[TransitionMiniBatch]) -> Callable[[], None]:
+    """One forward and backward of the row's state encoder (a copy, in train mode: dropout on) on a batch's states,
+    into its parameters' gradients: the part of a step that is neither a head nor the optimiser, once (SASRec runs
+    it once with gradient; CO and CCQL twice, and their bootstrap twice more without)."""
+    encoder = agent_config(name, n_items, batch_size).encoder_factory.create((STATE_SIZE,))
+    cycle = itertools.cycle([torch.as_tensor(batch.observations) for batch in batches])
+
+    def once() -> None:
+        encoder.zero_grad(set_to_none=True)
+        encoder(next(cycle)).sum().backward()
 
     return once
 
@@ -241,17 +254,17 @@ def main() -> None:
     encoders = [name for name in args.encoders.split(",") if name]
     print(
         f"{'agent':<22}{'steps/s':>9}{'ms/step':>9}{'roofline ms':>13}{'ratio':>7}{'heads ms':>10}{'ratio':>7}"
-        + "".join(f"{name:>11}" for name in encoders)
+        f"{'encoder ms':>12}" + "".join(f"{name:>11}" for name in encoders)
     )
     for name in args.agents.split(","):
         algo = make_algo(name, args.n_items, args.batch_size)
         shape = (args.n_items, args.batch_size, *MATMULS[name])
-        (step, roof, heads), (roof_ratio, heads_ratio) = interleaved(
-            updates(algo, batches), [roofline_op(*shape), heads_op(*shape)], args.steps
-        )
+        floors = [roofline_op(*shape), heads_op(*shape), encoder_op(name, args.n_items, args.batch_size, batches)]
+        medians, ratios = interleaved(updates(algo, batches), floors, args.steps)
+        (step, roof, heads, encoder), (roof_ratio, heads_ratio, _) = medians, ratios
         print(
             f"{name:<22}{1 / step:>9.2f}{1000 * step:>9.1f}{1000 * roof:>13.1f}{roof_ratio:>7.2f}"
-            f"{1000 * heads:>10.1f}{heads_ratio:>7.2f}"
+            f"{1000 * heads:>10.1f}{heads_ratio:>7.2f}{1000 * encoder:>12.1f}"
             + "".join(f"{encoder_rate(name, encoder, batches, args):>11.2f}" for encoder in encoders)
         )
         if args.profile:
