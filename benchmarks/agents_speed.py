@@ -261,10 +261,10 @@ def main() -> None:
         shape = (args.n_items, args.batch_size, *MATMULS[name])
         floors = [roofline_op(*shape), heads_op(*shape), encoder_op(name, args.n_items, args.batch_size, batches)]
         medians, ratios = interleaved(updates(algo, batches), floors, args.steps)
-        (step, roof, heads, encoder), (roof_ratio, heads_ratio, _) = medians, ratios
+        (step, roof, heads, encoder_pass), (roof_ratio, heads_ratio, _) = medians, ratios
         print(
             f"{name:<22}{1 / step:>9.2f}{1000 * step:>9.1f}{1000 * roof:>13.1f}{roof_ratio:>7.2f}"
-            f"{1000 * heads:>10.1f}{heads_ratio:>7.2f}{1000 * encoder:>12.1f}"
+            f"{1000 * heads:>10.1f}{heads_ratio:>7.2f}{1000 * encoder_pass:>12.1f}"
             + "".join(f"{encoder_rate(name, encoder, batches, args):>11.2f}" for encoder in encoders)
         )
         if args.profile:
