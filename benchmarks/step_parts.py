@@ -40,14 +40,16 @@ def fused_head_op(n_items: int, batch_size: int) -> Callable[[], None]:
 def adam_op(n_items: int, batch_size: int) -> Callable[[], None]:
     """One step of the fused Adam of a SASRec network, whose gradients are filled once."""
     algo = make_algo("sasrec", n_items, batch_size)
-    network, optim = algo.impl._modules.network1, algo.impl._modules.optim1.optim
+    modules = algo.impl.modules
+    network, optim = modules.network1, modules.optim1.optim
     for parameter in network.parameters():
         parameter.grad = torch.randn_like(parameter)
     return optim.step
 
 
 def hash_mask(shape: tuple[int, ...], seed: int) -> torch.Tensor:
-    """A keep mask from splitmix64 of (element index + seed): each element its own counter, so any thread may draw it."""
+    """A keep mask from splitmix64 of (element index + seed): each element has its own counter, so any thread may
+    draw any part of it."""
     z = torch.arange(int(np.prod(shape)), dtype=torch.int64) * -7046029254386353131 + seed  # golden-ratio increment
     z = (z ^ (z >> 30)) * -4658895280553007687
     z = (z ^ (z >> 27)) * -7723592293110705685
@@ -57,7 +59,7 @@ def hash_mask(shape: tuple[int, ...], seed: int) -> torch.Tensor:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=21, help="timings of each part, in alternation")
+    parser.add_argument("--rounds", type=int, default=21, help="timings of each part, in alternation (odd)")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--n-items", type=int, default=RC15_ITEMS)
     parser.add_argument("--threads", type=int, default=1)
@@ -75,6 +77,8 @@ def main() -> None:
         "dropout mask, rand < p": lambda: torch.rand(activations.shape) < MASK_KEEP,
         "dropout mask, counter hash": lambda: hash_mask(tuple(activations.shape), seed=12345),
     }
+    # the roofline takes the place of the update, so each ratio is roofline / part: inverted below (an odd number
+    # of rounds makes the inverse of the median ratio the median of the inverses)
     medians, ratios = interleaved(roofline_op(n_items, batch_size, 1, 0), list(parts.values()), args.rounds)
     print(f"n_items={n_items} batch={batch_size} hidden={HIDDEN} state={STATE_SIZE} threads={args.threads} "
           f"torch={torch.__version__}")
