@@ -14,7 +14,9 @@ config leaves at their default:
   and optimises the same discounted return;
 - every learning rate 1e-3 (Adam's usual default, and the rate the agents' CE head tolerates; 6.25e-5 is tuned for
   batch 32 on Atari and barely moves a 26,702-item head in a benchmark's budget); ``target_update_interval`` 2000,
-  a copy every ~2 % of a paper-length run rather than every 8,000 steps. A user's own algorithm keeps its values.
+  a copy every 2 % of a 100,000-step run rather than every 8,000 steps, and, given the run's length (``steps``, as
+  the benchmark does), a copy every 2 % of that run (:func:`agents.budget.sync_interval`), so that the target syncs
+  in a run of any length. A user's own algorithm keeps its values.
 
 The values are fixed for every dataset and were not tuned on any result.
 """
@@ -28,6 +30,7 @@ from d3rlpy import algos
 from d3rlpy.base import LearnableConfig
 from d3rlpy.models import DefaultEncoderFactory
 
+from agents.budget import sync_interval
 from agents.encoders import ItemEncoderFactory, encoder_factory, with_backbone
 
 __all__ = ["D3RLPY_ALGOS", "D3RLPY_PRESET", "ENCODER_FIELDS", "for_recommendation"]
@@ -58,9 +61,11 @@ ENCODER_FIELDS = ("encoder_factory", "actor_encoder_factory", "critic_encoder_fa
 
 
 def for_recommendation(
-    config: LearnableConfig, n_items: int, encoder: str | None = None, **encoder_options: Any
+    config: LearnableConfig, n_items: int, encoder: str | None = None, *, steps: int | None = None, **encoder_options: Any
 ) -> LearnableConfig:
     """A copy of ``config`` with item encoders (and, for d3rlpy's algorithms, the preset) on default fields.
+
+    With ``steps`` (the run's length), the preset's ``target_update_interval`` follows it.
 
     Encoder fields at d3rlpy's default get the ``encoder`` backbone (default ``"sasrec"``) with its own defaults; with
     ``encoder`` given, item encoders the config already had switch to that backbone (keeping ``n_items`` and
@@ -69,6 +74,8 @@ def for_recommendation(
     """
     defaults = type(config)()
     preset = D3RLPY_PRESET if type(config) in D3RLPY_ALGOS.values() else {}
+    if preset and steps is not None:
+        preset = {**preset, "target_update_interval": sync_interval(steps)}
     changes: dict[str, Any] = {}
     for field in dataclasses.fields(config):
         value = getattr(config, field.name)

@@ -40,6 +40,7 @@ from agents.losses import ACTOR_WEIGHTS, apply_actor_weight, cross_entropy, nega
 from agents.negatives import sample_negatives
 from agents.sampled_softmax import PROPOSALS, draw_sampled_negatives, log_proposal, sampled_cross_entropy, sampled_max
 from agents.step_log import StepLog
+from agents.validation import check_config
 from recgym.contract import bind_contract, contract_of
 from recgym.errors import InvalidOptionError
 from recgym.metrics import top_k
@@ -560,6 +561,7 @@ class SASRecAlgoBase(QLearningAlgoBase[SASRecImpl, SASRecBaseConfig]):
 
     def inner_create_impl(self, observation_shape: Shape, action_size: int) -> None:
         config = self._config
+        check_config(config, action_size)
         double_q = isinstance(config, DoubleQConfig)
         if not double_q and config.score_head == "q":
             raise ValueError(f"{type(self).__name__} has no Q head; use score_head='ce'")
@@ -632,9 +634,9 @@ class SASRecAlgoBase(QLearningAlgoBase[SASRecImpl, SASRecBaseConfig]):
             return
         if own is not None and own != contract:
             raise InvalidOptionError(
-                f"{type(self).__name__} was trained for another dataset (item index {own.item_index}, {own.n_items} "
-                f"items) than this one ({contract.item_index}, {contract.n_items} items); "
-                "recgym.contract.bind_contract(algo, dataset) first if the transfer is deliberate"
+                f"{type(self).__name__} was trained for another dataset ({own.describe()}) than this one "
+                f"({contract.describe()}); recgym.contract.bind_contract(algo, dataset) first if the transfer is "
+                "deliberate"
             )
         bind_contract(self, contract)
 

@@ -29,6 +29,10 @@ overrides (``hidden_size=...``) apply to it.
 d3rlpy's own discrete algorithms are agents too, by their d3rlpy type name (``dqn``, ``double_dqn``, ``nfq``,
 ``discrete_cql``, ``discrete_bcq``, ``discrete_sac``, ``discrete_bc``): the SASRec encoder and one preset for every
 dataset (:mod:`agents.d3rlpy_presets`); they need the number of items: ``make_config("dqn", n_items=...)``.
+
+Given the run's length (``make_config(name, steps=...)``, as the benchmark does), the step counts of a preset are fitted
+to it and explicit ones checked against it (:mod:`agents.budget`): a switch after the end of the run, or a target
+network that never syncs, would silently be another algorithm.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from typing import Any
 
 from d3rlpy.base import LearnableConfig
 
+from agents.budget import check_budget, fit_to_run
 from agents.ccql import SASRecCCQLConfig
 from agents.cl4srec import CL4SRecConfig
 from agents.co import SASRecCOConfig
@@ -47,6 +52,7 @@ from agents.sa2c import SA2CConfig
 from agents.sasrec import SASRecConfig
 from agents.snqn import SNQNConfig
 from agents.sqn import SQNConfig
+from recgym.checks import check_number
 from recgym.errors import InvalidOptionError
 
 __all__ = ["AGENTS", "PRESETS", "make_config"]
@@ -123,13 +129,14 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {"rc15": RC15, "retailrocket": R
 _ENCODER_FIELDS = frozenset(field.name for factory in ENCODERS.values() for field in dataclasses.fields(factory))
 
 
-def make_config(name: str, dataset: str = "synthetic", **overrides: Any) -> LearnableConfig:
+def make_config(name: str, dataset: str = "synthetic", *, steps: int | None = None, **overrides: Any) -> LearnableConfig:
     """The config of agent ``name`` from the ``dataset`` preset, with ``overrides`` applied.
 
     Override keys are config fields, ``encoder`` (a backbone name of :data:`agents.encoders.ENCODERS`) or encoder
     fields (``hidden_size``, ``dropout``, ``n_items``, ...), which go into the config's ``encoder_factory``. An
     ``encoder`` or ``encoder_factory`` override replaces the preset's encoder values (the backbone's own defaults
-    apply). d3rlpy's algorithms take the same preset on every dataset.
+    apply). d3rlpy's algorithms take the same preset on every dataset. ``steps``, the run's length, fits the preset's
+    step counts to the run and refuses overrides that do not fit (:mod:`agents.budget`).
     """
     if name not in AGENTS:
         raise InvalidOptionError(f"unknown agent {name!r}; expected one of {sorted(AGENTS)}")
@@ -137,10 +144,20 @@ def make_config(name: str, dataset: str = "synthetic", **overrides: Any) -> Lear
         raise InvalidOptionError(f"unknown preset {dataset!r}; expected one of {sorted(PRESETS)}")
     if "encoder" in overrides and "encoder_factory" in overrides:
         raise InvalidOptionError("give encoder (a backbone name) or encoder_factory, not both")
+    if steps is not None:
+        check_number("steps", steps, at_least=1, integer=True)
     if name in D3RLPY_ALGOS:
-        return _d3rlpy_config(name, overrides)
+        config = _d3rlpy_config(name, overrides, steps)
+    else:
+        config = _agent_config(name, dataset, steps, overrides)
+    if steps is not None:
+        check_budget(config, steps)
+    return config
+
+
+def _agent_config(name: str, dataset: str, steps: int | None, overrides: dict[str, Any]) -> LearnableConfig:
     config_cls = AGENTS[name]
-    preset = PRESETS[dataset][name]
+    preset = PRESETS[dataset][name] if steps is None else fit_to_run(PRESETS[dataset][name], dataset, steps)
     if "encoder_factory" in overrides or "encoder" in overrides:  # a given backbone replaces the preset's encoder
         preset = {key: value for key, value in preset.items() if key not in _ENCODER_FIELDS | {"encoder"}}
     values = {**preset, **overrides}
@@ -174,8 +191,9 @@ def _with_encoder_options(factory: Any, options: dict[str, Any]) -> Any:
     return dataclasses.replace(factory, **options)
 
 
-def _d3rlpy_config(name: str, overrides: dict[str, Any]) -> LearnableConfig:
-    """d3rlpy's algorithm ``name`` on recommendation data, then ``overrides`` (config, encoder or encoder fields)."""
+def _d3rlpy_config(name: str, overrides: dict[str, Any], steps: int | None) -> LearnableConfig:
+    """d3rlpy's algorithm ``name`` on recommendation data, then ``overrides`` (config, encoder or encoder fields);
+    with ``steps``, the preset's target sync follows the run's length."""
     encoder = {key: overrides[key] for key in overrides if key in _ENCODER_FIELDS}
     values = {key: value for key, value in overrides.items() if key not in _ENCODER_FIELDS | {"encoder"}}
     n_items = encoder.pop("n_items", None)
@@ -183,7 +201,7 @@ def _d3rlpy_config(name: str, overrides: dict[str, Any]) -> LearnableConfig:
         raise InvalidOptionError(f"{name} needs the number of items: make_config({name!r}, n_items=...)")
     backbone = overrides.get("encoder", "sasrec")
     _with_encoder_options(_named_encoder(backbone), encoder)  # a clear error for an unknown name or option
-    config = for_recommendation(D3RLPY_ALGOS[name](), n_items, backbone, **encoder)
+    config = for_recommendation(D3RLPY_ALGOS[name](), n_items, backbone, steps=steps, **encoder)
     unknown = set(values) - {field.name for field in dataclasses.fields(config)}
     if unknown:
         raise InvalidOptionError(f"{type(config).__name__} has no field(s) {sorted(unknown)}")

@@ -14,7 +14,6 @@ import functools
 import hashlib
 import inspect
 import json
-import math
 import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -25,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from recgym.contract import bind_contract, item_index_fingerprint
+from recgym.checks import check_number
+from recgym.contract import bind_contract, item_index_fingerprint, split_fingerprint
 from recgym.data.protocol import SPLIT_NAMES, PreparedLog, ProtocolConfig, apply_protocol, protocol_config
 from recgym.data.schema import EventType
 from recgym.data.store import FORMAT_VERSION, check_writable, file_fingerprint, read_cache, write_cache
@@ -94,6 +94,13 @@ class SessionDataset:
     def item_index_fingerprint(self) -> str:
         """A fingerprint of the item index (:func:`recgym.contract.item_index_fingerprint` of ``raw_item_ids``)."""
         return item_index_fingerprint(self.raw_item_ids)
+
+    @functools.cached_property
+    def train_fingerprint(self) -> str:
+        """A fingerprint of the train split (:func:`recgym.contract.split_fingerprint` of its sessions, items and
+        event types): another split seed, other fractions or another synthetic world give another one."""
+        train = self.split("train")
+        return split_fingerprint(train.session_ids, train.episode_starts, train.actions, train.event_types)
 
     def split(self, name: str) -> Split:
         """The transitions of ``"train"``, ``"val"`` or ``"test"``."""
@@ -313,7 +320,7 @@ def _synthetic_source(options: dict[str, Any]) -> _Source:
 
     _check_options(options, {f.name for f in dataclasses.fields(SyntheticConfig)} | {"generator_seed"}, "synthetic")
     generator_seed = options.pop("generator_seed", 0)
-    _check_number("generator_seed", generator_seed, minimum=0, integer=True)
+    check_number("generator_seed", generator_seed, at_least=0, integer=True)
     try:
         config = SyntheticConfig(**options)
     except (TypeError, ValueError) as error:
@@ -505,13 +512,6 @@ def _sessionised(source: _Source, gap: float | None, needs_time: str | None) -> 
     return dataclasses.replace(source, parameters=parameters, read=read)
 
 
-def _check_number(name: str, value: Any, *, minimum: float, integer: bool) -> None:
-    kind = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-    if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value) or value < minimum:
-        bound = f" >= {minimum}" if math.isfinite(minimum) else ""
-        raise InvalidOptionError(f"{name} must be a finite {'integer' if integer else 'number'}{bound}, got {value!r}")
-
-
 def _build(
     source: _Source, held_out: Mapping[str, _Source], config: ProtocolConfig, state_size: int, seed: int, progress: bool
 ) -> tuple[dict, dict]:
@@ -598,11 +598,11 @@ def load_dataset(
         name_or_path,
         {"data_dir": data_dir, "cache_dir": cache_dir, "state_size": state_size, "seed": seed, **options},
     )
-    _check_number("state_size", state_size, minimum=1, integer=True)
-    _check_number("seed", seed, minimum=0, integer=True)
+    check_number("state_size", state_size, at_least=1, integer=True)
+    check_number("seed", seed, at_least=0, integer=True)
     rewards = {"reward_click": options.pop("reward_click", 0.2), "reward_purchase": options.pop("reward_purchase", 1.0)}
     for name, value in rewards.items():
-        _check_number(name, value, minimum=-math.inf, integer=False)
+        check_number(name, value)
     protocol_fields = {f.name for f in dataclasses.fields(ProtocolConfig)}
     protocol_options = {name: options.pop(name) for name in list(options) if name in protocol_fields}
     preset = options.pop("protocol", None)

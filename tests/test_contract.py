@@ -1,5 +1,5 @@
 """Tests of recgym/contract.py: models carry the dataset they were trained for, and every entry point that takes a
-model and a dataset refuses another item index unless the transfer is deliberate."""
+model and a dataset refuses another item index or another train split unless the transfer is deliberate."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from d3rlpy.logging import NoopAdapterFactory
 
 import recgym
 from agents import make_config
-from recgym.contract import DatasetContract, bind_contract, contract_of, item_index_fingerprint
+from recgym.contract import DatasetContract, bind_contract, contract_of, item_index_fingerprint, split_fingerprint
 from recgym.errors import InvalidOptionError
 from recgym.saving import ModelFileError, load_model, save_model
 
@@ -45,10 +45,53 @@ def test_fingerprint_is_the_sha256_of_the_ids_one_per_line():
     assert item_index_fingerprint(["a", "b"]) != item_index_fingerprint(["b", "a"])  # the order is the index
 
 
+def test_split_fingerprint_hashes_dtype_shape_and_bytes_in_order():
+    a, b = np.array([1, 2, 3], dtype=np.int64), np.array([0, 1], dtype=np.int8)
+    digest = hashlib.sha256(b"<i8(3,)" + a.tobytes() + b"|i1(2,)" + b.tobytes()).hexdigest()[:16]
+    assert split_fingerprint(a, b) == digest
+    assert split_fingerprint(b, a) != digest
+    assert split_fingerprint(a.astype(np.int32), b) != digest  # the same values in another dtype are another split
+
+
+def test_train_fingerprint_follows_the_split_seed_and_the_fractions(tmp_path):
+    base = {"data_dir": tmp_path}
+    first = recgym.load_dataset(log(0), **base)
+    assert recgym.load_dataset(log(0), **base).train_fingerprint == first.train_fingerprint  # same split, same print
+    train = first.split("train")
+    assert first.train_fingerprint == split_fingerprint(
+        train.session_ids, train.episode_starts, train.actions, train.event_types
+    )
+    for other in ({"seed": 3}, {"train_fraction": 0.7}):
+        changed = recgym.load_dataset(log(0), **base, **other)
+        assert changed.item_index_fingerprint == first.item_index_fingerprint  # the same items ...
+        assert changed.train_fingerprint != first.train_fingerprint  # ... split another way
+
+
+def test_a_model_is_refused_on_a_dataset_split_another_way(datasets, trained, tmp_path):
+    """Evaluating on another split of the same log would score sessions the model trained on."""
+    resplit = recgym.load_dataset(log(0), data_dir=tmp_path, seed=3)
+    assert resplit.item_index_fingerprint == datasets[0].item_index_fingerprint
+    trained_sessions = set(datasets[0].split("train").session_ids.tolist())
+    assert trained_sessions & set(resplit.split("test").session_ids.tolist())  # the leak the check prevents
+    loaded = load_model(save_model(trained, tmp_path / "m.pt"))
+    for model in (trained, loaded):
+        with pytest.raises(InvalidOptionError, match="trained on another train split .* may be ones it trained on"):
+            recgym.evaluate(model, resplit, split="test")
+    recgym.evaluate(loaded, resplit, split="test", allow_transfer=True)  # deliberate
+
+
+def test_a_contract_without_a_train_split_is_checked_without_it(datasets):
+    own = datasets[0]
+    older = DatasetContract.from_dict({"n_items": 20, "pad_id": 20, "state_size": 10, "item_index": own.item_index_fingerprint})
+    assert older.train_split == ""
+    older.check(own)  # a model file written before the split was recorded still loads and evaluates
+
+
 def test_an_agent_trained_on_to_d3rlpy_carries_the_contract_through_save_and_load(datasets, trained, tmp_path):
     own, other = datasets
     assert own.n_items == other.n_items == 20 and own.item_index_fingerprint != other.item_index_fingerprint
-    assert contract_of(trained) == DatasetContract(20, 20, own.state_size, own.item_index_fingerprint)
+    expected = DatasetContract(20, 20, own.state_size, own.item_index_fingerprint, own.train_fingerprint)
+    assert contract_of(trained) == expected
     loaded = load_model(save_model(trained, tmp_path / "m.pt"))
     assert contract_of(loaded) == contract_of(trained)
     recgym.evaluate(loaded, own)  # its own dataset passes
@@ -117,6 +160,24 @@ def test_cli_evaluate_refuses_another_item_index_unless_allowed(datasets, traine
     assert main(["evaluate", str(path), *data]) == 2
     assert "trained on another item index" in capsys.readouterr().err
     assert main(["evaluate", str(path), *data, "--allow-transfer"]) == 0
+
+
+def test_cli_evaluate_refuses_another_split_seed_or_world(tmp_path, capsys):
+    """The hostile-trial cases: ``--seed 3`` (another split) and another ``generator_seed`` (another world, the
+    same item ids) on a model trained on the default synthetic dataset."""
+    from recgym.cli import main
+
+    world = {"n_sessions": 300, "n_items": 50, "data_dir": tmp_path}
+    dataset = recgym.load_dataset("synthetic", **world)
+    algo = make_config("sasrec", n_items=dataset.n_items, hidden_size=8, batch_size=16).create(device="cpu")
+    algo.fit(dataset.to_d3rlpy("train"), **FIT)
+    path = save_model(algo, tmp_path / "m.pt")
+    data = ["--dataset", "synthetic", "-o", "n_sessions=300", "-o", "n_items=50", "--data-dir", str(tmp_path)]
+    assert main(["evaluate", str(path), *data]) == 0
+    capsys.readouterr()
+    for other in (["--seed", "3"], ["-o", "generator_seed=5"]):
+        assert main(["evaluate", str(path), *data, *other]) == 2
+        assert "trained on another train split" in capsys.readouterr().err
 
 
 def test_online_evaluation_refuses_a_model_of_another_world(tmp_path):

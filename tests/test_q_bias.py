@@ -94,7 +94,7 @@ def test_q_bias_of_a_trained_agent_uses_its_q_head_and_gamma() -> None:
     mdp = d3rlpy.dataset.MDPDataset(
         data.observations, data.actions, data.rewards, data.terminals.astype(np.float32), action_size=4
     )
-    algo = make_config("sqn", n_items=4, hidden_size=8, batch_size=4, gamma=0.5, score_head="q").create()
+    algo = make_config("sqn", n_items=4, hidden_size=8, batch_size=4, gamma=0.5, n_negatives=3, score_head="q").create()
     algo.fit(mdp, n_steps=3, n_steps_per_epoch=3, show_progress=False, logger_adapter=NoopAdapterFactory())
     result = q_bias(algo, dataset)
     q = algo.scores(data.observations)[np.arange(5), data.actions].numpy()  # N1's Q head (score_head="q")

@@ -120,8 +120,8 @@ def run_benchmark(
     data.require_nonempty("val", "test")
     preset = preset or (data.name if data.name in PRESETS else "synthetic")
     specs = resolve_agents(
-        agents, preset=preset, n_items=int(data.n_items), state_size=int(data.state_size), agent_options=agent_options,
-        grid=grid,
+        agents, preset=preset, n_items=int(data.n_items), state_size=int(data.state_size), steps=int(steps),
+        eval_every=int(eval_every), agent_options=agent_options, grid=grid,
     )  # fmt: skip
     if online_options is None and any(spec.baseline == "oracle" for spec in specs.values()):
         raise BenchmarkError("the oracle baseline needs online evaluation (--online) in the synthetic world")

@@ -16,9 +16,16 @@ applies to by one row per grid point, labelled ``LABEL-FIELD=VALUE`` (``ccql-n_n
 field is a config field or an encoder field (``hidden_size``, ``n_blocks``, ``n_heads``, ``dropout``) of an agent
 with an item encoder; ``encoder=NAME`` (``-a encoder=caser``, ``-a sqn.encoder=gru``) first swaps every item encoder
 of a config for that backbone of ``agents.encoders.ENCODERS``, keeping ``n_items`` and ``hidden_size``, and the
-other encoder options of the same agent then apply to the new backbone. Everything is checked before a run starts:
-an unknown label or field, a value of the wrong type, a baseline given options, a spec that is not a discrete d3rlpy
-algorithm, or a config whose networks cannot be built is a :class:`BenchmarkError`.
+other encoder options of the same agent then apply to the new backbone.
+
+Step counts follow the run's length (:mod:`agents.budget`): a preset's switch after the end of the run is moved into
+it, the d3rlpy preset's target sync follows the run, and an explicit value that does not fit the run is refused.
+
+Everything is checked before a run starts, so a rejected call writes nothing: an unknown label or field, a value of
+the wrong type or out of its range (:func:`agents.validation.check_config`, with the catalogue's size), a step count
+that does not fit the run, a ``log_every`` that does not divide ``eval_every``, a baseline given options, a spec that
+is not a discrete d3rlpy algorithm, a config whose networks cannot be built, or one whose update fails on a toy batch
+(one update of a copy on a few random states of the run's shape) is a :class:`BenchmarkError`.
 """
 
 from __future__ import annotations
@@ -33,13 +40,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
+import numpy as np
 from d3rlpy.algos import DiscreteRandomPolicyConfig
 from d3rlpy.base import LearnableConfig
 from d3rlpy.constants import ActionSpace
+from d3rlpy.dataset import MDPDataset, TransitionMiniBatch
 
 from agents import AGENTS, make_config
+from agents.budget import check_budget
 from agents.d3rlpy_presets import ENCODER_FIELDS, for_recommendation
 from agents.encoders import ENCODERS, ItemEncoderFactory, with_backbone
+from agents.validation import check_config
 from recgym.errors import RecgymError
 
 __all__ = [
@@ -112,10 +123,13 @@ def resolve_agents(
     preset: str,
     n_items: int,
     state_size: int,
+    steps: int,
+    eval_every: int,
     agent_options: Mapping[str, Any] | None = None,
     grid: Mapping[str, Sequence[Any]] | None = None,
 ) -> dict[str, ResolvedAgent]:
-    """Label -> :class:`ResolvedAgent` with the options and grid applied; every problem is a :class:`BenchmarkError`."""
+    """Label -> :class:`ResolvedAgent` with the options and grid applied, for a run of ``steps`` evaluated every
+    ``eval_every``; every problem is a :class:`BenchmarkError`."""
     items = agents.items() if isinstance(agents, Mapping) else [(default_label(spec), spec) for spec in agents]
     resolved: dict[str, ResolvedAgent] = {}
     for label, spec in items:
@@ -123,30 +137,31 @@ def resolve_agents(
             raise BenchmarkError(f"agent label {label!r} must match {_LABEL.pattern} (it names a folder)")
         if label in resolved:
             raise BenchmarkError(f"two agents are labelled {label!r}: pass a mapping {{label: spec}} instead")
-        resolved[label] = _resolve(label, spec, preset=preset, n_items=n_items)
+        resolved[label] = _resolve(label, spec, preset=preset, n_items=n_items, steps=steps)
     if not resolved:
         raise BenchmarkError("no agents given")
     resolved = _apply_options(resolved, agent_options or {})
     resolved = _expand_grid(resolved, grid or {})
     for agent in resolved.values():
         if agent.config is not None:
-            _check_builds(agent, n_items, state_size)
+            _check_trainable(agent, n_items, state_size, steps, eval_every)
     return resolved
 
 
-def _resolve(label: str, spec: AgentSpec, *, preset: str, n_items: int) -> ResolvedAgent:
+def _resolve(label: str, spec: AgentSpec, *, preset: str, n_items: int, steps: int) -> ResolvedAgent:
     if isinstance(spec, str) and spec in BASELINES:
         return ResolvedAgent(label, spec, None, baseline=spec)
     if isinstance(spec, LearnableConfig):
-        return ResolvedAgent(label, None, _checked(label, for_recommendation(spec, n_items)))
+        return ResolvedAgent(label, None, _checked(label, for_recommendation(spec, n_items, steps=steps)))
     if not isinstance(spec, str):
         raise BenchmarkError(f"an agent spec is a name, a d3rlpy LearnableConfig or 'module:ConfigClass', got {spec!r}")
     if ":" in spec:
-        return ResolvedAgent(label, spec, _checked(label, for_recommendation(_import_config(spec), n_items)))
+        config = for_recommendation(_import_config(spec), n_items, steps=steps)
+        return ResolvedAgent(label, spec, _checked(label, config))
     if spec not in AGENTS:
         known = sorted({*AGENTS, *BASELINES})
         raise BenchmarkError(f"unknown agent {spec!r}; expected one of {known} or module:ConfigClass")
-    return ResolvedAgent(label, spec, make_config(spec, dataset=preset, n_items=n_items))
+    return ResolvedAgent(label, spec, make_config(spec, dataset=preset, n_items=n_items, steps=steps))
 
 
 def _import_config(spec: str) -> LearnableConfig:
@@ -287,16 +302,43 @@ def _simple_types(hint: Any) -> tuple[type, ...] | None:
     return tuple(allowed)
 
 
-def _check_builds(agent: ResolvedAgent, n_items: int, state_size: int) -> None:
-    """Build the networks once (no data): bad values a type cannot show (dropout 1.5, hidden -4) fail here."""
-    assert agent.config is not None
+def _check_trainable(agent: ResolvedAgent, n_items: int, state_size: int, steps: int, eval_every: int) -> None:
+    """Everything that would otherwise fail (or silently mislead) only once training runs, checked up front."""
+    config = agent.config
+    assert config is not None
     try:
-        agent.config.create(device="cpu:0").create_impl((state_size,), n_items)
-    except Exception as error:  # any failure to build is the option's fault; the message says which
-        raise BenchmarkError(f"agent {agent.label}: cannot build {type(agent.config).__name__}: {error}") from error
-    batch_size = getattr(agent.config, "batch_size", 1)
-    if batch_size < 1:
-        raise BenchmarkError(f"agent {agent.label}: batch_size must be >= 1, got {batch_size}")
+        check_config(config, n_items)
+        check_budget(config, steps)
+    except RecgymError as error:
+        raise BenchmarkError(f"agent {agent.label}: {error}") from error
+    log_every = getattr(config, "log_every", 1)
+    if eval_every % log_every:
+        raise BenchmarkError(
+            f"agent {agent.label}: log_every={log_every} must divide eval_every={eval_every} (each evaluation's "
+            "logged means cover exactly its steps)"
+        )
+    try:
+        algo = config.create(device="cpu:0")
+        algo.create_impl((state_size,), n_items)
+        algo.update(_toy_batch(n_items, state_size))
+    except Exception as error:  # any failure to build or update is the option's fault; the message says which
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        name = type(config).__name__
+        raise BenchmarkError(f"agent {agent.label}: {name} fails to build or update on a toy batch: {first_line}") from error
+
+
+def _toy_batch(n_items: int, state_size: int, size: int = 4) -> TransitionMiniBatch:
+    """``size`` transitions of random states (pads included) and items of a run's shape, from a fixed generator."""
+    rng = np.random.default_rng(0)
+    observations = rng.integers(0, n_items + 1, size=(size + 1, state_size)).astype(np.int32)
+    actions = rng.integers(0, n_items, size=(size + 1, 1))
+    terminals = np.zeros(size + 1)
+    terminals[-1] = 1.0
+    toy = MDPDataset(observations, actions, np.ones((size + 1, 1), np.float32), terminals, action_size=n_items)
+    episode = toy.episodes[0]
+    return TransitionMiniBatch.from_transitions(
+        [toy.transition_picker(episode, index) for index in range(size)]
+    )
 
 
 def describe_agent(agent: ResolvedAgent) -> dict[str, Any]:

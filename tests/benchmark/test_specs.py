@@ -14,10 +14,14 @@ from recgym.benchmark import BenchmarkError, parse_agents, resolve_agents
 from recgym.benchmark.specs import describe_agent
 
 N_ITEMS, STATE_SIZE = 50, 10
+STEPS = 100_000  # long enough for every preset's step counts: the d3rlpy preset copies its target every 2,000 steps
 
 
-def resolve(agents, **options):
-    return resolve_agents(agents, preset="synthetic", n_items=N_ITEMS, state_size=STATE_SIZE, agent_options=options)
+def resolve(agents, steps=STEPS, eval_every=1000, **options):
+    return resolve_agents(
+        agents, preset="synthetic", n_items=N_ITEMS, state_size=STATE_SIZE, steps=steps, eval_every=eval_every,
+        agent_options=options,
+    )
 
 
 def test_parse_agents_labels_specs():
@@ -81,9 +85,19 @@ def test_options_apply_to_every_agent_with_the_field_or_to_the_labelled_one():
         (["sasrec"], {"hidden_size": "abc"}, "hidden_size must be int, got 'abc'"),
         (["sasrec"], {"hidden_size": 2.5}, "hidden_size must be int"),
         (["sasrec"], {"learning_rate": "fast"}, "learning_rate must be"),
-        (["sasrec"], {"hidden_size": -4}, "cannot build"),
-        (["sasrec"], {"dropout": 1.5}, "cannot build"),
-        (["sasrec"], {"batch_size": 0}, "batch_size must be >= 1"),
+        (["sasrec"], {"hidden_size": -4}, "hidden_size must be a finite integer >= 1, got -4"),
+        (["sasrec"], {"hidden_size": 0}, "hidden_size must be a finite integer >= 1, got 0"),
+        (["sasrec"], {"dropout": 1.5}, "dropout must be a finite number >= 0 and < 1, got 1.5"),
+        (["sasrec"], {"batch_size": 0}, "batch_size must be a finite integer >= 1, got 0"),
+        (["sqn"], {"gamma": 2.0}, "agent sqn: gamma must be a finite number >= 0 and <= 1, got 2.0"),
+        (["dqn"], {"gamma": -0.5}, "agent dqn: gamma must be"),
+        (["ccql"], {"n_negatives": 0}, "agent ccql: n_negatives must be a finite integer >= 1, got 0"),
+        (["ccql"], {"n_negatives": 100_000}, r"n_negatives \(catalogue of 50 items\) must be a finite integer <= 49"),
+        (["sasrec"], {"sampled_softmax": 51}, r"sampled_softmax \(catalogue of 50 items\) must be .* <= 50"),
+        (["sasrec"], {"log_every": 7}, "log_every=7 must divide eval_every=1000"),
+        (["sa2c"], {"switch_step": STEPS}, f"switch_step={STEPS} is not inside a run of {STEPS} steps"),
+        (["dqn"], {"target_update_interval": STEPS}, "the target network would stay as it was"),
+        (["sasrec"], {"hidden_size": 3, "n_heads": 2}, "fails to build or update on a toy batch: hidden_size=3 is not"),
         (["nowhere:Config"], {}, "cannot import agent spec 'nowhere:Config'"),
         (["json:dumps"], {}, "not a d3rlpy LearnableConfig"),
         (["d3rlpy.algos:CQLConfig"], {}, "continuous-action algorithm"),
@@ -99,8 +113,9 @@ def test_bad_specs_and_options_are_one_clear_error(agents, options, message):
 
 def test_grid_crosses_points_into_labelled_rows_after_the_options():
     resolved = resolve_agents(
-        ["ccql", "sasrec", "popularity"], preset="synthetic", n_items=N_ITEMS, state_size=STATE_SIZE,
-        agent_options={"ccql.cql_alpha": 0.5}, grid={"ccql.n_negatives": [10, 30], "td_weight": [0.0, 0.9]},
+        ["ccql", "sasrec", "popularity"], preset="synthetic", n_items=N_ITEMS, state_size=STATE_SIZE, steps=STEPS,
+        eval_every=1000, agent_options={"ccql.cql_alpha": 0.5},
+        grid={"ccql.n_negatives": [10, 30], "td_weight": [0.0, 0.9]},
     )  # fmt: skip
     assert list(resolved) == [
         "ccql-n_negatives=10-td_weight=0.0", "ccql-n_negatives=10-td_weight=0.9",
@@ -125,7 +140,9 @@ def test_grid_crosses_points_into_labelled_rows_after_the_options():
 )
 def test_bad_grids_are_one_clear_error(grid, message):
     with pytest.raises(BenchmarkError, match=message):
-        resolve_agents(["ccql"], preset="synthetic", n_items=N_ITEMS, state_size=STATE_SIZE, grid=grid)
+        resolve_agents(
+            ["ccql"], preset="synthetic", n_items=N_ITEMS, state_size=STATE_SIZE, steps=STEPS, eval_every=1000, grid=grid
+        )
 
 
 def test_cli_grid_values_are_literals():
@@ -147,9 +164,43 @@ def test_fields_recorded_only_when_set_keep_older_hashes():
     default, fused = resolve({"sqn": "sqn"})["sqn"], resolve({"sqn": "sqn"}, fused_heads=True)["sqn"]
     assert "fused_heads" not in describe_agent(default)["params"]
     assert describe_agent(fused)["params"]["fused_heads"] is True  # it changes the numbers: recorded
-    sampled = resolve({"sqn": "sqn"}, sampled_q_targets=64)["sqn"]
+    sampled = resolve({"sqn": "sqn"}, sampled_q_targets=32)["sqn"]
     assert "sampled_q_targets" not in describe_agent(default)["params"]
-    assert describe_agent(sampled)["params"]["sampled_q_targets"] == 64
+    assert describe_agent(sampled)["params"]["sampled_q_targets"] == 32
     lowered = resolve({"sqn": "sqn"}, autocast_dtype="bfloat16")["sqn"]
     assert "autocast_dtype" not in describe_agent(default)["params"]
     assert describe_agent(lowered)["params"]["autocast_dtype"] == "bfloat16"
+
+
+@pytest.mark.parametrize("steps", [1000, 15_000, 15_001])
+def test_preset_step_counts_are_fitted_to_the_run(steps):
+    """A preset's switch at or after the end of the run keeps its fraction of the reference run (agents.budget);
+    one inside the run is kept; the d3rlpy preset's target sync is every 2% of the run."""
+    resolved = resolve(["sa2c", "ccql_ref", "co", "discrete_cql"], steps=steps, eval_every=steps)
+    expected_sa2c = round(15_000 * steps / 216_000) if steps <= 15_000 else 15_000
+    assert resolved["sa2c"].config.switch_step == expected_sa2c
+    assert resolved["ccql_ref"].config.switch_step == expected_sa2c
+    assert resolved["co"].config.switch_step == round(30_000 * steps / 216_000)  # 30,000 is after every run here
+    assert resolved["discrete_cql"].config.target_update_interval == steps // 50
+
+
+def test_an_explicit_step_count_inside_the_run_is_kept():
+    resolved = resolve(["sa2c", "dqn"], steps=1000, eval_every=500, **{"switch_step": 999, "target_update_interval": 1})
+    assert (resolved["sa2c"].config.switch_step, resolved["dqn"].config.target_update_interval) == (999, 1)
+
+
+def test_a_user_d3rlpy_config_whose_target_never_syncs_is_refused():
+    with pytest.raises(BenchmarkError, match="agent mine: target_update_interval=5000 is not below the run length 1000"):
+        resolve({"mine": DQNConfig(target_update_interval=5000)}, steps=1000, eval_every=500)
+
+
+def test_every_trained_agent_is_updated_once_on_a_toy_batch_before_any_run(monkeypatch):
+    import d3rlpy.algos
+
+    def fail(self, batch):
+        assert batch.observations.shape == (4, STATE_SIZE) and int(batch.actions.max()) < N_ITEMS
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(d3rlpy.algos.DQN, "update", fail)
+    with pytest.raises(BenchmarkError, match="^agent dqn: DQNConfig fails to build or update on a toy batch: boom$"):
+        resolve(["sasrec", "dqn"])

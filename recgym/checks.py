@@ -1,0 +1,34 @@
+"""The one check of a number option: type, finiteness and bounds, one :class:`~recgym.errors.InvalidOptionError` line."""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+from typing import Any
+
+from recgym.errors import InvalidOptionError
+
+__all__ = ["check_number"]
+
+
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    at_least: float | None = None,
+    above: float | None = None,
+    at_most: float | None = None,
+    below: float | None = None,
+    integer: bool = False,
+) -> None:
+    """Refuse ``value`` unless it is a finite number (an integer when ``integer``; never a bool) within the bounds."""
+    kind = Integral if integer else Real
+    ok = isinstance(value, kind) and not isinstance(value, bool) and math.isfinite(value)
+    bounds = [(at_least, ">=", float.__ge__), (above, ">", float.__gt__), (at_most, "<=", float.__le__),
+              (below, "<", float.__lt__)]  # fmt: skip
+    if ok:
+        ok = all(bound is None or test(float(value), float(bound)) for bound, _, test in bounds)
+    if not ok:
+        limits = " and ".join(f"{sign} {bound:g}" for bound, sign, _ in bounds if bound is not None)
+        what = f"a finite {'integer' if integer else 'number'}" + (f" {limits}" if limits else "")
+        raise InvalidOptionError(f"{name} must be {what}, got {value!r}")
