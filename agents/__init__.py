@@ -1,6 +1,13 @@
 """Offline RL recommenders as d3rlpy algorithms, on SASRec or any other item-sequence backbone."""
 
-from agents.encoders import (
+from recgym.logs import import_gym_quietly
+
+import_gym_quietly()  # before d3rlpy: no "Gym has been unmaintained" notice on import agents
+
+from agents.ccql import SASRecCCQLConfig
+from agents.cl4srec import CL4SRecConfig
+from agents.co import SASRecCOConfig
+from agents.encoders import (  # noqa: E402
     ENCODERS,
     CaserEncoderFactory,
     FMLPEncoderFactory,
@@ -9,9 +16,6 @@ from agents.encoders import (
     SASRecEncoder,
     SASRecEncoderFactory,
 )
-from agents.ccql import SASRecCCQLConfig
-from agents.cl4srec import CL4SRecConfig
-from agents.co import SASRecCOConfig
 from agents.presets import AGENTS, PRESETS, make_config
 from agents.sa2c import SA2CConfig
 from agents.sasrec import SASRecConfig

@@ -18,13 +18,11 @@ All-pad rows stay all pad.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 
-__all__ = ["augment", "random_augment"]
+__all__ = ["AUGMENTATION_KINDS", "augment", "random_augment"]
 
-AugmentationKind = Literal["permutation", "crop", "mask", "reorder"]
+AUGMENTATION_KINDS = ("permutation", "crop", "mask", "reorder")
 
 
 def _uniform(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
@@ -55,7 +53,7 @@ def _window(
 def augment(
     states: torch.Tensor,
     pad_id: int,
-    kind: AugmentationKind,
+    kind: str,
     generator: torch.Generator | None = None,
     *,
     crop_ratio: float = 0.6,
@@ -91,13 +89,13 @@ def augment(
         # sort keys: a position outside the window keeps its index, one inside draws a key in [start, end)
         keys = start + _uniform(tuple(states.shape), generator, states.device) * (end - start)
         return states.gather(-1, torch.where(inside, keys, positions.to(keys.dtype)).argsort(dim=-1, stable=True))
-    raise ValueError(f"unknown augmentation kind {kind!r}; expected 'permutation', 'crop', 'mask' or 'reorder'")
+    raise ValueError(f"unknown augmentation kind {kind!r}; expected one of {', '.join(AUGMENTATION_KINDS)}")
 
 
 def random_augment(
     states: torch.Tensor,
     pad_id: int,
-    kinds: tuple[AugmentationKind, ...],
+    kinds: tuple[str, ...],
     generator: torch.Generator | None = None,
     **ratios: float,
 ) -> torch.Tensor:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from contextlib import contextmanager
 from functools import cached_property
-from typing import Any, Callable, ClassVar, Generator, Iterable, Iterator, Optional, Union
+from typing import Any, Callable, ClassVar, Generator, Iterable, Iterator, Optional, Union, cast
 
 import numpy as np
 import torch
@@ -43,7 +43,7 @@ from agents.step_log import StepLog
 from agents.validation import check_config
 from recgym.contract import bind_contract, contract_of
 from recgym.errors import InvalidOptionError
-from recgym.metrics import top_k
+from recgym.ranking import top_k
 
 __all__ = [
     "DoubleQConfig",
@@ -449,7 +449,7 @@ class SASRecImpl(QLearningAlgoImplBase):
             step = UpdateStep(self, batch, main, target)
             terms = self.loss_terms(step, phase2)
             means = {name: value.mean() for name, (value, _) in terms.items()}
-            loss = sum(weight * means[name] for name, (_, weight) in terms.items())
+            loss = cast(torch.Tensor, sum(weight * means[name] for name, (_, weight) in terms.items()))
             logged = {"loss": loss, **means, **self.monitored(step, phase2)}
         finite = self._log.add(grad_step, logged)
         values = self._log.read(grad_step) if self._log.due(grad_step) else {}  # raises before a non-finite update
@@ -459,7 +459,7 @@ class SASRecImpl(QLearningAlgoImplBase):
         if self._config.clip_grad_norm is not None:
             nn.utils.clip_grad_norm_(main.parameters(), self._config.clip_grad_norm)
         if self._log.every > 1:  # not read this step: the fused Adam kernel skips it on the device if non-finite
-            optim.optim.found_inf = (~finite).float()  # type: ignore[attr-defined]
+            optim.optim.found_inf = (~finite).float()
         optim.step()
         return values
 
@@ -579,12 +579,12 @@ class SASRecAlgoBase(QLearningAlgoBase[SASRecImpl, SASRecBaseConfig]):
             return made + [None] * (2 - len(made))
 
         phase1 = optimizers(config.learning_rate)
-        two_phases = double_q and config.switch_step is not None  # type: ignore[attr-defined]
-        phase2 = optimizers(config.learning_rate_2) if two_phases else [None, None]  # type: ignore[attr-defined]
+        two_phases = double_q and config.switch_step is not None
+        phase2 = optimizers(config.learning_rate_2) if two_phases else [None, None]
         modules = SASRecModules(
             network1=networks[0],
             network2=networks[1] if double_q else None,
-            optim1=phase1[0],  # type: ignore[arg-type]
+            optim1=phase1[0],
             optim2=phase1[1],
             optim1_phase2=phase2[0],
             optim2_phase2=phase2[1],
@@ -653,5 +653,5 @@ class SASRecAlgoBase(QLearningAlgoBase[SASRecImpl, SASRecBaseConfig]):
         return self._impl.scores(x.to(self._device))
 
     def recommend(self, observations: Observations, k: int) -> np.ndarray:
-        """(B, k) item ids, best first; ties ordered as in the evaluator (:func:`recgym.metrics.top_k`)."""
+        """(B, k) item ids, best first; ties ordered as in the evaluator (:func:`recgym.evaluation.metrics.top_k`)."""
         return top_k(self.scores(observations), k).cpu().numpy()

@@ -82,7 +82,7 @@ def _running_max(
 
 class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
-    def forward(  # type: ignore[override]
+    def forward(
         ctx: Any,
         states: torch.Tensor,
         weight: torch.Tensor,
@@ -104,7 +104,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
         return lse - target_logits
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         states, weight, bias, targets, lse = ctx.saved_tensors
         block = ctx.block
         grad_states = torch.zeros_like(states)

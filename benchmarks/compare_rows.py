@@ -11,9 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from recgym.benchmark.report import runs_table
-from recgym.benchmark.stats import welch_difference
-from recgym.benchmark.store import load_result, read_config, run_dir
+from recgym.benchmark import read_runs, welch_difference
 
 
 def main() -> None:
@@ -23,11 +21,7 @@ def main() -> None:
     parser.add_argument("--against", required=True, help="the grid value every other value is compared with")
     parser.add_argument("--selection", default="best")
     args = parser.parse_args()
-    recorded = read_config(args.dir)
-    config = recorded["config"]
-    results = [load_result(run_dir(args.dir, label, seed), recorded["config_hash"])
-               for seed in config["seeds"] for label in config["agents"]]  # fmt: skip
-    runs = runs_table([r for r in results if r is not None])
+    runs = read_runs(args.dir).runs()
     runs = runs[runs["selection"] == args.selection]
     print(f"{args.dir}: {args.metric}, row − row ending in ={args.against} (mean [95% Welch CI], p)")
     for label, rows in runs.groupby("agent", sort=False):

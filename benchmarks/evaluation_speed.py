@@ -24,8 +24,8 @@ import torch
 import recgym
 from agents import SASRecEncoder
 from recgym.envs import RecReplayEnv
-from recgym.evaluation import default_batch_size
-from recgym.metrics import top_k
+from recgym.evaluation.offline import default_batch_size
+from recgym.ranking import top_k
 
 T = TypeVar("T")
 

@@ -3,7 +3,7 @@
     nice -n 19 env OMP_NUM_THREADS=1 .venv/bin/python benchmarks/minari_export.py [--n-sessions 200000]
 
 Builds ``load_dataset("synthetic", n_sessions=N)`` (default: the RC15 scale, 200,000 sessions, ≈920k train steps) in
-a temporary folder, exports its train split with ``SessionDataset.to_minari`` in each format and prints the seconds,
+a temporary folder, exports its train split with ``recgym.to_minari`` in each format and prints the seconds,
 the bytes on disk and the number of files. ``--formats`` picks the formats (a slow one can be skipped). A last row
 times the floor of Minari's hdf5 layout in the same run: one group per episode holding its five arrays, written with
 h5py's low-level API and nothing else (no Minari, no metadata).
@@ -26,7 +26,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         os.environ["MINARI_DATASETS_PATH"] = str(Path(folder) / "minari")
-        from recgym import load_dataset
+        from recgym import load_dataset, to_minari
 
         dataset = load_dataset("synthetic", data_dir=folder, n_sessions=args.n_sessions)
         train = dataset.split("train")
@@ -36,7 +36,7 @@ def main() -> None:
             started = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                dataset.to_minari(f"recgym/export-{data_format}-v0", "train", data_format=data_format, author="bench")
+                to_minari(dataset, f"recgym/export-{data_format}-v0", "train", data_format=data_format, author="bench")
             seconds = time.perf_counter() - started
             files = [p for p in (Path(folder) / "minari" / "recgym" / f"export-{data_format}-v0").rglob("*") if p.is_file()]
             size = sum(p.stat().st_size for p in files) / 1e6

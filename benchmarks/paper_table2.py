@@ -14,9 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from recgym.benchmark.report import runs_table
-from recgym.benchmark.stats import welch_difference
-from recgym.benchmark.store import load_result, read_config, run_dir
+from recgym.benchmark import read_runs, welch_difference
 
 ROWS = "caser,caser_ac,gru4rec,gru_ac,nextitnet,nextitnet_ac,sasrec,sasrec_ac,snqn,sa2c,cl4srec,fmlp,co,ccql"
 PAIRS = {"Caser": ("caser", "caser_ac"), "GRU4Rec": ("gru4rec", "gru_ac"),
@@ -26,11 +24,7 @@ METRICS = {"reward@20": "Reward@20", "purchase/hr@20": "P-HR@20", "purchase/ndcg
 
 
 def best_runs(folder: Path) -> pd.DataFrame:
-    recorded = read_config(folder)
-    config = recorded["config"]
-    results = [load_result(run_dir(folder, label, seed), recorded["config_hash"])
-               for seed in config["seeds"] for label in config["agents"]]  # fmt: skip
-    runs = runs_table([r for r in results if r is not None])
+    runs = read_runs(folder).runs()
     return runs[runs["selection"] == "best"]
 
 

@@ -1,17 +1,19 @@
 """recgym: offline reinforcement learning for session-based recommendation."""
 
-import recgym.envs  # registers the RecReplay-* and RecOnline-Synthetic Gymnasium ids
+from recgym.logs import import_gym_quietly
+
+import_gym_quietly()  # before d3rlpy: no "Gym has been unmaintained" notice on import recgym
+
+import agents  # noqa: E402,F401  registers the agents and the SASRec encoder with d3rlpy (load_learnable, load_model)
+import recgym.envs  # noqa: E402  registers the RecReplay-* and RecOnline-Synthetic Gymnasium ids
 from recgym.data.schema import EventType
 from recgym.data.transitions import Split
 from recgym.datasets import SessionDataset, load_dataset
+from recgym.envs.export import to_minari
 from recgym.errors import DatasetNotFoundError, InvalidOptionError, RecgymDataError, RecgymError
-from recgym.evaluation import evaluate, register_scorer
-from recgym.online import evaluate_online
+from recgym.evaluation import evaluate, evaluate_online, register_scorer
 from recgym.saving import ModelFileError, load_model, save_model
-
-import agents  # noqa: E402,F401  registers the agents and the SASRec encoder with d3rlpy (load_learnable, load_model)
-
-__version__ = "0.1.0"
+from recgym.version import __version__
 
 __all__ = [
     "DatasetNotFoundError",
@@ -29,4 +31,5 @@ __all__ = [
     "load_model",
     "register_scorer",
     "save_model",
+    "to_minari",
 ]

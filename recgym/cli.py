@@ -14,7 +14,14 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from recgym.benchmark import parse_agents, plot_results, run_benchmark, write_report
+from recgym.data.schema import EventType
+from recgym.datasets import load_dataset
 from recgym.errors import RecgymError
+from recgym.evaluation import evaluate
+from recgym.logs import silence_d3rlpy_logs
+from recgym.saving import load_model
+from recgym.version import __version__
 
 __all__ = ["COMMANDS", "add_dataset_arguments", "main", "parse_option"]
 
@@ -46,9 +53,10 @@ def add_key_value_argument(parser: argparse.ArgumentParser, *flags: str, dest: s
 
 def add_dataset_arguments(parser: argparse.ArgumentParser, *, as_option: bool = False) -> None:
     """Arguments naming a processed dataset, shared by every command that loads one (``--dataset`` if ``as_option``)."""
+    required: dict[str, Any] = {"required": True} if as_option else {}  # positionals refuse the keyword
     parser.add_argument(
         *(["--dataset"] if as_option else ["dataset"]),
-        **({"required": True} if as_option else {}),
+        **required,
         nargs="+",
         help="synthetic, rc15, retailrocket, or log files: one or more paths of one format, or TYPE=PATH per file "
         "(click=views.csv purchase=buys.csv)",
@@ -70,8 +78,6 @@ def add_dataset_arguments(parser: argparse.ArgumentParser, *, as_option: bool = 
 
 def dataset_input(values: Sequence[str]) -> Any:
     """The positional dataset values as ``load_dataset`` takes them: a name or path, a list, or {event type: paths}."""
-    from recgym.data.schema import EventType
-
     typed = [value.partition("=") for value in values]
     if all(sep and kind.upper() in EventType.__members__ for kind, sep, _ in typed):
         files: dict[str, list[str]] = {}
@@ -82,8 +88,6 @@ def dataset_input(values: Sequence[str]) -> Any:
 
 
 def _load(args: argparse.Namespace):
-    from recgym.datasets import load_dataset
-
     return load_dataset(
         dataset_input(args.dataset),
         data_dir=args.data_dir,
@@ -139,8 +143,6 @@ def add_info_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_benchmark(args: argparse.Namespace) -> int:
-    from recgym.benchmark import parse_agents, run_benchmark
-
     result = run_benchmark(
         dataset_input(args.dataset),
         parse_agents(args.agents),
@@ -224,9 +226,6 @@ def add_benchmark_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    from recgym.evaluation import evaluate
-    from recgym.saving import load_model
-
     model = load_model(args.model, device=args.device)
     dataset = _load(args)
     metrics = evaluate(model, dataset, split=args.split, progress=not args.quiet, allow_transfer=args.allow_transfer)
@@ -262,8 +261,6 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    from recgym.benchmark import write_report
-
     result = write_report(args.dir, baseline=None if args.baseline.lower() == "none" else args.baseline)
     print((result.out_dir / "results.md").read_text())
     return 0
@@ -281,8 +278,6 @@ def add_report_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_plot(args: argparse.Namespace) -> int:
-    from recgym.plotting import plot_results
-
     print(*plot_results(args.dir, band=args.band), sep="\n")
     return 0
 
@@ -311,8 +306,6 @@ _QUIET_HELP = "no progress bars and no d3rlpy info lines (warnings and errors st
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser (``--version``, ``--quiet``) with one subparser per command of :data:`COMMANDS`."""
-    from recgym import __version__
-
     parser = argparse.ArgumentParser(prog="recgym", description="Offline RL for session-based recommendation.")
     parser.add_argument("--version", action="version", version=f"recgym {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help=_QUIET_HELP)
@@ -329,8 +322,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.quiet:  # handlers pass progress=not args.quiet
-        from recgym.logs import silence_d3rlpy_logs
-
         silence_d3rlpy_logs()
     try:
         return args.handler(args)

@@ -59,7 +59,7 @@ def split_fingerprint(*arrays: np.ndarray) -> str:
     for array in arrays:
         array = np.ascontiguousarray(array)
         digest.update(f"{array.dtype.str}{array.shape}".encode())
-        digest.update(memoryview(array).cast("B"))
+        digest.update(array.tobytes())
     return digest.hexdigest()[:16]
 
 

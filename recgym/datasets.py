@@ -2,7 +2,7 @@
 into a cached :class:`SessionDataset` (transitions per split, item popularity, statistics).
 
 The first call reads the raw log, runs the protocol (:mod:`recgym.data.protocol`), builds the transitions
-(:mod:`recgym.data.transitions`) and writes the cache (:mod:`recgym.data.store`); later calls with the same parameters
+(:mod:`recgym.data.transitions`) and writes the cache (:mod:`recgym.data.cache`); later calls with the same parameters
 and unchanged input files reload the cache. The cache sits in ``cache_dir``, else ``$RECGYM_CACHE``, else
 ``data_dir/processed``, so raw data on a read-only mount can be prepared elsewhere.
 """
@@ -19,22 +19,25 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import d3rlpy
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+from tqdm.auto import tqdm
 
 from recgym.checks import check_number
 from recgym.contract import bind_contract, item_index_fingerprint, split_fingerprint
+from recgym.data import readers
+from recgym.data.cache import FORMAT_VERSION, check_writable, file_fingerprint, read_cache, write_cache
 from recgym.data.protocol import SPLIT_NAMES, PreparedLog, ProtocolConfig, apply_protocol, protocol_config
+from recgym.data.readers import DOWNLOADS
 from recgym.data.schema import EventType
-from recgym.data.store import FORMAT_VERSION, check_writable, file_fingerprint, read_cache, write_cache
+from recgym.data.sessions import check_gap, split_sessions
+from recgym.data.synthetic import SyntheticConfig, generate_events
 from recgym.data.transitions import Split, build_split, rewards_from_events
 from recgym.errors import DatasetNotFoundError, InvalidOptionError, RecgymDataError, RecgymError
-
-if TYPE_CHECKING:
-    import d3rlpy
-    import pyarrow as pa
 
 __all__ = ["DATASET_NAMES", "SessionDataset", "default_data_dir", "load_dataset"]
 
@@ -148,8 +151,6 @@ class SessionDataset:
         ``action_size`` is ``n_items`` even when some items never occur in the split. The MDPDataset carries this
         dataset's :class:`~recgym.contract.DatasetContract`, which a recgym agent trained on it keeps.
         """
-        import d3rlpy
-
         data = self.split(split)
         mdp = d3rlpy.dataset.MDPDataset(
             observations=data.observations,
@@ -161,73 +162,6 @@ class SessionDataset:
         )
         bind_contract(mdp, self)
         return mdp
-
-    def to_minari(
-        self, dataset_id: str, split: str = "train", *, data_format: str = "hdf5", **metadata: Any
-    ) -> Any:
-        """Export one split as a local Minari dataset (needs the optional extra: ``pip install 'recgym[minari]'``).
-
-        Observations are ``Box(0, pad_id, (state_size,), int32)`` with the final next state appended per episode,
-        actions ``Discrete(n_items)``. The stored env spec rebuilds the same replay environment
-        (``minari.load_dataset(id).recover_environment()``: this dataset's arguments, the split, state size, rewards
-        and ``max_episode_steps`` = the longest session); a dataset built from an in-memory table has none.
-        ``data_format`` "hdf5" (default: the faster, see ``benchmarks/minari_export.py``) or "arrow"; ``metadata``
-        goes to ``minari.create_dataset_from_buffers`` (author, description...).
-        """
-        try:
-            import minari
-            from minari.data_collector import EpisodeBuffer
-        except ImportError as error:
-            raise ImportError(
-                f"SessionDataset.to_minari needs the optional 'minari' package ({error}); "
-                "install it with: pip install 'recgym[minari]'"
-            ) from error
-        from gymnasium import spaces
-
-        data = self.split(split)
-        buffers = []
-        for episode, (start, stop) in enumerate(zip(data.episode_starts[:-1], data.episode_starts[1:])):
-            observations = np.concatenate([data.observations[start:stop], data.next_observations[stop - 1 : stop]])
-            buffers.append(
-                EpisodeBuffer(
-                    id=episode,
-                    observations=observations,
-                    actions=data.actions[start:stop],
-                    rewards=data.rewards[start:stop].astype(np.float64),
-                    terminations=data.terminals[start:stop],
-                    truncations=np.zeros(stop - start, dtype=bool),
-                )
-            )
-        return minari.create_dataset_from_buffers(
-            dataset_id,
-            buffers,
-            env=self.env_spec(split),
-            observation_space=spaces.Box(0, self.pad_id, (self.state_size,), np.int32),
-            action_space=spaces.Discrete(self.n_items),
-            data_format=data_format,
-            **{"description": f"recgym {self.name} dataset, {split} split", **metadata},
-        )
-
-    def env_spec(self, split: str = "train") -> Any:
-        """The Gymnasium EnvSpec of the replay environment of ``split`` (None for a dataset of an in-memory table)."""
-        from gymnasium.envs.registration import EnvSpec
-
-        from recgym.envs.registration import REPLAY_ENTRY_POINT
-
-        if self.load_arguments is None:
-            return None
-        data = self.split(split)
-        longest = int(np.diff(data.episode_starts).max()) if data.n_sessions else 1
-        kwargs = {
-            **self.load_arguments,
-            "split": split,
-            "state_size": self.state_size,
-            "reward_click": self.reward_click,
-            "reward_purchase": self.reward_purchase,
-        }
-        return EnvSpec(
-            id=f"RecReplay-{self.name}-{split}-v0", entry_point=REPLAY_ENTRY_POINT, max_episode_steps=longest, kwargs=kwargs
-        )
 
 
 def default_data_dir() -> Path:
@@ -297,8 +231,6 @@ def _call_reader(label: str, reader: Callable[..., pd.DataFrame], where: Any, op
 
 def _find_raw_dir(data_dir: Path, name: str, files: tuple[str, ...]) -> Path:
     """``data_dir`` or ``data_dir/name``, whichever holds all ``files``; else an error naming only what is missing."""
-    from recgym.data.readers import DOWNLOADS
-
     candidates = (data_dir, data_dir / name)
     missing = {candidate: [file for file in files if not (candidate / file).is_file()] for candidate in candidates}
     best = min(candidates, key=lambda candidate: len(missing[candidate]))
@@ -316,8 +248,6 @@ def _find_raw_dir(data_dir: Path, name: str, files: tuple[str, ...]) -> Path:
 
 
 def _synthetic_source(options: dict[str, Any]) -> _Source:
-    from recgym.data.synthetic import SyntheticConfig, generate_events
-
     _check_options(options, {f.name for f in dataclasses.fields(SyntheticConfig)} | {"generator_seed"}, "synthetic")
     generator_seed = options.pop("generator_seed", 0)
     check_number("generator_seed", generator_seed, at_least=0, integer=True)
@@ -337,8 +267,6 @@ def _synthetic_source(options: dict[str, Any]) -> _Source:
 
 def _benchmark_source(name: str, data_dir: Path, options: dict[str, Any]) -> _Source:
     """RC15 or RetailRocket: the official raw files under ``data_dir`` and the dataset's own protocol preset."""
-    from recgym.data import readers
-
     reader, files = {
         "rc15": (readers.read_rc15, readers.RC15_FILES),
         "retailrocket": (readers.read_retailrocket, readers.RETAILROCKET_FILES),
@@ -357,8 +285,6 @@ def _benchmark_source(name: str, data_dir: Path, options: dict[str, Any]) -> _So
 
 def _table_fingerprint(table: pd.DataFrame | pa.Table) -> dict[str, Any]:
     """Rows and a sha256 of an in-memory table's content (Arrow IPC bytes of its columns, schema metadata dropped)."""
-    import pyarrow as pa
-
     try:
         arrow = table if isinstance(table, pa.Table) else pa.Table.from_pandas(table, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
@@ -386,8 +312,6 @@ def _columns_for(path: Path, columns: Any) -> Any:
 
 def _read_one(path: Path, options: dict[str, Any], progress: bool, kind: EventType | None) -> pd.DataFrame:
     """One file with its reader and its own column mapping; ``kind`` (from an event-type mapping) types every row."""
-    from recgym.data import readers
-
     reader = readers.reader_for(path)
     options = dict(options)
     if "columns" in options:
@@ -423,8 +347,6 @@ def _input_files(paths: list[Path]) -> tuple[Path, ...]:
 
 def _log_source(log: Input, options: dict[str, Any], role: str = "") -> _Source:
     """A path, a list of paths of one format, {event type: path(s)} or an in-memory table, read with ``options``."""
-    from recgym.data import readers
-
     if _is_table(log):
         fingerprint = _table_fingerprint(log)
         _check_options(options, _keyword_names(readers.read_frame, ("table", "where")), f"{role}table")
@@ -497,8 +419,6 @@ def _sessionised(source: _Source, gap: float | None, needs_time: str | None) -> 
 
     ``needs_time`` names the option that needs real timestamps (a log without a timestamp column is refused).
     """
-    from recgym.data.sessions import split_sessions
-
     def read(progress: bool) -> pd.DataFrame:
         events = source.read(progress)
         if needs_time and not events.attrs.get("timestamps", True):
@@ -515,8 +435,6 @@ def _sessionised(source: _Source, gap: float | None, needs_time: str | None) -> 
 def _build(
     source: _Source, held_out: Mapping[str, _Source], config: ProtocolConfig, state_size: int, seed: int, progress: bool
 ) -> tuple[dict, dict]:
-    from tqdm.auto import tqdm
-
     with tqdm(total=3, desc=f"preparing {source.name}", unit="step", disable=not progress) as bar:
         bar.set_postfix_str("reading")
         events = source.read(progress)
@@ -608,8 +526,6 @@ def load_dataset(
     preset = options.pop("protocol", None)
     gap = options.pop("session_gap_minutes", None)
     if gap is not None:
-        from recgym.data.sessions import check_gap
-
         gap = check_gap(gap)
     held_logs = {name: options.pop(name) for name in ("val", "test") if options.get(name) is not None}
     if "val" in held_logs and "test" not in held_logs:

@@ -83,7 +83,7 @@ def load_model(path: str | os.PathLike[str], device: str = "cpu:0") -> Learnable
         raise ModelFileError(f"{path}: damaged config: {_first_line(error)}") from error
     try:
         algo = config.create(device)
-        modules = algo.impl.modules.get_torch_modules()  # type: ignore[union-attr]
+        modules = algo.impl.modules.get_torch_modules()
         if set(modules) != set(payload["modules"]):
             raise ValueError(f"modules {sorted(payload['modules'])} do not match the config's {sorted(modules)}")
         for name, module in modules.items():

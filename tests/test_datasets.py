@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import recgym.datasets as datasets
-from recgym import SessionDataset, load_dataset
+from recgym import SessionDataset, load_dataset, to_minari
 from recgym.data.protocol import SPLIT_NAMES
 from recgym.errors import CacheLocationError, DatasetNotFoundError, InvalidOptionError, RecgymDataError
 
@@ -361,14 +361,14 @@ def test_to_minari_without_minari_names_the_extra(tmp_path: Path, monkeypatch: p
     dataset = load_dataset("synthetic", data_dir=tmp_path, **SMALL)
     monkeypatch.setitem(sys.modules, "minari", None)  # import minari now raises ImportError
     with pytest.raises(ImportError, match=r"recgym\[minari\]"):
-        dataset.to_minari("recgym/synthetic-v0")
+        to_minari(dataset, "recgym/synthetic-v0")
 
 
 def test_to_minari_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("minari")
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
     dataset = load_dataset("synthetic", data_dir=tmp_path, **SMALL)
-    exported = dataset.to_minari("recgym/synthetic-test-v0", split="val", author="tests")
+    exported = to_minari(dataset, "recgym/synthetic-test-v0", split="val", author="tests")
     val = dataset.split("val")
     assert exported.total_episodes == val.n_sessions and exported.total_steps == val.n_transitions
     episode = exported[2]
@@ -611,7 +611,7 @@ def test_minari_export_recovers_the_same_environment_and_loads_in_d3rlpy(tmp_pat
 
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
     dataset = load_dataset("synthetic", data_dir=tmp_path, n_sessions=300, n_items=60, reward_click=0.3)
-    dataset.to_minari("recgym/synthetic-env-v0", split="val")
+    to_minari(dataset, "recgym/synthetic-env-v0", split="val")
     env = minari.load_dataset("recgym/synthetic-env-v0").recover_environment()
     val = dataset.split("val")
     assert env.unwrapped.dataset.n_items == dataset.n_items and env.unwrapped.split_name == "val"

@@ -1,4 +1,4 @@
-"""recgym.evaluation: hand-checked metrics, oracle/random/popularity policies, d3rlpy evaluators."""
+"""recgym.evaluation.offline: hand-checked metrics, oracle/random/popularity policies, d3rlpy evaluators."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch
 
 import recgym
 from recgym.datasets import load_dataset
-from recgym.evaluation import (
+from recgym.evaluation.offline import (
     MetricEvaluator,
     PopularityPolicy,
     RandomPolicy,

@@ -1,4 +1,4 @@
-"""recgym.metrics against brute-force Python loops and hand-computed values."""
+"""recgym.evaluation.metrics against brute-force Python loops and hand-computed values."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from recgym.metrics import RankCounts, target_ranks, top_k
+from recgym.evaluation.metrics import RankCounts
+from recgym.ranking import target_ranks, top_k
 
 
 def brute_force_slate(row: list[float], k: int) -> list[int]:

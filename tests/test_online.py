@@ -1,4 +1,4 @@
-"""recgym.online.evaluate_online: logged statistics without recommendations, policy ordering, agreement with the env."""
+"""recgym.evaluation.online.evaluate_online: logged statistics without recommendations, policy ordering, agreement with the env."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import recgym
 from recgym.data.schema import EventType
 from recgym.data.synthetic import SyntheticConfig, generate_events
 from recgym.envs import RecOnlineEnv
-from recgym.envs.online import UserSimulator
-from recgym.evaluation import PopularityPolicy, RandomPolicy, as_scorer
-from recgym.metrics import top_k
-from recgym.online import Z_95, OraclePolicy, evaluate_online
+from recgym.envs.simulator import UserSimulator
+from recgym.evaluation.offline import PopularityPolicy, RandomPolicy, as_scorer
+from recgym.evaluation.online import Z_95, OraclePolicy, evaluate_online
+from recgym.ranking import top_k
 
 LOG = {"log_sessions": 2000, "n_items": 500}
 FLAT_HEAD = {**LOG, "popularity_offset": 0.0}  # a steep head: popularity is a real, if weak, recommender

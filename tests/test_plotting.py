@@ -1,4 +1,4 @@
-"""Tests of recgym/plotting.py: figures are real PNGs and PDFs with the expected panels, drawn from a benchmark's tables."""
+"""Tests of recgym/benchmark/plotting.py: figures are real PNGs and PDFs with the expected panels, drawn from a benchmark's tables."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from matplotlib.image import imread
 
-from recgym.plotting import VAL_PANELS, plot_curves, plot_results
+from recgym.benchmark.plotting import VAL_PANELS, plot_curves, plot_results
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -41,7 +41,7 @@ def test_plot_curves_writes_png_and_pdf(tmp_path, band):
 def test_band_is_the_t_interval_of_the_seeds():
     from scipy import stats
 
-    from recgym.plotting import _band
+    from recgym.benchmark.plotting import _band
 
     values = pd.Series([0.1, 0.2, 0.6])
     half = stats.t.ppf(0.975, 2) * values.std(ddof=1) / np.sqrt(3)

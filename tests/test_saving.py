@@ -14,7 +14,7 @@ from d3rlpy.logging import NoopAdapterFactory
 
 import recgym
 from agents import AGENTS, make_config
-from recgym.evaluation import as_scorer
+from recgym.evaluation.offline import as_scorer
 from recgym.saving import ModelFileError, load_model, save_model
 
 
@@ -79,7 +79,7 @@ def test_a_fresh_process_with_only_import_recgym_reloads_d3_files(dataset, tmp_p
     np.save(tmp_path / "states.npy", dataset.split("test").observations[:64].astype(np.int64))
     script = f"""
 import d3rlpy, numpy as np, recgym
-from recgym.evaluation import as_scorer
+from recgym.evaluation.offline import as_scorer
 states = np.load({str(tmp_path / "states.npy")!r})
 for name in ("ccql", "discrete_cql"):
     algo = d3rlpy.load_learnable({str(tmp_path)!r} + f"/{{name}}.d3")

@@ -1,4 +1,4 @@
-"""Tests of recgym/scoring.py: the scores of every d3rlpy discrete algorithm rank its own greedy action first."""
+"""Tests of recgym/evaluation/scoring.py: the scores of every d3rlpy discrete algorithm rank its own greedy action first."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from d3rlpy.logging import NoopAdapterFactory
 
 import recgym
 from agents import make_config
-from recgym.evaluation import as_scorer, recommend, register_scorer
-from recgym.metrics import top_k
+from recgym.evaluation.offline import as_scorer, recommend, register_scorer
+from recgym.ranking import top_k
 
 D3RLPY_NAMES = ["dqn", "double_dqn", "discrete_cql", "discrete_bcq", "discrete_sac", "nfq", "discrete_bc"]
 

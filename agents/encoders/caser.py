@@ -15,6 +15,7 @@ biases 0.1, as the reference.
 from __future__ import annotations
 
 import dataclasses
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -27,9 +28,10 @@ from agents.encoders.base import ItemEncoderFactory, ItemSequenceEncoder, item_i
 __all__ = ["CaserEncoder", "CaserEncoderFactory"]
 
 
-def _init_conv(weight: torch.Tensor, bias: torch.Tensor) -> None:
+def _init_conv(weight: torch.Tensor, bias: torch.Tensor | None) -> None:
     nn.init.trunc_normal_(weight, std=0.1, a=-0.2, b=0.2)
-    nn.init.constant_(bias, 0.1)
+    if bias is not None:
+        nn.init.constant_(bias, 0.1)
 
 
 class CaserEncoder(ItemSequenceEncoder):
@@ -48,9 +50,13 @@ class CaserEncoder(ItemSequenceEncoder):
         self.vertical_bias = nn.Parameter(torch.empty(n_vertical))
         self.dropout = nn.Dropout(dropout)
         self.init_item_embedding()
-        for conv in self.horizontal:
+        for conv in self.convolutions():
             _init_conv(conv.weight, conv.bias)
         _init_conv(self.vertical_weight, self.vertical_bias)
+
+    def convolutions(self) -> list[nn.Conv1d]:
+        """The horizontal convolutions, one per filter height."""
+        return [cast(nn.Conv1d, conv) for conv in self.horizontal]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         ids, valid = item_ids(x, self.pad_id, self.state_size)
@@ -58,7 +64,7 @@ class CaserEncoder(ItemSequenceEncoder):
         e = self.embed(ids, valid)  # (B, L, d)
         columns = e.transpose(1, 2)  # (B, d, L)
         pooled = []
-        for conv in self.horizontal:
+        for conv in self.convolutions():
             windows = F.relu(conv(F.pad(columns, (0, conv.kernel_size[0] - 1))))  # (B, n_filters, L): one per start
             pooled.append(windows.masked_fill(~valid.unsqueeze(1), 0.0).amax(dim=-1))
         vertical = torch.einsum("vl,bld->bvd", self.vertical_weight[:, :length], e)
@@ -87,7 +93,7 @@ class CaserEncoderFactory(ItemEncoderFactory):
     def create(self, observation_shape: Shape) -> CaserEncoder:
         return CaserEncoder(
             n_items=self.checked_n_items(),
-            state_size=int(observation_shape[0]),  # type: ignore[arg-type]
+            state_size=int(observation_shape[0]),
             hidden_size=self.hidden_size,
             n_filters=self.n_filters,
             filter_heights=tuple(self.filter_heights),

@@ -81,8 +81,8 @@ class FMLPEncoder(ItemSequenceEncoder):
         positions = torch.arange(ids.shape[1], device=ids.device)
         e = self.embedding_dropout(self.embedding_norm(self.item_embedding(ids) + self.position_embedding(positions)))
         e = e * mask
-        for layers in self.blocks:
-            for layer in layers:
+        for block in self.blocks:
+            for layer in block.children():
                 e = layer(e) * mask
         return e
 
@@ -104,7 +104,7 @@ class FMLPEncoderFactory(ItemEncoderFactory):
     def create(self, observation_shape: Shape) -> FMLPEncoder:
         return FMLPEncoder(
             n_items=self.checked_n_items(),
-            state_size=int(observation_shape[0]),  # type: ignore[arg-type]
+            state_size=int(observation_shape[0]),
             hidden_size=self.hidden_size,
             n_blocks=self.n_blocks,
             dropout=self.dropout,

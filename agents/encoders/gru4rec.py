@@ -43,7 +43,7 @@ class GRU4RecEncoderFactory(ItemEncoderFactory):
     """
 
     def create(self, observation_shape: Shape) -> GRU4RecEncoder:
-        return GRU4RecEncoder(self.checked_n_items(), int(observation_shape[0]), self.hidden_size)  # type: ignore[arg-type]
+        return GRU4RecEncoder(self.checked_n_items(), int(observation_shape[0]), self.hidden_size)
 
     @staticmethod
     def get_type() -> str:

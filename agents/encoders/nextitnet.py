@@ -33,6 +33,7 @@ class _CausalConv(nn.Conv1d):
     def __init__(self, channels: int, kernel_size: int, dilation: int):
         super().__init__(channels, channels, kernel_size, dilation=dilation)
         nn.init.trunc_normal_(self.weight, std=0.02, a=-0.04, b=0.04)
+        assert self.bias is not None  # Conv1d has one unless bias=False
         nn.init.zeros_(self.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -91,7 +92,7 @@ class NextItNetEncoderFactory(ItemEncoderFactory):
     def create(self, observation_shape: Shape) -> NextItNetEncoder:
         return NextItNetEncoder(
             n_items=self.checked_n_items(),
-            state_size=int(observation_shape[0]),  # type: ignore[arg-type]
+            state_size=int(observation_shape[0]),
             hidden_size=self.hidden_size,
             dilations=tuple(self.dilations),
             kernel_size=self.kernel_size,

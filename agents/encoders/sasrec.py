@@ -136,7 +136,7 @@ class SASRecEncoderFactory(ItemEncoderFactory):
     def create(self, observation_shape: Shape) -> SASRecEncoder:
         return SASRecEncoder(
             n_items=self.checked_n_items(),
-            state_size=int(observation_shape[0]),  # type: ignore[arg-type]
+            state_size=int(observation_shape[0]),
             hidden_size=self.hidden_size,
             n_blocks=self.n_blocks,
             n_heads=self.n_heads,

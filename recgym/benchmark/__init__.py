@@ -51,6 +51,7 @@ writes the tables and figures of the runs finished so far, while a long benchmar
 """
 
 from recgym.benchmark.harness import DEFAULT_BASELINE, BenchmarkResult, run_benchmark, write_report
+from recgym.benchmark.plotting import plot_results
 from recgym.benchmark.report import (
     aggregate,
     compare,
@@ -60,12 +61,14 @@ from recgym.benchmark.report import (
     training_dynamics,
     val_metrics,
 )
+from recgym.benchmark.results import BenchmarkRuns, read_runs
 from recgym.benchmark.specs import BASELINES, AgentSpec, BenchmarkError, ResolvedAgent, parse_agents, resolve_agents
 from recgym.benchmark.stats import iqm_interval, mean_interval, welch_difference
 from recgym.benchmark.store import config_hash, load_result
 
 __all__ = [
     "BASELINES",
+    "BenchmarkRuns",
     "DEFAULT_BASELINE",
     "AgentSpec",
     "BenchmarkError",
@@ -77,6 +80,8 @@ __all__ = [
     "iqm_interval",
     "load_result",
     "mean_interval",
+    "plot_results",
+    "read_runs",
     "parse_agents",
     "resolve_agents",
     "run_benchmark",

@@ -12,25 +12,31 @@ from typing import Any
 
 import d3rlpy
 import pandas as pd
+import torch
 from tqdm.auto import tqdm
 
+from agents import PRESETS
 from recgym.benchmark.executors import Unit, make_executor
+from recgym.benchmark.plotting import plot_results
 from recgym.benchmark.report import (
     aggregate,
     compare,
+    curves_table,
     format_comparison,
     format_dynamics,
     format_markdown,
-    runs_table,
     table_metrics,
     training_dynamics,
     val_metrics,
 )
+from recgym.benchmark.results import read_runs
 from recgym.benchmark.runner import ONLINE_METRICS, RunSettings
 from recgym.benchmark.specs import AgentSpec, BenchmarkError, describe_agent, resolve_agents
-from recgym.benchmark.store import claim_folder, json_default, load_result, read_config, run_dir, write_curves
+from recgym.benchmark.store import claim_folder, json_default, load_result, run_dir, write_curves
 from recgym.benchmark.validity import format_validity, validity_tables
+from recgym.datasets import SessionDataset, load_dataset
 from recgym.envs.registration import SYNTHETIC_SESSIONS
+from recgym.version import __version__
 
 __all__ = ["DEFAULT_BASELINE", "BenchmarkResult", "run_benchmark", "write_report"]
 
@@ -97,9 +103,6 @@ def run_benchmark(
     (always saved after the last evaluation; 0: never, an interrupted run starts over). The state is a few times
     the size of a checkpoint.
     """
-    from agents import PRESETS
-    from recgym import __version__
-
     seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
     ks = tuple(sorted(int(k) for k in ks))
     select_by = select_by or f"reward@{ks[-1]}"
@@ -163,7 +166,7 @@ def run_benchmark(
               disable=not progress) as bar:  # fmt: skip
         for result in executor_fn(missing, data, settings, digest):
             results[result["agent"], result["seed"]] = result
-            write_curves(out_dir, [r for r in results.values() if r is not None])
+            write_curves(out_dir, curves_table([r for r in results.values() if r is not None]))
             bar.update()
 
     return write_report(out_dir, baseline=baseline)
@@ -175,21 +178,16 @@ def write_report(out: str | os.PathLike[str], *, baseline: str | None = DEFAULT_
     ``run_benchmark`` calls it at the end; called on a folder whose benchmark is still running or was interrupted
     (``recgym report DIR``), it reports the finished runs and says in ``results.md`` how many are missing.
     """
-    from recgym.plotting import plot_results
-
-    out_dir = Path(out)
-    recorded = read_config(out_dir)
-    config, digest = recorded["config"], recorded["config_hash"]
-    plan = [(label, seed) for seed in config["seeds"] for label in config["agents"]]
-    finished = [r for r in (load_result(run_dir(out_dir, *key), digest) for key in plan) if r is not None]
+    folder = read_runs(out)
+    out_dir, config, digest, finished = folder.out_dir, folder.config, folder.config_hash, folder.finished
     if not finished:
         raise BenchmarkError(f"{out_dir}: no run has finished yet")
     if baseline is not None and baseline not in config["agents"]:
         if baseline != DEFAULT_BASELINE:
             raise BenchmarkError(f"baseline {baseline!r} is not an agent of {out_dir} ({', '.join(config['agents'])})")
         baseline = None
-    curves = write_curves(out_dir, finished)
-    runs = runs_table(finished)
+    curves, runs = folder.curves(), folder.runs()
+    write_curves(out_dir, curves)
     ks, select_by, top_n = config["ks"], config["select_by"], config["top_n_checkpoints"]
     metrics = table_metrics(ks) + (list(ONLINE_METRICS) if "online" in config else [])
     table = aggregate(runs, metrics)
@@ -204,9 +202,9 @@ def write_report(out: str | os.PathLike[str], *, baseline: str | None = DEFAULT_
         f"checkpoint, top{top_n} = mean of the {top_n} best. Baselines are evaluated once, untrained. "
         f"{_float_settings(finished)}"
     )
-    if len(finished) < len(plan):
+    if not folder.complete:
         header += (
-            f"\n\n**Partial: {len(finished)} of {len(plan)} runs have finished**; rerun the benchmark's command to "
+            f"\n\n**Partial: {len(finished)} of {len(folder.planned)} runs have finished**; rerun the benchmark's command to "
             "resume the others (the n_seeds column says how many seeds each row has)."
         )
     dynamics_metrics = list(dict.fromkeys([select_by, "purchase/hr@20", "click/hr@20"]))
@@ -250,8 +248,6 @@ def _write_validity(
 
 def _check_device(device: str) -> None:
     """Refuse a device this torch cannot use before any data is prepared."""
-    import torch
-
     try:
         torch.empty(0, device=device)
     except (RuntimeError, AssertionError) as error:  # torch raises AssertionError for CUDA on a CPU-only build
@@ -277,8 +273,6 @@ def _load(dataset: Any, options: Mapping[str, Any], progress: bool) -> tuple[Any
     ``dataset`` is a ``SessionDataset`` or anything ``recgym.load_dataset`` reads: a name, a path, a list of files,
     {event type: files}, or an in-memory table (described as such; its content hash is among the inputs).
     """
-    from recgym.datasets import SessionDataset, load_dataset
-
     if isinstance(dataset, SessionDataset):
         if options:
             raise BenchmarkError("dataset options apply only when the dataset is given by name, path or table")

@@ -28,10 +28,10 @@ from recgym.benchmark.training_state import (
     restore_training_state,
     save_training_state,
 )
-from recgym.envs.online import UserSimulator
-from recgym.evaluation import PopularityPolicy, RandomPolicy, evaluate
-from recgym.online import OraclePolicy, evaluate_online
-from recgym.q_bias import has_q_function, q_bias
+from recgym.envs.simulator import UserSimulator
+from recgym.evaluation.offline import PopularityPolicy, RandomPolicy, evaluate
+from recgym.evaluation.online import OraclePolicy, evaluate_online
+from recgym.evaluation.overestimation import has_q_function, q_bias
 from recgym.saving import load_model, save_model
 
 __all__ = ["ONLINE_METRICS", "RunSettings", "run_one"]
@@ -93,7 +93,7 @@ def _test(policy: Any, dataset: Any, settings: RunSettings) -> dict[str, float]:
 
 
 def _q_bias(algo: Any, dataset: Any) -> dict[str, float]:
-    """Overestimation on val (:func:`recgym.q_bias.q_bias`); empty for an algorithm without a Q function."""
+    """Overestimation on val (:func:`recgym.evaluation.overestimation.q_bias`); empty for an algorithm without a Q function."""
     return q_bias(algo, dataset, "val") if has_q_function(algo) else {}
 
 

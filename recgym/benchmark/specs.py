@@ -6,7 +6,7 @@ An agent spec is one of
   algorithms by its type name (``dqn``, ``double_dqn``, ``nfq``, ``discrete_cql``, ``discrete_bcq``,
   ``discrete_sac``, ``discrete_bc``), put on the agents' footing by :func:`agents.d3rlpy_presets.for_recommendation`;
 - a baseline, ``popularity`` (train-split popularity), ``random``, or ``oracle`` (the synthetic world's own next-click
-  probabilities, :class:`recgym.online.OraclePolicy`; needs online evaluation): no training, evaluated once at step 0;
+  probabilities, :class:`recgym.evaluation.online.OraclePolicy`; needs online evaluation): no training, evaluated once at step 0;
 - ``"module:ConfigClass"`` or a d3rlpy ``LearnableConfig``: every encoder field left at its default gets the SASRec
   encoder (d3rlpy's own classes also get the preset); a config instance passed from Python keeps its other values.
 
@@ -255,7 +255,7 @@ def _expand_grid(agents: dict[str, ResolvedAgent], grid: Mapping[str, Sequence[A
                 raise BenchmarkError(f"grid label {name!r} must match {_GRID_LABEL.pattern} (it names a folder)")
             if name in expanded:
                 raise BenchmarkError(f"grid gives two rows labelled {name!r}: a value is repeated")
-            config = _with_options(name, agent.config, point) if point else agent.config  # type: ignore[arg-type]
+            config = _with_options(name, agent.config, point) if point else agent.config
             expanded[name] = dataclasses.replace(agent, label=name, config=config)
     return expanded
 

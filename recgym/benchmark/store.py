@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recgym.benchmark.report import curves_table
 from recgym.benchmark.specs import BenchmarkError
 
 __all__ = [
@@ -118,10 +117,8 @@ def load_result(path: Path, digest: str) -> dict[str, Any] | None:
     return result
 
 
-def write_curves(out: Path, results: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """``curves.csv`` of the finished runs (atomic); returns the table."""
-    curves = curves_table(results)
+def write_curves(out: Path, curves: pd.DataFrame) -> None:
+    """``curves.csv`` (:func:`~recgym.benchmark.report.curves_table` of the finished runs), written atomically."""
     tmp = out / "curves.csv.tmp"
     curves.to_csv(tmp, index=False)
     os.replace(tmp, out / "curves.csv")
-    return curves

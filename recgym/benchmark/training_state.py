@@ -124,11 +124,11 @@ def _stateful_modules(algo: LearnableBase) -> dict[str, Any]:
 
 def _global_rng_state(device: str) -> dict[str, Any]:
     version, python_state, gauss_next = random.getstate()
-    _, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+    _, keys, position, has_gauss, cached_gaussian = np.random.get_state(legacy=True)
     return {
         "python": {"version": version, "state": list(python_state), "gauss_next": gauss_next},
         "numpy": {
-            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
             "position": int(position),
             "has_gauss": int(has_gauss),
             "cached_gaussian": float(cached_gaussian),

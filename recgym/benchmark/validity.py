@@ -55,12 +55,12 @@ class ValidityTables:
 
 def rank_agreement(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
     """Kendall τ-b and Spearman ρ of ``x`` against ``y``; NaN when fewer than 3 pairs or either side is constant."""
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(xs) < 3 or np.ptp(xs) == 0 or np.ptp(ys) == 0:
         return float("nan"), float("nan")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return float(stats.kendalltau(x, y).statistic), float(stats.spearmanr(x, y).statistic)
+        return float(stats.kendalltau(xs, ys).statistic), float(stats.spearmanr(xs, ys).statistic)
 
 
 def checkpoint_table(results: Sequence[Mapping[str, Any]]) -> pd.DataFrame:

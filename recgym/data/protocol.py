@@ -34,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -135,7 +136,7 @@ PROTOCOLS: dict[str, ProtocolConfig] = {
 }
 
 
-def protocol_config(preset: str, **overrides: object) -> ProtocolConfig:
+def protocol_config(preset: str, **overrides: Any) -> ProtocolConfig:
     """A preset of :data:`PROTOCOLS` with some fields replaced; unknown names or bad values raise InvalidOptionError."""
     if preset not in PROTOCOLS:
         raise InvalidOptionError(f"unknown protocol {preset!r}; valid: {', '.join(PROTOCOLS)}")
@@ -363,6 +364,7 @@ def _held_out_split(
         if config.test_start is None:
             bounds = [int(config.train_fraction * n), int((config.train_fraction + config.val_fraction) * n)]
         else:
+            assert starts is not None  # cut-offs need split="temporal" (ProtocolConfig refuses them otherwise)
             test_from = int(np.searchsorted(starts, cutoff_ms("test_start", config.test_start)))
             if config.val_start is None:
                 val_from = test_from - _latest(test_from, config.val_fraction)

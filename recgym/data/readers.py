@@ -30,6 +30,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -148,7 +149,7 @@ def read_retailrocket(
     return events
 
 
-def event_type_map(mapping: Mapping[object, object]) -> dict[str, EventType | None]:
+def event_type_map(mapping: Mapping[Any, Any]) -> dict[str, EventType | None]:
     """``event_types`` with every value an :class:`EventType` or None; values may be labels or integers.
 
     ``{"pv": "click", "buy": 1, "fav": None}`` is read the same from Python and from the CLI (``-o event_types=...``).
@@ -206,7 +207,7 @@ def read_table(
     path: PathLike,
     *,
     columns: Mapping[str, str] | None = None,
-    event_types: Mapping[object, object] | None = None,
+    event_types: Mapping[Any, Any] | None = None,
     sep: str | None = None,
     names: Sequence[str] | None = None,
     timestamp_unit: str = "ms",
@@ -227,6 +228,7 @@ def read_table(
     unit = _check_unit(timestamp_unit)
     path = _existing_file(path)
     suffix = path.suffix.lower()
+    delimiter = ""
     if suffix in _PARQUET_SUFFIXES:
         if names is not None:
             raise RecgymDataError(f"{path}: names= is for CSV/TSV files without a header, not for a Parquet file")
@@ -234,10 +236,10 @@ def read_table(
             file_columns = pq.read_schema(path).names
     elif suffix in _CSV_SUFFIXES:
         line = _first_line_of(path)
-        sep = sep or _sniff_separator(line)
-        if not isinstance(sep, str) or not sep or "\n" in sep or '"' in sep:
+        delimiter = sep or _sniff_separator(line)
+        if not isinstance(delimiter, str) or not delimiter or "\n" in delimiter or '"' in delimiter:
             raise InvalidOptionError(f"sep must be one or more characters (not a quote or newline), got {sep!r}")
-        fields = next(csv.reader([line], delimiter=sep)) if len(sep) == 1 else line.split(sep)
+        fields = next(csv.reader([line], delimiter=delimiter)) if len(delimiter) == 1 else line.split(delimiter)
         file_columns = _checked_names(path, names, len(fields)) if names is not None else fields
     else:
         known = ", ".join(_CSV_SUFFIXES + _PARQUET_SUFFIXES)
@@ -253,7 +255,7 @@ def read_table(
         read_options = pa_csv.ReadOptions(
             block_size=_BLOCK_SIZE, **({"column_names": list(names)} if names is not None else {})
         )
-        table = _stream_csv(path, read_options, sep, options, file_columns, progress)
+        table = _stream_csv(path, read_options, delimiter, options, file_columns, progress)
     return _table_events(table, mapping, event_types, unit, path)
 
 
@@ -261,7 +263,7 @@ def read_frame(
     table: pd.DataFrame | pa.Table,
     *,
     columns: Mapping[str, str] | None = None,
-    event_types: Mapping[object, object] | None = None,
+    event_types: Mapping[Any, Any] | None = None,
     timestamp_unit: str = "ms",
     where: str = "table",
 ) -> pd.DataFrame:
@@ -282,7 +284,7 @@ def read_frame(
 
 
 def _table_events(
-    table: pa.Table, mapping: Mapping[str, str], event_types: Mapping[object, object] | None, unit: str, path: Path
+    table: pa.Table, mapping: Mapping[str, str], event_types: Mapping[Any, Any] | None, unit: str, path: Path
 ) -> pd.DataFrame:
     """The canonical events of an Arrow table whose columns ``mapping`` names."""
     if "event_type" in mapping:
@@ -623,7 +625,8 @@ def _event_codes(column: pa.Array | pa.ChunkedArray, mapping: EventTypeMap, path
         raise RecgymDataError(
             f"{path}: unknown event type {unknown[0]!r} in column {name!r} (known: {', '.join(map(repr, lookup))})"
         )
-    table = np.array([-1 if lookup[label] is None else int(lookup[label]) for label in labels], dtype=np.int8)
+    codes = [lookup[label] for label in labels]
+    table = np.array([-1 if code is None else int(code) for code in codes], dtype=np.int8)
     return table[_numpy(encoded.indices).astype(np.intp, copy=False)]
 
 

@@ -247,11 +247,11 @@ class SyntheticUserModel:
 
     def click_probabilities(self, history: Sequence[int]) -> np.ndarray:
         """Distribution of the next clicked item given the clicks so far, shape (n_items,), sums to 1."""
-        history = self._check_items(history)
+        clicks = self._check_items(history)
         config = self.config
-        if len(history) == 0:
+        if len(clicks) == 0:
             return self.base_weight.copy()
-        last = history[-1]
+        last = clicks[-1]
         probs = config.explore_prob * self.base_weight
         topic = self.topic_of[last]
         lo, hi = self._topic_bounds[topic], self._topic_bounds[topic + 1]
@@ -259,20 +259,18 @@ class SyntheticUserModel:
         probs[in_topic] += config.topic_prob * self.base_weight[in_topic] / self.base_weight[in_topic].sum()
         probs[last] += config.repeat_prob
         np.add.at(probs, self.neighbours[last], config.neighbour_prob * self.neighbour_probs[last])
-        np.add.at(probs, self.neighbours[history], config.recall_prob / len(history) * self.neighbour_probs[history])
+        np.add.at(probs, self.neighbours[clicks], config.recall_prob / len(clicks) * self.neighbour_probs[clicks])
         return probs
 
     def purchase_probabilities(self, history: Sequence[int]) -> np.ndarray:
         """For every item, the probability that a click on it right after ``history`` leads to its purchase."""
-        history = self._check_items(history)
-        earlier = np.bincount(history, minlength=self.config.n_items)
+        earlier = np.bincount(self._check_items(history), minlength=self.config.n_items)
         return self._purchase_probability(np.arange(self.config.n_items), earlier)
 
     def purchase_probability(self, history: Sequence[int], item: int) -> float:
         """Probability that a click on ``item`` right after ``history`` leads to its purchase (at checkout)."""
-        history = self._check_items(history)
-        item_array = self._check_items([item])
-        return float(self._purchase_probability(item_array, np.count_nonzero(history == item))[0])
+        earlier = np.count_nonzero(self._check_items(history) == item)
+        return float(self._purchase_probability(self._check_items([item]), np.asarray(earlier))[0])
 
     def chunks(self) -> Iterator[_Chunk]:
         """Sessions 0..n_sessions-1 in chunks; chunk k comes from its own sub-stream of the seed."""

@@ -11,6 +11,7 @@ from typing import Any
 
 import gymnasium as gym
 
+from recgym.datasets import load_dataset
 from recgym.envs.replay import RecReplayEnv
 
 __all__ = ["ENV_IDS", "REPLAY_ENTRY_POINT", "make_replay_env", "make_synthetic_env", "register_envs"]
@@ -23,7 +24,7 @@ ENV_IDS: dict[str, tuple[str, dict[str, Any]]] = {
     "RecReplay-RC15": (ENTRY_POINT, {"dataset": "rc15"}),
     "RecReplay-RetailRocket": (ENTRY_POINT, {"dataset": "retailrocket"}),
     "RecReplay-Synthetic": ("recgym.envs.registration:make_synthetic_env", {"dataset": "synthetic"}),
-    "RecOnline-Synthetic": ("recgym.envs.online:RecOnlineEnv", {}),  # a live user of the synthetic world
+    "RecOnline-Synthetic": ("recgym.envs.simulator:RecOnlineEnv", {}),  # a live user of the synthetic world
 }
 
 
@@ -41,10 +42,8 @@ _ENV_OPTIONS = ("split", "slate_size", "session_order", "max_sessions", "render_
 
 def make_replay_env(dataset: Any = "synthetic", **kwargs: Any) -> RecReplayEnv:
     """A RecReplayEnv of any ``load_dataset`` input, lists of files and {event type: files} included; the entry point
-    of the env spec a Minari export stores (``SessionDataset.to_minari``), so ``recover_environment()`` rebuilds it."""
+    of the env spec a Minari export stores (``recgym.to_minari``), so ``recover_environment()`` rebuilds it."""
     if isinstance(dataset, (list, tuple, dict)):
-        from recgym.datasets import load_dataset
-
         env_options = {name: kwargs.pop(name) for name in _ENV_OPTIONS if name in kwargs}
         return RecReplayEnv(load_dataset(dataset, **kwargs), **env_options)
     return RecReplayEnv(dataset, **kwargs)

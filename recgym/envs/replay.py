@@ -16,6 +16,7 @@ import numpy as np
 from gymnasium import spaces
 
 from recgym.data.transitions import rewards_from_events
+from recgym.datasets import load_dataset
 from recgym.envs.actions import check_slate
 
 __all__ = ["RecReplayEnv"]
@@ -105,9 +106,7 @@ class RecReplayEnv(gym.Env[np.ndarray, Any]):
         options: dict[str, Any],
     ) -> Any:
         if isinstance(dataset, (str, os.PathLike)):
-            from recgym.datasets import load_dataset
-
-            rewards = {name: value for name, value in (("reward_click", reward_click), ("reward_purchase", reward_purchase)) if value is not None}
+            rewards: dict[str, Any] = {name: value for name, value in (("reward_click", reward_click), ("reward_purchase", reward_purchase)) if value is not None}
             return load_dataset(dataset, data_dir=data_dir, state_size=state_size or 10, **rewards, **options)
         if data_dir is not None or options:
             raise ValueError(

@@ -62,5 +62,5 @@ def test_explicit_step_counts_that_do_not_fit_the_run_are_refused(name, field, v
 def test_check_budget_accepts_the_last_step_inside_the_run():
     check_budget(make_config("sa2c", switch_step=999), 1000)
     check_budget(make_config("dqn", n_items=10, target_update_interval=999), 1000)
-    with pytest.raises(InvalidOptionError, match="steps must be an integer >= 1"):
+    with pytest.raises(InvalidOptionError, match="steps must be a finite integer >= 1"):
         make_config("sasrec", steps=0)

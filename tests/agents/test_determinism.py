@@ -10,7 +10,7 @@ from d3rlpy.logging import NoopAdapterFactory
 
 import recgym
 from agents import make_config
-from recgym.evaluation import as_scorer
+from recgym.evaluation.offline import as_scorer
 
 AGENT_NAMES = ["sasrec", "sqn", "ac", "snqn", "sa2c", "co", "ccql", "ccql_ref", "cl4srec", "fmlp", "discrete_cql"]
 SWITCH = {"ac", "sa2c", "co", "ccql_ref"}

@@ -5,14 +5,14 @@ from __future__ import annotations
 import math
 
 import d3rlpy
-import recgym
-from recgym.evaluation import PopularityPolicy
 import numpy as np
 import pytest
 import torch
 
+import recgym
 from agents import SASRecEncoder, SASRecEncoderFactory
 from agents.encoders.sasrec import _LN_EPS
+from recgym.evaluation.offline import PopularityPolicy
 
 N_ITEMS, PAD = 30, 30
 

@@ -10,10 +10,10 @@ from d3rlpy.algos import DiscreteCQLConfig
 from agents import (
     AGENTS,
     ENCODERS,
+    PRESETS,
     CL4SRecConfig,
     FMLPEncoderFactory,
     GRU4RecEncoderFactory,
-    PRESETS,
     SA2CConfig,
     SASRecCCQLConfig,
     SASRecCOConfig,

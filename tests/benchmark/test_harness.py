@@ -14,9 +14,9 @@ from matplotlib.image import imread
 
 import recgym
 from recgym.benchmark import config_hash, run_benchmark, table_metrics
-from recgym.envs.online import UserSimulator
+from recgym.envs.simulator import UserSimulator
 from recgym.errors import RecgymError
-from recgym.online import OraclePolicy
+from recgym.evaluation.online import OraclePolicy
 
 SEEDS, STEPS, EVAL_EVERY, TOP_N = 2, 6, 2, 2
 AGENTS = {
@@ -92,7 +92,7 @@ def test_curves_have_one_row_per_trained_agent_seed_step_and_one_per_baseline_se
 
 
 def test_baselines_equal_their_direct_evaluation(finished, tiny_dataset):
-    from recgym.evaluation import PopularityPolicy
+    from recgym.evaluation.offline import PopularityPolicy
 
     expected = recgym.evaluate(PopularityPolicy(tiny_dataset), tiny_dataset, split="test")
     for result in run_results(finished.out_dir):
@@ -241,7 +241,7 @@ def test_a_users_own_algorithm_runs_from_a_module_spec(one_thread, tiny_dataset,
 
 
 def test_online_columns_equal_a_direct_online_evaluation(one_thread, tmp_path):
-    from recgym.evaluation import PopularityPolicy
+    from recgym.evaluation.offline import PopularityPolicy
 
     data = {"n_sessions": 300, "n_items": 50, "data_dir": tmp_path / "data"}
     result = run_benchmark(

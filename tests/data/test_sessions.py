@@ -12,6 +12,7 @@ from recgym.data.readers import read_retailrocket
 from recgym.data.sessions import split_sessions
 from recgym.errors import InvalidOptionError
 
+
 def brute_force_sessions(users: list[int], timestamps: list[int], gap_minutes: float) -> list[list[int]]:
     """Row indices of each session: per user in time order, a new session after every gap > gap_minutes."""
     sessions: list[list[int]] = []

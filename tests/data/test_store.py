@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import recgym.data.store as store
-from recgym.data.store import (
+import recgym.data.cache as store
+from recgym.data.cache import (
     MANIFEST_NAME,
     check_writable,
     file_fingerprint,
@@ -156,7 +156,7 @@ def test_file_fingerprint_changes_with_content(tmp_path: Path, monkeypatch: pyte
     path.write_bytes(b"b" * 1000)
     os.utime(path, ns=(first["mtime_ns"], first["mtime_ns"]))
     assert file_fingerprint(path) != first  # same size and mtime, other content
-    import recgym.data.store as store
+    import recgym.data.cache as store
 
     monkeypatch.setattr(store, "_FULL_HASH_LIMIT", 100)
     monkeypatch.setattr(store, "_BLOCK", 10)

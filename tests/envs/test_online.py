@@ -1,4 +1,4 @@
-"""recgym.envs.online: the choice model against the user model, the dataset's item ids, Gymnasium conventions."""
+"""recgym.envs.simulator: the choice model against the user model, the dataset's item ids, Gymnasium conventions."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import recgym
 from recgym.data.schema import EventType
 from recgym.data.synthetic import SyntheticConfig, SyntheticUserModel, generate_events
 from recgym.envs import RecOnlineEnv
-from recgym.envs.online import UserSimulator, _length_hazard
+from recgym.envs.simulator import UserSimulator, _length_hazard
 
 OPTIONS = {"n_sessions": 2000, "n_items": 400}
 SPARSE = {"n_sessions": 2000, "n_items": 3000, "popularity_exponent": 2.0}  # tail items never logged: ids differ
@@ -147,7 +147,7 @@ def test_same_seed_same_episodes_and_session_index(data_dir):
 
 def test_rewards_are_the_per_event_rewards(data_dir):
     env = RecOnlineEnv(slate_size=4, reward_click=0.5, reward_purchase=3.0, data_dir=data_dir, **OPTIONS)
-    oracle = recgym.online.OraclePolicy(env.simulator)
+    oracle = recgym.evaluation.OraclePolicy(env.simulator)
     observation, _ = env.reset(seed=0)
     total, clicks, purchases, from_slate = [], 0, 0, 0
     for _ in range(400):

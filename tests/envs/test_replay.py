@@ -14,8 +14,8 @@ from gymnasium.utils.env_checker import check_env
 import recgym
 from recgym.datasets import load_dataset
 from recgym.envs import RecReplayEnv
-from recgym.evaluation import PopularityPolicy
-from recgym.metrics import top_k
+from recgym.evaluation.offline import PopularityPolicy
+from recgym.ranking import top_k
 
 N_ITEMS = 400
 

@@ -229,7 +229,7 @@ def plot_results(out_dir: str | os.PathLike[str], *, band: Band = "ci") -> list[
     switch_steps = {label: step for label, a in agents.items() if (step := _switch_of(a)) is not None}
     baselines = [label for label, a in agents.items() if a.get("baseline")]
     figures = out_dir / "figures"
-    options = {"band": band, "switch_steps": switch_steps, "baselines": baselines}
+    options: dict[str, Any] = {"band": band, "switch_steps": switch_steps, "baselines": baselines}
     written = [
         *plot_curves(curves, VAL_PANELS, figures / "val_curves.png", title="validation", **options),
         *plot_curves(curves, TRAIN_PANELS, figures / "train_curves.png", title="training", **options),

@@ -1,6 +1,6 @@
 """Online evaluation: what a policy earns when its slates are shown to simulated users of the synthetic world.
 
-:func:`evaluate_online` runs many sessions of :class:`~recgym.envs.online.UserSimulator` at once (array operations
+:func:`evaluate_online` runs many sessions of :class:`~recgym.envs.simulator.UserSimulator` at once (array operations
 per step over all live sessions) with the same step as ``gym.make("RecOnline-Synthetic")``, so its session ``i`` of a
 seed is the env's i-th episode after ``reset(seed=seed)``. :class:`OraclePolicy` shows the model's own top-k.
 """
@@ -8,15 +8,16 @@ seed is the env's i-th episode after ``reset(seed=seed)``. :class:`OraclePolicy`
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+import torch
 
-from recgym.envs.online import UserSimulator
 from recgym.envs.registration import SYNTHETIC_SESSIONS
-
-if TYPE_CHECKING:
-    import torch
+from recgym.envs.simulator import UserSimulator
+from recgym.evaluation.offline import SCORE_BATCH_FLOATS
+from recgym.evaluation.scoring import as_scorer, check_compatible
+from recgym.ranking import top_k
 
 __all__ = ["OraclePolicy", "evaluate_online"]
 
@@ -51,9 +52,9 @@ def evaluate_online(
 ) -> dict[str, float]:
     """Simulate sessions ``0..n_sessions-1`` of stream ``seed`` with ``policy``'s top-``slate_size`` as the slate.
 
-    ``policy``: anything :func:`recgym.evaluate` accepts (ranked by :func:`recgym.metrics.top_k`), or None to show
+    ``policy``: anything :func:`recgym.evaluate` accepts (ranked by :func:`recgym.evaluation.metrics.top_k`), or None to show
     nothing (the generator's own sessions). ``options``: those of ``gym.make("RecOnline-Synthetic", ...)``, i.e. of
-    :class:`~recgym.envs.online.UserSimulator`, except that the logged sessions that fix the item index are
+    :class:`~recgym.envs.simulator.UserSimulator`, except that the logged sessions that fix the item index are
     ``log_sessions`` (the ``n_sessions`` of ``load_dataset("synthetic", ...)``; 20,000 as RecReplay-Synthetic).
     A model trained for another dataset than the world's is refused, as by :func:`recgym.evaluate`
     (``allow_transfer``).
@@ -68,8 +69,6 @@ def evaluate_online(
             raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     simulator = UserSimulator(n_sessions=log_sessions, **options)
     if policy is not None:
-        from recgym.scoring import check_compatible
-
         check_compatible(policy, simulator.dataset, allow_transfer=allow_transfer)
     recommend = _recommender(policy, simulator.n_items, min(slate_size, simulator.n_items), device)
     returns, clicks, purchases, slate_clicks = (np.zeros(n_sessions) for _ in range(4))
@@ -102,11 +101,6 @@ def _recommender(policy: Any, n_items: int, k: int, device: Any):
     """``observations (B, L) -> slates (B, k)``: the policy's top-k of each distinct state, or empty slates for None."""
     if policy is None:
         return lambda observations: np.full((len(observations), 0), n_items, dtype=np.int64)
-    import torch
-
-    from recgym.evaluation import SCORE_BATCH_FLOATS, as_scorer
-    from recgym.metrics import top_k
-
     scorer = as_scorer(policy)
     batch_size = max(1, SCORE_BATCH_FLOATS // n_items)
 

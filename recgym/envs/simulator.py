@@ -31,6 +31,7 @@ import numpy as np
 from gymnasium import spaces
 
 from recgym.data.synthetic import MIN_CLICKS, SyntheticConfig, SyntheticUserModel
+from recgym.datasets import load_dataset
 from recgym.envs.actions import check_slate
 from recgym.envs.registration import SYNTHETIC_SESSIONS
 
@@ -133,8 +134,6 @@ class UserSimulator:
         position_exponent: float = 1.0,
         **options: Any,
     ) -> None:
-        from recgym.datasets import load_dataset
-
         for name, value in (("slate_attention", slate_attention), ("position_exponent", position_exponent)):
             if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0 <= value < np.inf:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")

@@ -19,7 +19,7 @@ the algorithm would recommend, ``algo.predict(obs)``. The rules, tried in this o
 
 A d3rlpy algorithm that matches none of them is refused with an error saying what to provide: a rule of a parent
 class is never applied to a subclass, whose ``predict`` may differ. Ties go to the lower item id everywhere
-(:func:`recgym.metrics.top_k`), as torch's argmax does, so the top-1 item equals ``predict`` exactly.
+(:func:`recgym.evaluation.metrics.top_k`), as torch's argmax does, so the top-1 item equals ``predict`` exactly.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from d3rlpy.base import LearnableBase
 from d3rlpy.constants import ActionSpace
 
 from recgym.contract import DatasetContract, contract_of
-from recgym.metrics import top_k
+from recgym.ranking import top_k
 
 __all__ = [
     "PopularityPolicy",
@@ -112,7 +112,7 @@ def as_scorer(policy: Any) -> Scorer:
         raise TypeError(
             f"recgym has no scoring rule for {type(policy).__name__}: give it a method scores(obs) -> (B, n_items) "
             "whose argmax is its predict(obs), or register one with "
-            f"recgym.evaluation.register_scorer({type(policy).__name__}, rule)"
+            f"recgym.register_scorer({type(policy).__name__}, rule)"
         )
     if callable(policy):
         return _to_tensor(policy)

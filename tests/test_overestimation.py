@@ -1,4 +1,4 @@
-"""Overestimation monitoring (recgym/q_bias.py) against hand-computed discounted returns."""
+"""Overestimation monitoring (recgym/evaluation/overestimation.py) against hand-computed discounted returns."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from d3rlpy.logging import NoopAdapterFactory
 
-import recgym.q_bias
+import recgym.evaluation.overestimation
 from agents import make_config
 from recgym.data.schema import EventType
 from recgym.data.transitions import build_split
-from recgym.q_bias import discounted_returns, q_bias
+from recgym.evaluation.overestimation import discounted_returns, q_bias
 
 CLICK, PURCHASE = int(EventType.CLICK), int(EventType.PURCHASE)
 
@@ -79,7 +79,7 @@ def test_q_bias_is_mean_q_minus_mean_discounted_return(monkeypatch) -> None:
 
     algo = SimpleNamespace(impl=StubImpl(), config=SimpleNamespace(gamma=0.5))
     algo.predict_value = predict_value
-    monkeypatch.setattr(recgym.q_bias, "_SCORE_BUDGET", 8)  # 8 // 4 items = 2 rows per call
+    monkeypatch.setattr(recgym.evaluation.overestimation, "_SCORE_BUDGET", 8)  # 8 // 4 items = 2 rows per call
     result = q_bias(algo, ToyDataset())
     assert calls == [2, 2, 1]
     assert result["q_mean"] == pytest.approx(1.12)
@@ -109,7 +109,7 @@ def test_q_bias_of_a_trained_agent_uses_its_q_head_and_gamma() -> None:
 
 def test_has_q_function_by_algorithm() -> None:
     """Q-learning agents and d3rlpy's Q algorithms have one; SASRec-style CE agents and behaviour cloning do not."""
-    from recgym.q_bias import has_q_function
+    from recgym.evaluation.overestimation import has_q_function
 
     expected = {"sqn": True, "ccql": True, "dqn": True, "discrete_sac": True, "sasrec": False, "discrete_bc": False}
     for name, has_q in expected.items():

@@ -1,8 +1,8 @@
 """Offline evaluation of a recommendation policy on the logged events of a split (reference protocol, §5).
 
 Every row of ``dataset.split(split)`` is one evaluation event: the policy scores the full catalogue from the
-observation by its family's rule (:mod:`recgym.scoring`), and the logged item is looked up in its top-k
-(:mod:`recgym.metrics`, one tie rule everywhere). Scoring is batched on the policy's device; nothing loops over
+observation by its family's rule (:mod:`recgym.evaluation.scoring`), and the logged item is looked up in its top-k
+(:func:`recgym.ranking.top_k`, one tie rule everywhere). Scoring is batched on the policy's device; nothing loops over
 items or events in Python.
 """
 
@@ -17,8 +17,16 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from recgym.metrics import RankCounts, slate_ranks, top_k
-from recgym.scoring import PopularityPolicy, RandomPolicy, as_scorer, check_compatible, recommend, register_scorer
+from recgym.evaluation.metrics import RankCounts
+from recgym.evaluation.scoring import (
+    PopularityPolicy,
+    RandomPolicy,
+    as_scorer,
+    check_compatible,
+    recommend,
+    register_scorer,
+)
+from recgym.ranking import slate_ranks, top_k
 
 __all__ = [
     "MetricEvaluator",

@@ -151,7 +151,7 @@ def write_cache(
         for group, members in groups.items():
             if any(array.dtype == object for array in members.values()):
                 raise TypeError(f"cache group {group!r} holds an object array; only numeric arrays are stored")
-            np.savez(temporary / f"{group}.npz", **members)
+            np.savez(temporary / f"{group}.npz", allow_pickle=False, **members)
             arrays[group] = {name: _describe(array) for name, array in members.items()}
         stored_stats = json.loads(json.dumps(dict(stats)))
         manifest = {
