@@ -7,7 +7,7 @@ import_gym_quietly()  # before d3rlpy: no "Gym has been unmaintained" notice on 
 from agents.ccql import SASRecCCQLConfig
 from agents.cl4srec import CL4SRecConfig
 from agents.co import SASRecCOConfig
-from agents.encoders import (  # noqa: E402
+from agents.encoders import (
     ENCODERS,
     CaserEncoderFactory,
     FMLPEncoderFactory,

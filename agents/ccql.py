@@ -7,7 +7,6 @@ reference script's two-phase schedule, agent name ``ccql_ref`` (docs/compat.md, 
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
 
 from d3rlpy.base import DeviceArg, register_learnable
 
@@ -40,8 +39,10 @@ class SASRecCCQLConfig(SASRecCOConfig):
 
     Args:
         batch_size, gamma, optim_factory, encoder_factory, score_head, clip_grad_norm, seed, log_every,
-        fused_heads, sampled_softmax, sampled_proposal, autocast_dtype, td_weight, actor_weight,
-        contrastive_weight, contrastive_temperature, augmentation: as :class:`agents.SASRecCOConfig`.
+        fused_heads, sampled_softmax, sampled_proposal, autocast_dtype, td_weight, contrastive_weight,
+        contrastive_temperature, augmentation: as :class:`agents.SASRecCOConfig`.
+        actor_weight: the phase-2 weight rule, used only with a switch (``ccql_ref`` sets ``"batch_mean"``); the
+            default ``"per_sample"`` is the one every recorded ``ccql`` run has, so their config hashes hold.
         learning_rate: Adam learning rate (of phase 1 when there is a switch).
         learning_rate_2: learning rate of the fresh phase-2 optimisers.
         switch_step: first gradient step of the Q-weighted CE phase (None: no switch, the paper's Eq. 4).
@@ -56,8 +57,9 @@ class SASRecCCQLConfig(SASRecCOConfig):
 
     learning_rate: float = 0.005
     learning_rate_2: float = 0.001
-    switch_step: Optional[int] = None
-    clip_grad_value: Optional[float] = 1.0
+    switch_step: int | None = None
+    actor_weight: str = "per_sample"
+    clip_grad_value: float | None = 1.0
     cql_alpha: float = 0.01
     cql_temperature: float = 0.5
     negative_td: bool = False

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
 
 from d3rlpy.base import DeviceArg, register_learnable
 
 from agents.double_q import DoubleQConfig, DoubleQImpl, LossTerms, SASRecAlgoBase, UpdateStep
 from agents.losses import info_nce
+from recgym.errors import InvalidOptionError
 
 __all__ = ["SASRecCO", "SASRecCOConfig", "SASRecCOImpl"]
 
@@ -32,7 +32,9 @@ class SASRecCOConfig(DoubleQConfig):
     Args:
         batch_size, gamma, learning_rate, optim_factory, encoder_factory, score_head, clip_grad_norm, clip_grad_value,
         seed, log_every, fused_heads, sampled_softmax, sampled_proposal, autocast_dtype, td_weight, learning_rate_2,
-        actor_weight, n_negatives, sampled_q_targets: as :class:`agents.SQNConfig`.
+        n_negatives, sampled_q_targets: as :class:`agents.SQNConfig`.
+        actor_weight: the phase-2 weight rule, default ``"batch_mean"`` (the ``co`` preset's, see
+            :data:`agents.presets.PHASE2_WEIGHT`).
         switch_step: first gradient step of the Q-weighted CE phase (None: no switch).
         contrastive_weight: λ_co.
         contrastive_temperature: τ_c of the NT-Xent.
@@ -40,7 +42,8 @@ class SASRecCOConfig(DoubleQConfig):
     """
 
     learning_rate_2: float = 0.01
-    switch_step: Optional[int] = 30000
+    switch_step: int | None = 30000
+    actor_weight: str = "batch_mean"
     contrastive_weight: float = 1.0
     contrastive_temperature: float = 0.07
     augmentation: str = "permutation"
@@ -48,7 +51,7 @@ class SASRecCOConfig(DoubleQConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.augmentation not in AUGMENTATIONS:
-            raise ValueError(f"augmentation must be one of {AUGMENTATIONS}, got {self.augmentation!r}")
+            raise InvalidOptionError(f"augmentation must be one of {AUGMENTATIONS}, got {self.augmentation!r}")
 
     def create(self, device: DeviceArg = False, enable_ddp: bool = False) -> SASRecCO:
         return SASRecCO(self, device, enable_ddp)

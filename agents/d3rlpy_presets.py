@@ -61,7 +61,12 @@ ENCODER_FIELDS = ("encoder_factory", "actor_encoder_factory", "critic_encoder_fa
 
 
 def for_recommendation(
-    config: LearnableConfig, n_items: int, encoder: str | None = None, *, steps: int | None = None, **encoder_options: Any
+    config: LearnableConfig,
+    n_items: int,
+    encoder: str | None = None,
+    *,
+    steps: int | None = None,
+    **encoder_options: Any,
 ) -> LearnableConfig:
     """A copy of ``config`` with item encoders (and, for d3rlpy's algorithms, the preset) on default fields.
 

@@ -13,9 +13,10 @@ target. Bootstrap values come from both networks in eval mode (no dropout) witho
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
-from typing import Any, Callable, ClassVar, Generator, Iterable, Iterator, Optional, Union, cast
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import torch
@@ -40,6 +41,7 @@ from agents.losses import ACTOR_WEIGHTS, apply_actor_weight, cross_entropy, nega
 from agents.negatives import sample_negatives
 from agents.sampled_softmax import PROPOSALS, draw_sampled_negatives, log_proposal, sampled_cross_entropy, sampled_max
 from agents.step_log import StepLog
+from agents.step_switches import step_switch
 from agents.validation import check_config
 from recgym.contract import bind_contract, contract_of
 from recgym.errors import InvalidOptionError
@@ -58,7 +60,7 @@ __all__ = [
     "UpdateStep",
 ]
 
-Observations = Union[np.ndarray, torch.Tensor]
+Observations = np.ndarray | torch.Tensor
 
 COIN_BLOCK = 1024
 """Coins of the random-swap double Q drawn per host call."""
@@ -134,11 +136,11 @@ class SASRecModules(Modules):
     """Networks and optimisers saved by d3rlpy's checkpointer; network2 and the phase-2 optimisers are optional."""
 
     network1: SASRecNetwork
-    network2: Optional[SASRecNetwork]
+    network2: SASRecNetwork | None
     optim1: OptimizerWrapper
-    optim2: Optional[OptimizerWrapper]
-    optim1_phase2: Optional[OptimizerWrapper]
-    optim2_phase2: Optional[OptimizerWrapper]
+    optim2: OptimizerWrapper | None
+    optim1_phase2: OptimizerWrapper | None
+    optim2_phase2: OptimizerWrapper | None
 
 
 @dataclasses.dataclass()
@@ -151,26 +153,24 @@ class SASRecBaseConfig(LearnableConfig):
     optim_factory: OptimizerFactory = _fused_adam_field()
     encoder_factory: EncoderFactory = _sasrec_encoder_field()
     score_head: str = "ce"
-    clip_grad_norm: Optional[float] = None
-    clip_grad_value: Optional[float] = None
-    seed: Optional[int] = None
-    log_every: int = 1
-    fused_heads: bool = False
-    sampled_softmax: Optional[int] = None
-    sampled_proposal: str = "uniform"
-    autocast_dtype: Optional[str] = None
+    clip_grad_norm: float | None = None
+    clip_grad_value: float | None = None
+    seed: int | None = None
+    # how a step runs, not what it learns (agents.step_switches)
+    log_every: int = step_switch(1, same_numbers=True)
+    fused_heads: bool = step_switch(True, before=False)
+    sampled_softmax: int | None = step_switch(None)
+    sampled_proposal: str = step_switch("uniform")
+    autocast_dtype: str | None = step_switch(None)
 
     def __post_init__(self) -> None:
+        check_config(self)  # the numbers: one validator, agents.validation
         if self.score_head not in ("ce", "q"):
-            raise ValueError(f"score_head must be 'ce' or 'q', got {self.score_head!r}")
-        if self.sampled_softmax is not None and self.sampled_softmax < 1:
-            raise ValueError(f"sampled_softmax must be None (full softmax) or >= 1, got {self.sampled_softmax}")
+            raise InvalidOptionError(f"score_head must be 'ce' or 'q', got {self.score_head!r}")
         if self.sampled_proposal not in PROPOSALS:
-            raise ValueError(f"sampled_proposal must be one of {PROPOSALS}, got {self.sampled_proposal!r}")
-        if self.log_every < 1:
-            raise ValueError(f"log_every must be >= 1, got {self.log_every}")
+            raise InvalidOptionError(f"sampled_proposal must be one of {PROPOSALS}, got {self.sampled_proposal!r}")
         if self.autocast_dtype not in AUTOCAST_DTYPES:
-            raise ValueError(f"autocast_dtype must be one of {AUTOCAST_DTYPES}, got {self.autocast_dtype!r}")
+            raise InvalidOptionError(f"autocast_dtype must be one of {AUTOCAST_DTYPES}, got {self.autocast_dtype!r}")
 
 
 @dataclasses.dataclass()
@@ -178,18 +178,16 @@ class DoubleQConfig(SASRecBaseConfig):
     """Fields shared by the two-network agents (the agent configs document them)."""
 
     td_weight: float = 1.0
-    switch_step: Optional[int] = None
+    switch_step: int | None = None
     learning_rate_2: float = 0.001
     actor_weight: str = "per_sample"
     n_negatives: int = 10
-    sampled_q_targets: Optional[int] = None
+    sampled_q_targets: int | None = step_switch(None)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.actor_weight not in ACTOR_WEIGHTS:
-            raise ValueError(f"actor_weight must be one of {ACTOR_WEIGHTS}, got {self.actor_weight!r}")
-        if self.sampled_q_targets is not None and self.sampled_q_targets < 1:
-            raise ValueError(f"sampled_q_targets must be None (whole catalogue) or >= 1, got {self.sampled_q_targets}")
+            raise InvalidOptionError(f"actor_weight must be one of {ACTOR_WEIGHTS}, got {self.actor_weight!r}")
 
 
 class UpdateStep:
@@ -199,7 +197,7 @@ class UpdateStep:
     in eval mode without gradient.
     """
 
-    def __init__(self, impl: SASRecImpl, batch: TorchMiniBatch, main: SASRecNetwork, target: Optional[SASRecNetwork]):
+    def __init__(self, impl: SASRecImpl, batch: TorchMiniBatch, main: SASRecNetwork, target: SASRecNetwork | None):
         self.impl = impl
         self.batch = batch
         self.main = main
@@ -346,7 +344,7 @@ class SASRecImpl(QLearningAlgoImplBase):
         self.candidate_generator = torch.Generator(device=device).manual_seed(seed + 2)
         self._log = StepLog(config.log_every)
         self._compiled: dict[nn.Module, Callable[[torch.Tensor], torch.Tensor]] = {}
-        self._log_proposal: Optional[torch.Tensor] = None
+        self._log_proposal: torch.Tensor | None = None
         if config.log_every > 1:
             for optim in (modules.optim1, modules.optim2, modules.optim1_phase2, modules.optim2_phase2):
                 if optim is not None and not optim.optim.defaults.get("fused"):
@@ -364,7 +362,7 @@ class SASRecImpl(QLearningAlgoImplBase):
         return self._config.fused_heads
 
     @property
-    def sampled_softmax(self) -> Optional[int]:
+    def sampled_softmax(self) -> int | None:
         return self._config.sampled_softmax
 
     @property
@@ -506,7 +504,7 @@ class DoubleQImpl(SASRecImpl):
         return self._config.n_negatives
 
     @property
-    def sampled_q_targets(self) -> Optional[int]:
+    def sampled_q_targets(self) -> int | None:
         return self._config.sampled_q_targets
 
     def draw_main(self) -> int:
@@ -574,7 +572,7 @@ class SASRecAlgoBase(QLearningAlgoBase[SASRecImpl, SASRecBaseConfig]):
             self._create_network(factory, observation_shape, action_size, double_q) for _ in range(1 + double_q)
         ]
 
-        def optimizers(learning_rate: float) -> list[Optional[OptimizerWrapper]]:
+        def optimizers(learning_rate: float) -> list[OptimizerWrapper | None]:
             made = [config.optim_factory.create(n.named_modules(), lr=learning_rate, compiled=False) for n in networks]
             return made + [None] * (2 - len(made))
 

@@ -78,9 +78,20 @@ per-sample Q̂ and Q̂ clipped at 0 by docs/results/README.md#actor-weight (best
 ENCODER: dict[str, Any] = {"hidden_size": 64, "n_blocks": 1, "n_heads": 1, "dropout": 0.1}
 
 CCQL_RC15: dict[str, Any] = {
-    **ENCODER, "batch_size": 256, "gamma": 0.5, "learning_rate": 0.005, "switch_step": None, "td_weight": 1.0,
-    "n_negatives": 10, "cql_alpha": 0.01, "cql_temperature": 0.5, "contrastive_weight": 1.0,
-    "contrastive_temperature": 0.07, "augmentation": "permutation", "negative_td": False, "reward_negative": -1.0,
+    **ENCODER,
+    "batch_size": 256,
+    "gamma": 0.5,
+    "learning_rate": 0.005,
+    "switch_step": None,
+    "td_weight": 1.0,
+    "n_negatives": 10,
+    "cql_alpha": 0.01,
+    "cql_temperature": 0.5,
+    "contrastive_weight": 1.0,
+    "contrastive_temperature": 0.07,
+    "augmentation": "permutation",
+    "negative_td": False,
+    "reward_negative": -1.0,
     "clip_grad_value": 1.0,
 }
 CCQL_RETAILROCKET: dict[str, Any] = {**CCQL_RC15, "batch_size": 512, "learning_rate": 0.01, "reward_negative": -3.0}
@@ -89,28 +100,62 @@ RC15: dict[str, dict[str, Any]] = {
     "sasrec": {**ENCODER, "batch_size": 256, "learning_rate": 0.01},
     "sqn": {**ENCODER, "batch_size": 256, "gamma": 0.5, "learning_rate": 0.01, "td_weight": 1.0},
     "ac": {
-        **ENCODER, "batch_size": 256, "gamma": 0.5, "learning_rate": 0.01, "learning_rate_2": 0.01,
-        "switch_step": 30000, "td_weight": 1.0, "actor_weight": PHASE2_WEIGHT,
+        **ENCODER,
+        "batch_size": 256,
+        "gamma": 0.5,
+        "learning_rate": 0.01,
+        "learning_rate_2": 0.01,
+        "switch_step": 30000,
+        "td_weight": 1.0,
+        "actor_weight": PHASE2_WEIGHT,
     },
     "snqn": {
-        **ENCODER, "batch_size": 256, "gamma": 0.5, "learning_rate": 0.01, "td_weight": 1.0,
-        "n_negatives": 10, "reward_negative": 0.0,
+        **ENCODER,
+        "batch_size": 256,
+        "gamma": 0.5,
+        "learning_rate": 0.01,
+        "td_weight": 1.0,
+        "n_negatives": 10,
+        "reward_negative": 0.0,
     },
     "sa2c": {
-        **ENCODER, "batch_size": 256, "gamma": 0.5, "learning_rate": 0.01, "learning_rate_2": 0.001,
-        "switch_step": 15000, "td_weight": 1.0, "n_negatives": 10, "reward_negative": 0.0,
-        "advantage_clip_min": 0.0, "advantage_clip_max": 10.0, "propensity_smooth": 0.0,
+        **ENCODER,
+        "batch_size": 256,
+        "gamma": 0.5,
+        "learning_rate": 0.01,
+        "learning_rate_2": 0.001,
+        "switch_step": 15000,
+        "td_weight": 1.0,
+        "n_negatives": 10,
+        "reward_negative": 0.0,
+        "advantage_clip_min": 0.0,
+        "advantage_clip_max": 10.0,
+        "propensity_smooth": 0.0,
     },
     "co": {
-        **ENCODER, "batch_size": 256, "gamma": 0.5, "learning_rate": 0.01, "learning_rate_2": 0.01,
-        "switch_step": 30000, "td_weight": 1.0, "contrastive_weight": 1.0, "contrastive_temperature": 0.07,
-        "augmentation": "permutation", "actor_weight": PHASE2_WEIGHT,
+        **ENCODER,
+        "batch_size": 256,
+        "gamma": 0.5,
+        "learning_rate": 0.01,
+        "learning_rate_2": 0.01,
+        "switch_step": 30000,
+        "td_weight": 1.0,
+        "contrastive_weight": 1.0,
+        "contrastive_temperature": 0.07,
+        "augmentation": "permutation",
+        "actor_weight": PHASE2_WEIGHT,
     },
     "ccql": CCQL_RC15,
     "ccql_ref": {**CCQL_RC15, "switch_step": 15000, "learning_rate_2": 0.001, "actor_weight": PHASE2_WEIGHT},
     "cl4srec": {
-        **ENCODER, "batch_size": 256, "learning_rate": 0.01, "contrastive_weight": 0.1, "contrastive_temperature": 0.07,
-        "crop_ratio": 0.6, "mask_prob": 0.3, "reorder_ratio": 0.6,
+        **ENCODER,
+        "batch_size": 256,
+        "learning_rate": 0.01,
+        "contrastive_weight": 0.1,
+        "contrastive_temperature": 0.07,
+        "crop_ratio": 0.6,
+        "mask_prob": 0.3,
+        "reorder_ratio": 0.6,
     },
     "fmlp": {"encoder": "fmlp", "batch_size": 256, "learning_rate": 0.001},
 }
@@ -129,7 +174,9 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {"rc15": RC15, "retailrocket": R
 _ENCODER_FIELDS = frozenset(field.name for factory in ENCODERS.values() for field in dataclasses.fields(factory))
 
 
-def make_config(name: str, dataset: str = "synthetic", *, steps: int | None = None, **overrides: Any) -> LearnableConfig:
+def make_config(
+    name: str, dataset: str = "synthetic", *, steps: int | None = None, **overrides: Any
+) -> LearnableConfig:
     """The config of agent ``name`` from the ``dataset`` preset, with ``overrides`` applied.
 
     Override keys are config fields, ``encoder`` (a backbone name of :data:`agents.encoders.ENCODERS`) or encoder

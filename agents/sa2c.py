@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
 
 import numpy as np
 import torch
@@ -14,11 +13,12 @@ from dataclasses_json import config as json_config
 from agents.double_q import SASRecAlgoBase, SASRecModules, UpdateStep
 from agents.losses import advantage_weights, propensity_weights
 from agents.snqn import SNQNConfig, SNQNImpl
+from recgym.errors import InvalidOptionError
 
 __all__ = ["SA2C", "SA2CConfig"]
 
 
-def _optional_array_field() -> Optional[NDArray]:
+def _optional_array_field() -> NDArray | None:
     """An optional numpy field that serialises None (d3rlpy's own optional numpy field cannot)."""
     return dataclasses.field(
         default=None,
@@ -60,16 +60,18 @@ class SA2CConfig(SNQNConfig):
             (e.g. ``SessionDataset.item_popularity``); required when η > 0.
     """
 
-    switch_step: Optional[int] = 15000
-    advantage_clip_min: Optional[float] = 0.0
+    switch_step: int | None = 15000
+    advantage_clip_min: float | None = 0.0
     advantage_clip_max: float = 10.0
     propensity_smooth: float = 0.0
-    behaviour_probs: Optional[NDArray] = _optional_array_field()
+    behaviour_probs: NDArray | None = _optional_array_field()
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.propensity_smooth > 0 and self.behaviour_probs is None:
-            raise ValueError("SA2CConfig: propensity_smooth > 0 needs behaviour_probs (e.g. dataset.item_popularity)")
+            raise InvalidOptionError(
+                "SA2CConfig: propensity_smooth > 0 needs behaviour_probs (e.g. dataset.item_popularity)"
+            )
 
     def create(self, device: DeviceArg = False, enable_ddp: bool = False) -> SA2C:
         return SA2C(self, device, enable_ddp)

@@ -14,6 +14,8 @@ import math
 
 import torch
 
+from recgym.checks import check_number
+
 __all__ = ["StepLog"]
 
 
@@ -21,8 +23,7 @@ class StepLog:
     """Device-side sums of named scalars over windows of ``every`` steps (``every=1``: read every step)."""
 
     def __init__(self, every: int):
-        if every < 1:
-            raise ValueError(f"log_every must be >= 1, got {every}")
+        check_number("log_every", every, at_least=1, integer=True)
         self.every = every
         self._sums: dict[str, torch.Tensor] = {}
         self._counts: dict[str, int] = {}

@@ -228,8 +228,13 @@ def peak_rss(n_items: int, batch_size: int, threads: int) -> tuple[float, float]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=10, help="timed updates per agent (after 3 warm-up updates), "
-                        "each followed by one timing of its roofline and of its heads")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=10,
+        help="timed updates per agent (after 3 warm-up updates), "
+        "each followed by one timing of its roofline and of its heads",
+    )
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--n-items", type=int, default=RC15_ITEMS)
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1: stable timings)")
@@ -237,8 +242,12 @@ def main() -> None:
     parser.add_argument("--agents", default=default_agents, help=f"comma-separated subset of {list(MATMULS)}")
     others = [name for name in ENCODERS if name != "sasrec"]
     parser.add_argument("--encoders", default=",".join(others), help=f"steps/s columns for these of {others} ('' none)")
-    parser.add_argument("--profile", type=int, default=0, help="after each row, print torch.profiler's busiest ops "
-                        "over this many more updates")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        help="after each row, print torch.profiler's busiest ops over this many more updates",
+    )
     parser.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -249,8 +258,10 @@ def main() -> None:
 
     rng = np.random.default_rng(0)
     batches = [random_batch(args.n_items, args.batch_size, rng) for _ in range(4)]
-    print(f"n_items={args.n_items} batch={args.batch_size} hidden={HIDDEN} state={STATE_SIZE} "
-          f"threads={args.threads} torch={torch.__version__}")
+    print(
+        f"n_items={args.n_items} batch={args.batch_size} hidden={HIDDEN} state={STATE_SIZE} "
+        f"threads={args.threads} torch={torch.__version__}"
+    )
     encoders = [name for name in args.encoders.split(",") if name]
     print(
         f"{'agent':<22}{'steps/s':>9}{'ms/step':>9}{'roofline ms':>13}{'ratio':>7}{'heads ms':>10}{'ratio':>7}"

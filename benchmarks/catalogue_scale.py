@@ -81,8 +81,10 @@ def main() -> None:
         agent, head, n_items, steps, limit = args.child
         child(agent, head, int(n_items), int(steps), float(limit))
         return
-    print(f"batch=256 hidden=64 state={STATE_SIZE} threads=1 steps={args.steps} limit={args.limit_gib:g} GiB "
-          f"torch={torch.__version__}")
+    print(
+        f"batch=256 hidden=64 state={STATE_SIZE} threads=1 steps={args.steps} limit={args.limit_gib:g} GiB "
+        f"torch={torch.__version__}"
+    )
     print(f"{'agent':<8}{'head':<10}{'items':>11}{'ms/step':>11}{'peak RSS GiB':>14}")
     for n_items in (int(n) for n in args.items.split(",")):
         for agent in args.agents.split(","):

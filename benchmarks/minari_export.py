@@ -30,7 +30,9 @@ def main() -> None:
 
         dataset = load_dataset("synthetic", data_dir=folder, n_sessions=args.n_sessions)
         train = dataset.split("train")
-        print(f"synthetic n_sessions={args.n_sessions}: train {train.n_sessions:,} episodes, {train.n_transitions:,} steps")
+        print(
+            f"synthetic n_sessions={args.n_sessions}: train {train.n_sessions:,} episodes, {train.n_transitions:,} steps"
+        )
         print("| format | seconds | MB on disk | files |\n|---|---|---|---|")
         for data_format in args.formats.split(","):
             started = time.perf_counter()
@@ -38,7 +40,9 @@ def main() -> None:
                 warnings.simplefilter("ignore")
                 to_minari(dataset, f"recgym/export-{data_format}-v0", "train", data_format=data_format, author="bench")
             seconds = time.perf_counter() - started
-            files = [p for p in (Path(folder) / "minari" / "recgym" / f"export-{data_format}-v0").rglob("*") if p.is_file()]
+            files = [
+                p for p in (Path(folder) / "minari" / "recgym" / f"export-{data_format}-v0").rglob("*") if p.is_file()
+            ]
             size = sum(p.stat().st_size for p in files) / 1e6
             print(f"| {data_format} | {seconds:.1f} | {size:.1f} | {len(files):,} |", flush=True)
         floor = Path(folder) / "floor.hdf5"

@@ -53,7 +53,9 @@ def main() -> None:
         f"synthetic, {dataset.n_items:,} items (log of {LOG_SESSIONS:,} sessions; dataset + world ready in "
         f"{setup_s:.1f} s); slate {args.slate_size}; torch threads {torch.get_num_threads()}"
     )
-    print(f"{'what':<36} {'sessions':>8} {'steps':>8} {'seconds':>8} {'sessions/s':>11} {'steps/s':>9} {'x evaluate':>10}")
+    print(
+        f"{'what':<36} {'sessions':>8} {'steps':>8} {'seconds':>8} {'sessions/s':>11} {'steps/s':>9} {'x evaluate':>10}"
+    )
     for label, seconds, sessions, steps in rows:
         rates = f"{sessions / seconds:11,.0f} {steps / seconds:9,.0f} {seconds / offline_s:10.2f}"
         print(f"{label:<36} {sessions:8,} {steps:8,} {seconds:8.2f} {rates}")

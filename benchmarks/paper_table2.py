@@ -1,4 +1,4 @@
-"""The README's Table-2 layout from benchmark folders: each backbone with and without AC, then the other agents.
+"""The Table-2 layout of docs/studies.md from benchmark folders: each backbone with and without AC, then the other agents.
 
     .venv/bin/python benchmarks/paper_table2.py docs/results/table2-synthetic docs/results/table2-rc15-clicks
 
@@ -49,7 +49,9 @@ def main() -> None:
         for runs in logs.values():
             rows = runs[runs["agent"] == label]
             seeds.add(len(rows))
-            cells += [f"{rows[m].mean():.1f}" if m == "reward@20" else f"{rows[m].mean():.3f}" for m in metrics_of(runs)]
+            cells += [
+                f"{rows[m].mean():.1f}" if m == "reward@20" else f"{rows[m].mean():.3f}" for m in metrics_of(runs)
+            ]
         print(f"| {label} | {'/'.join(str(n) for n in sorted(seeds))} | " + " | ".join(cells) + " |")
     print()
     for name, runs in logs.items():
@@ -59,7 +61,8 @@ def main() -> None:
             print(f"{name}, {METRICS[metric]}, AC − plain (mean [95% Welch CI], p):")
             for backbone, (plain, ac) in PAIRS.items():
                 d = welch_difference(
-                    runs.loc[runs["agent"] == ac, metric].to_numpy(), runs.loc[runs["agent"] == plain, metric].to_numpy()
+                    runs.loc[runs["agent"] == ac, metric].to_numpy(),
+                    runs.loc[runs["agent"] == plain, metric].to_numpy(),
                 )
                 f = ".1f" if metric == "reward@20" else ".3f"
                 print(f"  {backbone}: {d.estimate:+{f}} [{d.low:+{f}}, {d.high:+{f}}] p={d.p_value:.2g}")

@@ -62,14 +62,18 @@ def main() -> None:
             )  # fmt: skip
             started = time.perf_counter()
             path = write_otto_file(folder / "train.jsonl", config, seed=0, progress=False)
-            print(f"file: {config.n_sessions:,} sessions, {config.n_items:,} items, "
-                  f"{path.stat().st_size / 2**30:.2f} GiB; written in {time.perf_counter() - started:.1f} s")
+            print(
+                f"file: {config.n_sessions:,} sessions, {config.n_items:,} items, "
+                f"{path.stat().st_size / 2**30:.2f} GiB; written in {time.perf_counter() - started:.1f} s"
+            )
         sample = str(args.sample_sessions or 0)
         command = [sys.executable, __file__, "--child", str(path), str(folder / "cache"), sample]
         build, reload = run_child(command), run_child(command)
         stats = build["stats"]
-        print(f"protocol: {stats['raw_events']:,} raw events in {stats['raw_sessions']:,} sessions -> "
-              f"{stats['sessions']:,} sessions, {stats['events']:,} events, {stats['n_items']:,} items")
+        print(
+            f"protocol: {stats['raw_events']:,} raw events in {stats['raw_sessions']:,} sessions -> "
+            f"{stats['sessions']:,} sessions, {stats['events']:,} events, {stats['n_items']:,} items"
+        )
         print_build_and_reload(build, reload, "file")
 
 

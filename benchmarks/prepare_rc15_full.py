@@ -50,14 +50,18 @@ def main() -> None:
         with clicks.open("rb") as handle:
             n_clicks = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 24), b""))
         n_buys = buys.read_bytes().count(b"\n")
-        print(f"raw files: {n_clicks:,} clicks ({clicks.stat().st_size / 2**30:.2f} GiB), {n_buys:,} buys; "
-              f"written in {time.perf_counter() - started:.1f} s")
+        print(
+            f"raw files: {n_clicks:,} clicks ({clicks.stat().st_size / 2**30:.2f} GiB), {n_buys:,} buys; "
+            f"written in {time.perf_counter() - started:.1f} s"
+        )
 
         command = [sys.executable, __file__, "--child", str(data_dir)]
         build, reload = run_child(command), run_child(command)
         stats = build["stats"]
-        print(f"protocol: {stats['raw_sessions']:,} raw sessions -> {stats['sessions']:,} sampled, "
-              f"{stats['events']:,} events, {stats['n_items']:,} items")
+        print(
+            f"protocol: {stats['raw_sessions']:,} raw sessions -> {stats['sessions']:,} sampled, "
+            f"{stats['events']:,} events, {stats['n_items']:,} items"
+        )
         print_build_and_reload(build, reload, "raw files")
 
 

@@ -80,8 +80,10 @@ def main() -> None:
     # the roofline takes the place of the update, so each ratio is roofline / part: inverted below (an odd number
     # of rounds makes the inverse of the median ratio the median of the inverses)
     medians, ratios = interleaved(roofline_op(n_items, batch_size, 1, 0), list(parts.values()), args.rounds)
-    print(f"n_items={n_items} batch={batch_size} hidden={HIDDEN} state={STATE_SIZE} threads={args.threads} "
-          f"torch={torch.__version__}")
+    print(
+        f"n_items={n_items} batch={batch_size} hidden={HIDDEN} state={STATE_SIZE} threads={args.threads} "
+        f"torch={torch.__version__}"
+    )
     print(f"{'part':<38}{'ms':>9}{'× roofline':>12}")
     print(f"{'roofline (CE head matmuls)':<38}{1000 * medians[0]:>9.2f}{1.0:>12.2f}")
     for name, seconds, ratio in zip(parts, medians[1:], ratios):

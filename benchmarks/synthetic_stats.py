@@ -1,7 +1,7 @@
 """Statistics of the synthetic dataset (the numbers quoted in datasets/synthetic.md).
 
-    .venv/bin/python benchmarks/synthetic_stats.py                       # default 200k-session generation
-    .venv/bin/python benchmarks/synthetic_stats.py --rc15-dir /tmp/rc15  # also time the full-scale raw RC15 files
+.venv/bin/python benchmarks/synthetic_stats.py                       # default 200k-session generation
+.venv/bin/python benchmarks/synthetic_stats.py --rc15-dir /tmp/rc15  # also time the full-scale raw RC15 files
 """
 
 from __future__ import annotations

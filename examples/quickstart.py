@@ -1,7 +1,7 @@
 """Quickstart: load a session dataset, train one agent briefly, evaluate it offline, replay sessions in Gymnasium.
 
-    python examples/quickstart.py                                    # under a minute on a CPU
-    python examples/quickstart.py --agent ccql --steps 5000 --n-sessions 20000 --n-items 5000 --device cuda
+python examples/quickstart.py                                    # under a minute on a CPU
+python examples/quickstart.py --agent ccql --steps 5000 --n-sessions 20000 --n-items 5000 --device cuda
 """
 
 from __future__ import annotations

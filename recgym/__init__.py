@@ -4,8 +4,8 @@ from recgym.logs import import_gym_quietly
 
 import_gym_quietly()  # before d3rlpy: no "Gym has been unmaintained" notice on import recgym
 
-import agents  # noqa: E402,F401  registers the agents and the SASRec encoder with d3rlpy (load_learnable, load_model)
-import recgym.envs  # noqa: E402  registers the RecReplay-* and RecOnline-Synthetic Gymnasium ids
+import agents  # noqa: F401  registers the agents and the SASRec encoder with d3rlpy (load_learnable, load_model)
+import recgym.envs  # noqa: F401  registers the RecReplay-* and RecOnline-Synthetic Gymnasium ids
 from recgym.data.schema import EventType
 from recgym.data.transitions import Split
 from recgym.datasets import SessionDataset, load_dataset

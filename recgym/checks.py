@@ -1,4 +1,8 @@
-"""The one check of a number option: type, finiteness and bounds, one :class:`~recgym.errors.InvalidOptionError` line."""
+"""The one check of a number option: type, finiteness and bounds, one line of the caller's layer's error type.
+
+Every number an entry point takes goes through :func:`check_number`, so every such error reads the same way:
+``"slate_size must be a finite integer >= 1, got 0"``.
+"""
 
 from __future__ import annotations
 
@@ -20,8 +24,13 @@ def check_number(
     at_most: float | None = None,
     below: float | None = None,
     integer: bool = False,
+    error: type[Exception] = InvalidOptionError,
 ) -> None:
-    """Refuse ``value`` unless it is a finite number (an integer when ``integer``; never a bool) within the bounds."""
+    """Refuse ``value`` unless it is a finite number (an integer when ``integer``; never a bool) within the bounds.
+
+    ``error``: the exception raised (default :class:`~recgym.errors.InvalidOptionError`; a layer with its own error
+    type, such as the benchmark's, passes it).
+    """
     kind = Integral if integer else Real
     ok = isinstance(value, kind) and not isinstance(value, bool) and math.isfinite(value)
     bounds = [(at_least, ">=", float.__ge__), (above, ">", float.__gt__), (at_most, "<=", float.__le__),
@@ -31,4 +40,4 @@ def check_number(
     if not ok:
         limits = " and ".join(f"{sign} {bound:g}" for bound, sign, _ in bounds if bound is not None)
         what = f"a finite {'integer' if integer else 'number'}" + (f" {limits}" if limits else "")
-        raise InvalidOptionError(f"{name} must be {what}, got {value!r}")
+        raise error(f"{name} must be {what}, got {value!r}")

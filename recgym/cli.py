@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from recgym.benchmark import parse_agents, plot_results, run_benchmark, write_report
+from recgym.benchmark.loggers import LOGGERS
 from recgym.data.schema import EventType
 from recgym.datasets import load_dataset
 from recgym.errors import RecgymError
@@ -113,7 +114,9 @@ def format_stats(stats: dict[str, Any]) -> str:
         lines.append("")
         lines.append("split  " + "  ".join(column.rjust(width) for column, width in zip(columns, widths)))
         for name, row in splits.items():
-            lines.append(f"{name:<7}" + "  ".join(show(row[column]).rjust(width) for column, width in zip(columns, widths)))
+            lines.append(
+                f"{name:<7}" + "  ".join(show(row[column]).rjust(width) for column, width in zip(columns, widths))
+            )
     return "\n".join(lines)
 
 
@@ -161,6 +164,7 @@ def _run_benchmark(args: argparse.Namespace) -> int:
         ray_address=args.ray_address,
         online=args.online,
         state_every=args.state_every,
+        loggers=args.loggers or ("file",),
         progress=not args.quiet,
         data_dir=args.data_dir,
         cache_dir=args.cache_dir,
@@ -195,7 +199,10 @@ def add_benchmark_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     parser.add_argument("--out", required=True, help="results folder; rerun the same command to resume")
     parser.add_argument(
-        "--state-every", type=int, default=1, metavar="N",
+        "--state-every",
+        type=int,
+        default=1,
+        metavar="N",
         help="save each run's training state every N evaluations, to resume an interrupted run from (0: never; "
         "default: 1)",
     )
@@ -210,7 +217,11 @@ def add_benchmark_parser(subparsers: argparse._SubParsersAction) -> None:
         "(repeatable)",
     )
     parser.add_argument(
-        "--grid", action="append", type=parse_grid, default=[], metavar="KEY=V1,V2,...",
+        "--grid",
+        action="append",
+        type=parse_grid,
+        default=[],
+        metavar="KEY=V1,V2,...",
         help="values to cross with agents and seeds, keys as -a (e.g. ccql.n_negatives=10,30,50); repeatable, crossed",
     )
     parser.add_argument(
@@ -219,7 +230,19 @@ def add_benchmark_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--jobs", type=int, default=1, help="local processes running runs in parallel (default: 1)")
     parser.add_argument("--ray-address", help="address of a running Ray cluster (default: start a local Ray)")
     parser.add_argument(
-        "--online", type=int, metavar="N", nargs="?", const=2000,
+        "--logger",
+        dest="loggers",
+        action="append",
+        choices=tuple(LOGGERS),
+        help="where d3rlpy's training metrics go: file (CSV in each run folder), tensorboard, wandb; "
+        "repeatable (default: file)",
+    )
+    parser.add_argument(
+        "--online",
+        type=int,
+        metavar="N",
+        nargs="?",
+        const=2000,
         help="also evaluate online on N simulated sessions (synthetic dataset only; default N: 2000)",
     )
     parser.set_defaults(handler=_run_benchmark)
@@ -254,7 +277,8 @@ def add_evaluate_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--split", choices=("train", "val", "test"), default="test", help="(default: test)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     parser.add_argument(
-        "--allow-transfer", action="store_true",
+        "--allow-transfer",
+        action="store_true",
         help="evaluate a model trained on another item index of the same size (a deliberate transfer)",
     )
     parser.set_defaults(handler=_run_evaluate)

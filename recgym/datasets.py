@@ -219,7 +219,9 @@ def _check_options(options: Mapping[str, Any], source_options: set[str] | None, 
         )
 
 
-def _call_reader(label: str, reader: Callable[..., pd.DataFrame], where: Any, options: dict[str, Any], progress: bool) -> pd.DataFrame:
+def _call_reader(
+    label: str, reader: Callable[..., pd.DataFrame], where: Any, options: dict[str, Any], progress: bool
+) -> pd.DataFrame:
     """Run a reader; a TypeError/ValueError caused by user-given reader options becomes an InvalidOptionError."""
     try:
         return reader(where, progress=progress, **options)
@@ -307,7 +309,9 @@ def _columns_for(path: Path, columns: Any) -> Any:
     for key in (str(path), path.name):
         if key in columns:
             return columns[key]
-    raise InvalidOptionError(f"{path}: no entry in columns (per-file mappings given for {', '.join(map(str, columns))})")
+    raise InvalidOptionError(
+        f"{path}: no entry in columns (per-file mappings given for {', '.join(map(str, columns))})"
+    )
 
 
 def _read_one(path: Path, options: dict[str, Any], progress: bool, kind: EventType | None) -> pd.DataFrame:
@@ -320,9 +324,13 @@ def _read_one(path: Path, options: dict[str, Any], progress: bool, kind: EventTy
         if reader is not readers.read_table:
             raise RecgymDataError(f"{path}: a file of an event-type mapping must be a CSV/TSV/Parquet table")
         if isinstance(options.get("columns"), Mapping) and "event_type" in options["columns"]:
-            raise InvalidOptionError(f"{path}: its event type comes from the mapping key; drop event_type from its columns")
+            raise InvalidOptionError(
+                f"{path}: its event type comes from the mapping key; drop event_type from its columns"
+            )
         if "event_types" in options:
-            raise InvalidOptionError("event_types: with a mapping of event type -> file, each file's key is its event type")
+            raise InvalidOptionError(
+                "event_types: with a mapping of event type -> file, each file's key is its event type"
+            )
     _check_options(options, _keyword_names(reader, ("path", "data_dir", "progress")), f"{path} ({reader.__name__})")
     events = _call_reader(str(path), reader, path, options, progress)
     if kind is not None:
@@ -337,12 +345,18 @@ def _paths(value: Any) -> list[Path]:
     paths = [Path(v).expanduser().resolve() for v in values]
     for path in paths:
         if not path.exists():
-            raise DatasetNotFoundError(f"{path}: no such file or directory (and not a dataset name: {', '.join(DATASET_NAMES)})")
+            raise DatasetNotFoundError(
+                f"{path}: no such file or directory (and not a dataset name: {', '.join(DATASET_NAMES)})"
+            )
     return paths
 
 
 def _input_files(paths: list[Path]) -> tuple[Path, ...]:
-    return tuple(child for path in paths for child in (sorted(c for c in path.iterdir() if c.is_file()) if path.is_dir() else [path]))
+    return tuple(
+        child
+        for path in paths
+        for child in (sorted(c for c in path.iterdir() if c.is_file()) if path.is_dir() else [path])
+    )
 
 
 def _log_source(log: Input, options: dict[str, Any], role: str = "") -> _Source:
@@ -419,6 +433,7 @@ def _sessionised(source: _Source, gap: float | None, needs_time: str | None) -> 
 
     ``needs_time`` names the option that needs real timestamps (a log without a timestamp column is refused).
     """
+
     def read(progress: bool) -> pd.DataFrame:
         events = source.read(progress)
         if needs_time and not events.attrs.get("timestamps", True):
@@ -504,14 +519,16 @@ def load_dataset(
     ``options`` also take ``session_gap_minutes`` (sessions = runs of one user's events without a longer gap, for
     every input), ``test`` / ``val`` (an explicit test, and val, log of the same kinds, read with the same options
     and encoded with the training item index), ``protocol`` (a preset of :data:`recgym.data.protocol.PROTOCOLS`,
-    defaulting to the dataset's), any :class:`~recgym.data.protocol.ProtocolConfig` field (``split="temporal"``,
+    defaulting to the dataset's), any :class:`~recgym.data.protocol.ProtocolConfig` field (``split_mode="temporal"``,
     ``test_start``, ``unseen_items``...), and ``reward_click`` (0.2) / ``reward_purchase`` (1.0).
     ``data_dir`` defaults to :func:`default_data_dir`. The cache lives in ``<cache_dir>/<name>-<key>``, ``cache_dir``
     defaulting to ``$RECGYM_CACHE``, else ``data_dir/processed``; a build into a location that cannot be written stops
     with :class:`~recgym.errors.CacheLocationError` before reading anything (a valid cache there still loads).
     An empty split gives a RuntimeWarning naming the input and the split; :meth:`SessionDataset.require_nonempty`
-    turns it into an error for callers that need the split.
+    turns it into an error for callers that need the split. ``split=`` for the split mode is the former name of
+    ``split_mode=``: still accepted, with a FutureWarning (elsewhere ``split`` names a split: "train", "val", "test").
     """
+    _rename_split_mode(options)
     load_arguments = _load_arguments(
         name_or_path,
         {"data_dir": data_dir, "cache_dir": cache_dir, "state_size": state_size, "seed": seed, **options},
@@ -533,10 +550,13 @@ def load_dataset(
     root = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
     source = _resolve_source(name_or_path, root, options)
     config = protocol_config(preset or source.protocol, **protocol_options)
-    needs_time = "split='temporal'" if config.split == "temporal" else ("session_gap_minutes" if gap else None)
+    needs_time = (
+        "split_mode='temporal'" if config.split_mode == "temporal" else ("session_gap_minutes" if gap else None)
+    )
     source = _sessionised(source, gap, needs_time)
     held_out = {
-        name: _sessionised(_log_source(log, options, role=f"{name}="), gap, needs_time) for name, log in held_logs.items()
+        name: _sessionised(_log_source(log, options, role=f"{name}="), gap, needs_time)
+        for name, log in held_logs.items()
     }
 
     parameters = {
@@ -586,3 +606,17 @@ def load_dataset(
     for name in dataset.empty_splits():
         warnings.warn(f"recgym: {dataset._empty_split_message(name)}", RuntimeWarning, stacklevel=2)
     return dataset
+
+
+def _rename_split_mode(options: dict[str, Any]) -> None:
+    """``split=`` given as the split mode (its former name): warn and move it to ``split_mode``."""
+    if "split" not in options:
+        return
+    if "split_mode" in options:
+        raise InvalidOptionError("give split_mode= (the split mode), not also its former name split=")
+    warnings.warn(
+        "load_dataset(split=...) is deprecated: the split mode ('random' or 'temporal') is split_mode=",
+        FutureWarning,
+        stacklevel=3,
+    )
+    options["split_mode"] = options.pop("split")

@@ -23,7 +23,11 @@ def test_prepare_then_info(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     lines = out.splitlines()
     assert any(line.split()[0] == "n_items" and int(line.split()[1]) <= 50 for line in lines if line.strip())
     header = next(line.split() for line in lines if line.startswith("split "))
-    rows = {line.split()[0]: dict(zip(header, line.split())) for line in lines if line.split()[:1] in (["train"], ["val"], ["test"])}
+    rows = {
+        line.split()[0]: dict(zip(header, line.split()))
+        for line in lines
+        if line.split()[:1] in (["train"], ["val"], ["test"])
+    }
     assert [rows[name]["sessions"] for name in ("train", "val", "test")] == ["160", "20", "20"]
     assert list((tmp_path / "processed").iterdir()) == cache_dirs  # info reused the cache
 
@@ -84,9 +88,25 @@ def test_quiet_keeps_only_d3rlpy_warnings(capsys: pytest.CaptureFixture[str], re
     assert "shown before" in out and "hidden after" not in out and "a warning stays" in out
 
 
-def test_quiet_benchmark_has_no_epoch_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str], restore_structlog) -> None:
-    run = ["benchmark", "--dataset", "synthetic", "--data-dir", str(tmp_path), *SMALL, "--agents", "sasrec",
-           "--seeds", "1", "--steps", "2", "--eval-every", "1"]
+def test_quiet_benchmark_has_no_epoch_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], restore_structlog
+) -> None:
+    run = [
+        "benchmark",
+        "--dataset",
+        "synthetic",
+        "--data-dir",
+        str(tmp_path),
+        *SMALL,
+        "--agents",
+        "sasrec",
+        "--seeds",
+        "1",
+        "--steps",
+        "2",
+        "--eval-every",
+        "1",
+    ]
     assert main(["--quiet", *run, "--out", str(tmp_path / "quiet")]) == 0
     captured = capsys.readouterr()
     assert "epoch=" not in captured.out + captured.err and "%|" not in captured.err
@@ -105,4 +125,4 @@ def test_cache_dir_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 def test_wrongly_typed_option_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["info", "synthetic", "--data-dir", str(tmp_path), "-o", "n_sessions=abc"]) == 2
     err = capsys.readouterr().err
-    assert err == "recgym: error: synthetic: SyntheticConfig: n_sessions must be an integer, got 'abc'\n"
+    assert err == "recgym: error: synthetic: n_sessions must be a finite integer >= 1, got 'abc'\n"

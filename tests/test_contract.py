@@ -82,7 +82,9 @@ def test_a_model_is_refused_on_a_dataset_split_another_way(datasets, trained, tm
 
 def test_a_contract_without_a_train_split_is_checked_without_it(datasets):
     own = datasets[0]
-    older = DatasetContract.from_dict({"n_items": 20, "pad_id": 20, "state_size": 10, "item_index": own.item_index_fingerprint})
+    older = DatasetContract.from_dict(
+        {"n_items": 20, "pad_id": 20, "state_size": 10, "item_index": own.item_index_fingerprint}
+    )
     assert older.train_split == ""
     older.check(own)  # a model file written before the split was recorded still loads and evaluates
 

@@ -68,7 +68,14 @@ def test_synthetic_dataset_shape_and_consistency(tmp_path: Path) -> None:
 
 
 SPLIT_ARRAYS = (
-    "observations", "actions", "rewards", "next_observations", "terminals", "event_types", "episode_starts", "session_ids"
+    "observations",
+    "actions",
+    "rewards",
+    "next_observations",
+    "terminals",
+    "event_types",
+    "episode_starts",
+    "session_ids",
 )
 
 
@@ -165,7 +172,9 @@ def test_failing_read_leaves_no_cache(tmp_path: Path) -> None:
 def test_rc15_from_raw_files(tmp_path: Path) -> None:
     from recgym.data.synthetic import SyntheticConfig, write_rc15_files
 
-    write_rc15_files(tmp_path / "rc15", SyntheticConfig(n_sessions=400, n_items=80, short_session_share=0.3), progress=False)
+    write_rc15_files(
+        tmp_path / "rc15", SyntheticConfig(n_sessions=400, n_items=80, short_session_share=0.3), progress=False
+    )
     dataset = load_dataset("rc15", data_dir=tmp_path, n_sample_sessions=200)
     stats = dataset.stats()
     assert stats["sessions"] == 200 and stats["filtered_sessions"] < stats["raw_sessions"] == 400
@@ -195,16 +204,16 @@ def test_missing_buys_file_is_the_only_one_named(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("option", "expected"),
     [
-        ({"n_sessions": "abc"}, "n_sessions must be an integer, got 'abc'"),
-        ({"n_items": 2.5}, "n_items must be an integer, got 2.5"),
-        ({"n_topics": "many"}, "n_topics must be an integer or None, got 'many'"),
-        ({"purchase_rate": "high"}, "purchase_rate must be a finite number, got 'high'"),
-        ({"length_sigma": float("nan")}, "length_sigma must be a finite number, got nan"),
-        ({"max_session_clicks": True}, "max_session_clicks must be an integer, got True"),
+        ({"n_sessions": "abc"}, "n_sessions must be a finite integer >= 1, got 'abc'"),
+        ({"n_items": 2.5}, "n_items must be a finite integer >= 2, got 2.5"),
+        ({"n_topics": "many"}, "n_topics must be a finite integer >= 1, got 'many'"),
+        ({"purchase_rate": "high"}, "purchase_rate must be a finite number >= 0 and < 0.5, got 'high'"),
+        ({"length_sigma": float("nan")}, "length_sigma must be a finite number >= 0, got nan"),
+        ({"max_session_clicks": True}, "max_session_clicks must be a finite integer >= 1, got True"),
         ({"generator_seed": "x"}, "generator_seed must be a finite integer >= 0, got 'x'"),
-        ({"n_sample_sessions": "abc"}, "n_sample_sessions must be an integer >= 1 or None, got 'abc'"),
+        ({"n_sample_sessions": "abc"}, "n_sample_sessions must be a finite integer >= 1, got 'abc'"),
         ({"train_fraction": "abc"}, "train_fraction and val_fraction must be in"),
-        ({"min_session_events": 1.5}, "min_session_events must be an integer >= 0, got 1.5"),
+        ({"min_session_events": 1.5}, "min_session_events must be a finite integer >= 0, got 1.5"),
     ],
 )
 def test_wrongly_typed_number_options_are_one_clear_line(tmp_path: Path, option: dict, expected: str) -> None:
@@ -293,7 +302,10 @@ def test_read_only_data_dir(tmp_path: Path) -> None:
     try:
         run = subprocess.run(
             [*prefix, sys.executable, "-c", READ_ONLY_SCRIPT, str(log), str(data), str(tmp_path / "cache")],
-            capture_output=True, text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
         )
     finally:
         for folder in read_only:
@@ -353,7 +365,9 @@ def test_to_d3rlpy_trains_discrete_cql(tmp_path: Path) -> None:
     np.testing.assert_array_equal(episode.observations[1:], train.next_observations[start : stop - 1])
     encoder = d3rlpy.models.VectorEncoderFactory(hidden_units=[8])
     algo = d3rlpy.algos.DiscreteCQLConfig(batch_size=8, encoder_factory=encoder).create()
-    algo.fit(mdp, n_steps=4, n_steps_per_epoch=4, show_progress=False, logger_adapter=d3rlpy.logging.NoopAdapterFactory())
+    algo.fit(
+        mdp, n_steps=4, n_steps_per_epoch=4, show_progress=False, logger_adapter=d3rlpy.logging.NoopAdapterFactory()
+    )
     assert algo.predict(train.observations[:3].astype(np.float32)).shape == (3,)
 
 
@@ -406,8 +420,10 @@ def baseline_csv() -> str:
 def test_existing_inputs_keep_their_stats_arrays_and_cache_names(tmp_path: Path) -> None:
     """The running benchmark studies hash stats(): today's inputs must give exactly what they gave before."""
     expected = json.loads(BASELINE.read_text())
-    for arguments in ({"n_sessions": 2000, "n_items": 300, "seed": 3, "state_size": 10},
-                      {"n_sessions": 1500, "n_items": 200, "seed": 0, "state_size": 5}):
+    for arguments in (
+        {"n_sessions": 2000, "n_items": 300, "seed": 3, "state_size": 10},
+        {"n_sessions": 1500, "n_items": 200, "seed": 0, "state_size": 5},
+    ):
         dataset = load_dataset("synthetic", data_dir=tmp_path, **arguments)
         before = expected[json.dumps(arguments, sort_keys=True)]
         assert dataset.stats() == before["stats"] and dataset.cache_dir.name == before["cache"]
@@ -415,7 +431,9 @@ def test_existing_inputs_keep_their_stats_arrays_and_cache_names(tmp_path: Path)
     path = tmp_path / "log.csv"
     path.write_text(baseline_csv())
     columns = {"session_id": "Sess", "item_id": "Item", "timestamp": "Time", "event_type": "Kind"}
-    dataset = load_dataset(path, data_dir=tmp_path, columns=columns, event_types={"view": 0, "buy": 1}, timestamp_unit="s", seed=2)
+    dataset = load_dataset(
+        path, data_dir=tmp_path, columns=columns, event_types={"view": 0, "buy": 1}, timestamp_unit="s", seed=2
+    )
     assert dataset.stats() == expected["csv"]["stats"] and crc_of_arrays(dataset) == expected["csv"]["crc"]
 
 
@@ -435,8 +453,10 @@ def test_two_files_and_an_event_type_mapping_equal_the_merged_file(tmp_path: Pat
     views.write_text("sid,iid,ts\n" + "".join(f"{s},{i},{t}\n" for s, i, t, k in rows if k == 0))
     buys = tmp_path / "buys.tsv"
     buys.write_text("Session\tItem\tTime\n" + "".join(f"{s}\t{i}\t{t}\n" for s, i, t, k in rows if k == 1))
-    columns = {"views.csv": {"session_id": "sid", "item_id": "iid", "timestamp": "ts"},
-               "buys.tsv": {"session_id": "Session", "item_id": "Item", "timestamp": "Time"}}
+    columns = {
+        "views.csv": {"session_id": "sid", "item_id": "iid", "timestamp": "ts"},
+        "buys.tsv": {"session_id": "Session", "item_id": "Item", "timestamp": "Time"},
+    }
     by_type = load_dataset({"click": views, "purchase": [buys]}, data_dir=tmp_path / "d", columns=columns)
     assert_same_arrays(by_type, merged)  # click-before-purchase at equal times: the file order does not matter
     assert len(by_type.inputs) == 2 and {i["name"] for i in by_type.inputs} == {"views.csv", "buys.tsv"}
@@ -477,10 +497,11 @@ def test_session_gap_minutes_for_a_table_with_user_ids(tmp_path: Path) -> None:
     columns = {"user_id": "uid", "item_id": "item", "timestamp": "t"}
     whole = load_dataset(path, data_dir=tmp_path / "d", columns=columns, timestamp_unit="s", min_session_events=1)
     assert whole.stats()["sessions"] == 2  # one session per user without a gap
-    cut = load_dataset(path, data_dir=tmp_path / "d", columns=columns, timestamp_unit="s", min_session_events=1,
-                       session_gap_minutes=30)
+    cut = load_dataset(
+        path, data_dir=tmp_path / "d", columns=columns, timestamp_unit="s", min_session_events=1, session_gap_minutes=30
+    )
     assert cut.stats()["sessions"] == 3 and cut.stats()["events"] == 7
-    with pytest.raises(InvalidOptionError, match="session_gap_minutes must be a positive number"):
+    with pytest.raises(InvalidOptionError, match="session_gap_minutes must be a finite number > 0"):
         load_dataset(path, data_dir=tmp_path / "d", columns=columns, session_gap_minutes=-1)
 
 
@@ -497,15 +518,20 @@ def test_temporal_split_puts_the_latest_sessions_in_test(tmp_path: Path) -> None
     shift = {s: int(rng.integers(0, 10**7)) for s in range(200)}  # session starts not in id order
     rows = [(s, i, t + shift[s], k) for s, i, t, k in rows]
     frame = pd.DataFrame(rows, columns=["session_id", "item_id", "timestamp", "event_type"])
-    dataset = load_dataset(frame, data_dir=tmp_path, split="temporal")
+    dataset = load_dataset(frame, data_dir=tmp_path, split_mode="temporal")
     starts = session_starts(dataset, frame)
     assert [len(starts[name]) for name in SPLIT_NAMES] == [160, 20, 20]
     assert max(starts["train"]) <= min(starts["val"]) and max(starts["val"]) <= min(starts["test"])
     cutoff = int(np.quantile(frame.groupby("session_id")["timestamp"].min(), 0.7))
-    by_time = session_starts(load_dataset(frame, data_dir=tmp_path, split="temporal", test_start=cutoff), frame)
+    by_time = session_starts(load_dataset(frame, data_dir=tmp_path, split_mode="temporal", test_start=cutoff), frame)
     assert min(by_time["test"]) >= cutoff > max(by_time["val"]) and max(by_time["train"]) <= min(by_time["val"])
-    with pytest.raises(InvalidOptionError, match="test_start and val_start need split='temporal'"):
+    with pytest.raises(InvalidOptionError, match="test_start and val_start need split_mode='temporal'"):
         load_dataset(frame, data_dir=tmp_path, test_start=cutoff)
+    with pytest.warns(FutureWarning, match=r"load_dataset\(split=\.\.\.\) is deprecated.*split_mode="):
+        old_name = load_dataset(frame, data_dir=tmp_path, split="temporal")
+    assert session_starts(old_name, frame) == starts
+    with pytest.raises(InvalidOptionError, match="not also its former name split="):
+        load_dataset(frame, data_dir=tmp_path, split="temporal", split_mode="temporal")
 
 
 def test_explicit_test_file_shares_the_item_index_and_unseen_items_are_counted(tmp_path: Path) -> None:
@@ -535,8 +561,13 @@ def csv_path_with_other_columns(path: Path) -> Path:
 def test_item_filter_counts_on_train_only_with_an_explicit_test(tmp_path: Path) -> None:
     train_rows = [(s, i, 10 * s + i, 0) for s in range(30) for i in (1, 2)] + [(99, 1, 0, 0), (99, 7, 1, 0)]
     test_rows = [(s, 7, 10_000 + s, 0) for s in range(6)] + [(s, 1, 10_001 + s, 0) for s in range(6)]
-    dataset = load_dataset(csv_log(tmp_path / "train.csv", train_rows), data_dir=tmp_path / "d",
-                           test=csv_log(tmp_path / "test.csv", test_rows), min_item_events=2, unseen_items="drop")
+    dataset = load_dataset(
+        csv_log(tmp_path / "train.csv", train_rows),
+        data_dir=tmp_path / "d",
+        test=csv_log(tmp_path / "test.csv", test_rows),
+        min_item_events=2,
+        unseen_items="drop",
+    )
     assert 7 not in dataset.raw_item_ids.tolist()  # 6 test events of item 7 do not lift its one train event
     assert dataset.stats()["splits"]["test"]["unseen_events_dropped"] == 6
 
@@ -545,17 +576,44 @@ def test_event_types_labels_and_integers_from_python_and_the_cli(tmp_path: Path,
     from recgym.cli import main
 
     path = tmp_path / "log.csv"
-    path.write_text("session_id,item_id,timestamp,kind\n" + "".join(f"{s},{s % 4 + i},{i},{'pv' if i else 'buy'}\n" for s in range(30) for i in range(3)))
+    path.write_text(
+        "session_id,item_id,timestamp,kind\n"
+        + "".join(f"{s},{s % 4 + i},{i},{'pv' if i else 'buy'}\n" for s in range(30) for i in range(3))
+    )
     columns = {"session_id": "session_id", "item_id": "item_id", "timestamp": "timestamp", "event_type": "kind"}
-    labels = load_dataset(path, data_dir=tmp_path / "d", columns=columns, event_types={"pv": "click", "buy": "purchase"})
+    labels = load_dataset(
+        path, data_dir=tmp_path / "d", columns=columns, event_types={"pv": "click", "buy": "purchase"}
+    )
     numbers = load_dataset(path, data_dir=tmp_path / "d", columns=columns, event_types={"pv": 0, "buy": 1})
     assert labels.stats() == numbers.stats() and labels.cache_dir != numbers.cache_dir
     assert labels.stats()["splits"]["train"]["purchases"] > 0
-    code = main(["info", str(path), "--data-dir", str(tmp_path / "d"), "-o", f"columns={columns}",
-                 "-o", "event_types={'pv': 'click', 'buy': 'purchase'}"])
+    code = main(
+        [
+            "info",
+            str(path),
+            "--data-dir",
+            str(tmp_path / "d"),
+            "-o",
+            f"columns={columns}",
+            "-o",
+            "event_types={'pv': 'click', 'buy': 'purchase'}",
+        ]
+    )
     assert code == 0 and str(labels.cache_dir) in capsys.readouterr().out
-    code = main(["info", str(path), "--data-dir", str(tmp_path / "d"), "-o", f"columns={columns}",
-                 "-o", "event_types={'pv': 'clik', 'buy': 'purchase'}", "-o", "timestamp_unit=s"])
+    code = main(
+        [
+            "info",
+            str(path),
+            "--data-dir",
+            str(tmp_path / "d"),
+            "-o",
+            f"columns={columns}",
+            "-o",
+            "event_types={'pv': 'clik', 'buy': 'purchase'}",
+            "-o",
+            "timestamp_unit=s",
+        ]
+    )
     error = capsys.readouterr().err.splitlines()[-1]
     assert code == 2 and error.startswith("recgym: error: event_types['pv'] is 'clik', not an event type")
     assert "timestamp_unit" not in error and "columns" not in error
@@ -581,14 +639,24 @@ def test_cli_takes_several_paths_and_an_event_type_mapping(tmp_path: Path, capsy
     ("make", "expected"),
     [
         (lambda p: ("rc15", {"columns": {"item_id": "x"}}), "unknown option(s) columns for rc15"),
-        (lambda p: (csv_log(p / "l.csv", random_rows(0)), {"split": "temporal", "columns": {"session_id": "session_id", "item_id": "item_id"}}),
-         "l.csv: split='temporal' needs timestamps, but the log has no timestamp column"),
+        (
+            lambda p: (
+                csv_log(p / "l.csv", random_rows(0)),
+                {"split_mode": "temporal", "columns": {"session_id": "session_id", "item_id": "item_id"}},
+            ),
+            "l.csv: split_mode='temporal' needs timestamps, but the log has no timestamp column",
+        ),
         (lambda p: (otto(p / "o.jsonl"), {"columns": {"item_id": "aid"}}), "unknown option(s) columns for"),
-        (lambda p: ([csv_log(p / "l.csv", random_rows(0)), otto(p / "o.jsonl")], {}), "a list of files must be of one format"),
+        (
+            lambda p: ([csv_log(p / "l.csv", random_rows(0)), otto(p / "o.jsonl")], {}),
+            "a list of files must be of one format",
+        ),
     ],
     ids=["mapping-for-rc15", "temporal-without-timestamps", "mapping-for-otto", "mixed-formats"],
 )
-def test_unsupported_combinations_are_one_line_exit_2_and_nothing_cached(tmp_path: Path, capsys, make, expected) -> None:
+def test_unsupported_combinations_are_one_line_exit_2_and_nothing_cached(
+    tmp_path: Path, capsys, make, expected
+) -> None:
     from recgym.errors import RecgymError
 
     log, options = make(tmp_path)
@@ -600,11 +668,15 @@ def test_unsupported_combinations_are_one_line_exit_2_and_nothing_cached(tmp_pat
 
 
 def otto(path: Path) -> Path:
-    path.write_text('{"session": 1, "events": [{"aid": 5, "ts": 1000, "type": "clicks"}, {"aid": 6, "ts": 2000, "type": "orders"}]}\n')
+    path.write_text(
+        '{"session": 1, "events": [{"aid": 5, "ts": 1000, "type": "clicks"}, {"aid": 6, "ts": 2000, "type": "orders"}]}\n'
+    )
     return path
 
 
-def test_minari_export_recovers_the_same_environment_and_loads_in_d3rlpy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_minari_export_recovers_the_same_environment_and_loads_in_d3rlpy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytest.importorskip("minari")
     import d3rlpy
     import minari
@@ -628,7 +700,9 @@ def test_minari_export_recovers_the_same_environment_and_loads_in_d3rlpy(tmp_pat
     reference = dataset.to_d3rlpy("val")
     assert mdp.transition_count == reference.transition_count and len(mdp.episodes) == len(reference.episodes)
     for name in ("actions", "rewards"):
-        np.testing.assert_allclose(np.concatenate([getattr(e, name) for e in mdp.episodes]),
-                                   np.concatenate([getattr(e, name) for e in reference.episodes]))
+        np.testing.assert_allclose(
+            np.concatenate([getattr(e, name) for e in mdp.episodes]),
+            np.concatenate([getattr(e, name) for e in reference.episodes]),
+        )
     # d3rlpy 2.8.1 concatenates Minari's N+1 observations per episode with N actions: only episode 0 lines up
     np.testing.assert_array_equal(mdp.episodes[0].observations, reference.episodes[0].observations)

@@ -49,7 +49,11 @@ def test_hand_checked_metrics_on_tiny_dataset() -> None:
     assert m["click/ndcg@2"] == pytest.approx((1 + 1 / math.log2(3)) / 3, abs=1e-15)
     assert m["click/ndcg@5"] == pytest.approx((1 + 1 / math.log2(3) + 1 / math.log2(6)) / 3, abs=1e-15)
     assert m["purchase/hr@1"] == 1.0 and m["purchase/ndcg@1"] == 1.0
-    assert m["reward@1"] == pytest.approx(1.2) and m["reward@2"] == pytest.approx(1.4) and m["reward@5"] == pytest.approx(1.6)
+    assert (
+        m["reward@1"] == pytest.approx(1.2)
+        and m["reward@2"] == pytest.approx(1.4)
+        and m["reward@5"] == pytest.approx(1.6)
+    )
     assert (m["n_click_events"], m["n_purchase_events"], m["n_events"]) == (3, 1, 4)
 
 
@@ -160,7 +164,11 @@ def test_evaluators_share_one_scoring_pass_per_gradient_step(synthetic) -> None:
     values = {name: evaluator(policy, None) for name, evaluator in evaluators.items()}
     assert policy.calls == 1
     expected = evaluate(PopularityPolicy(synthetic), synthetic)
-    assert values == {"purchase_hr@20": expected["purchase/hr@20"], "click_ndcg@5": expected["click/ndcg@5"], "reward@10": expected["reward@10"]}
+    assert values == {
+        "purchase_hr@20": expected["purchase/hr@20"],
+        "click_ndcg@5": expected["click/ndcg@5"],
+        "reward@10": expected["reward@10"],
+    }
     policy.grad_step = 1
     evaluators["reward@10"](policy, None)
     assert policy.calls == 2

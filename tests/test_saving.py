@@ -24,7 +24,9 @@ def dataset(tmp_path_factory):
 
 
 def fitted(name: str, dataset, steps: int = 4):
-    options = {"switch_step": 2} if "switch_step" in make_config(name, n_items=dataset.n_items).__dataclass_fields__ else {}
+    options = (
+        {"switch_step": 2} if "switch_step" in make_config(name, n_items=dataset.n_items).__dataclass_fields__ else {}
+    )
     algo = make_config(name, n_items=dataset.n_items, hidden_size=8, batch_size=16, **options).create(device="cpu")
     algo.fit(
         dataset.to_d3rlpy("train"), n_steps=steps, n_steps_per_epoch=steps, show_progress=False,

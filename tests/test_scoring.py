@@ -53,7 +53,7 @@ def test_bcq_ranks_the_imitators_allowed_items_first(dataset, states):
     algo.impl.modules.set_eval()  # no dropout, as predict
     with torch.no_grad():
         log_probs = algo.impl.modules.imitator(x).logits.log_softmax(dim=1)
-    allowed = (log_probs - log_probs.max(dim=1, keepdim=True).values > np.log(algo.config.action_flexibility))
+    allowed = log_probs - log_probs.max(dim=1, keepdim=True).values > np.log(algo.config.action_flexibility)
     scores = as_scorer(algo)(states)
     n_allowed = allowed.sum(dim=1)
     order = scores.argsort(dim=1, descending=True, stable=True)
@@ -73,8 +73,10 @@ def test_an_unknown_algorithm_is_refused_with_what_to_provide(dataset):
         as_scorer(algo)
     register_scorer(MyDQN, lambda impl, x: impl._q_func_forwarder.compute_expected_q(x) * 2)
     observations = np.zeros((2, dataset.state_size), dtype=np.int64)
-    assert torch.equal(as_scorer(algo)(observations), algo.impl._q_func_forwarder.compute_expected_q(
-        torch.zeros(2, dataset.state_size)) * 2)
+    assert torch.equal(
+        as_scorer(algo)(observations),
+        algo.impl._q_func_forwarder.compute_expected_q(torch.zeros(2, dataset.state_size)) * 2,
+    )
 
 
 def test_evaluate_refuses_a_model_of_another_catalogue_or_state_size(dataset, tmp_path):

@@ -89,7 +89,12 @@ class SASRecEncoder(ItemSequenceEncoder):
     """Maps (B, L) right-padded item ids (float or long; pad id = ``n_items``) to (B, ``hidden_size``) states."""
 
     def __init__(
-        self, n_items: int, state_size: int, hidden_size: int = 64, n_blocks: int = 1, n_heads: int = 1,
+        self,
+        n_items: int,
+        state_size: int,
+        hidden_size: int = 64,
+        n_blocks: int = 1,
+        n_heads: int = 1,
         dropout: float = 0.1,
     ):
         if hidden_size % n_heads != 0:

@@ -25,6 +25,7 @@ import torch
 
 from recgym.benchmark.runner import RunSettings, run_one
 from recgym.benchmark.specs import BenchmarkError, ResolvedAgent
+from recgym.checks import check_number
 from recgym.logs import d3rlpy_logs_silenced, silence_d3rlpy_logs
 
 __all__ = ["EXECUTORS", "Unit", "make_executor"]
@@ -48,8 +49,7 @@ def make_executor(name: str, *, jobs: int = 1, ray_address: str | None = None) -
     """The executor ``name`` ("local" with ``jobs`` processes, or "ray"), checked before anything runs."""
     if name not in EXECUTORS:
         raise BenchmarkError(f"unknown executor {name!r}; expected one of {', '.join(EXECUTORS)}")
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise BenchmarkError(f"jobs must be an integer >= 1, got {jobs!r}")
+    check_number("jobs", jobs, at_least=1, integer=True, error=BenchmarkError)
     if name == "ray":
         if jobs != 1:
             raise BenchmarkError("--jobs is for the local executor; Ray runs as many tasks as the cluster has CPUs")

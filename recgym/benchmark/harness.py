@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from agents import PRESETS
 from recgym.benchmark.executors import Unit, make_executor
+from recgym.benchmark.loggers import check_loggers
 from recgym.benchmark.plotting import plot_results
 from recgym.benchmark.report import (
     aggregate,
@@ -34,6 +35,7 @@ from recgym.benchmark.runner import ONLINE_METRICS, RunSettings
 from recgym.benchmark.specs import AgentSpec, BenchmarkError, describe_agent, resolve_agents
 from recgym.benchmark.store import claim_folder, json_default, load_result, run_dir, write_curves
 from recgym.benchmark.validity import format_validity, validity_tables
+from recgym.checks import check_number
 from recgym.datasets import SessionDataset, load_dataset
 from recgym.envs.registration import SYNTHETIC_SESSIONS
 from recgym.version import __version__
@@ -81,6 +83,7 @@ def run_benchmark(
     ray_address: str | None = None,
     online: int | None = None,
     state_every: int = 1,
+    loggers: Sequence[str] = ("file",),
     progress: bool = True,
     **dataset_options: Any,
 ) -> BenchmarkResult:
@@ -101,22 +104,25 @@ def run_benchmark(
     purchases per session; val and test see different simulated users), as columns and curves ``online/...``.
     ``state_every``: evaluations between two saves of a run's training state, which an interrupted run resumes from
     (always saved after the last evaluation; 0: never, an interrupted run starts over). The state is a few times
-    the size of a checkpoint.
+    the size of a checkpoint. ``loggers``: where each run's d3rlpy training metrics go, any of "file" (d3rlpy's CSV
+    files in the run folder), "tensorboard", "wandb" (:mod:`recgym.benchmark.loggers`); not part of the config.
     """
     seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
     ks = tuple(sorted(int(k) for k in ks))
     select_by = select_by or f"reward@{ks[-1]}"
     if not seed_list or len(set(seed_list)) != len(seed_list):
         raise BenchmarkError(f"seeds must be a positive count or distinct integers, got {seeds!r}")
-    if eval_every < 1 or steps < eval_every or steps % eval_every:
+    check_number("eval_every", eval_every, at_least=1, integer=True, error=BenchmarkError)
+    check_number("steps", steps, at_least=1, integer=True, error=BenchmarkError)
+    if steps % eval_every:
         raise BenchmarkError(f"steps ({steps}) must be a positive multiple of eval_every ({eval_every})")
-    if state_every < 0:
-        raise BenchmarkError(f"state_every must be >= 0 (0: never save the training state), got {state_every}")
-    if top_n_checkpoints < 1:
-        raise BenchmarkError(f"top_n_checkpoints must be >= 1, got {top_n_checkpoints}")
+    check_number("state_every (0: never save the training state)", state_every, at_least=0, integer=True,
+                 error=BenchmarkError)  # fmt: skip
+    check_number("top_n_checkpoints", top_n_checkpoints, at_least=1, integer=True, error=BenchmarkError)
     if select_by not in val_metrics(ks):
         raise BenchmarkError(f"select_by must be one of {val_metrics(ks)}, got {select_by!r}")
     _check_device(device)
+    loggers = check_loggers(loggers)
 
     online_options = _online_options(dataset, dataset_options, online)
     data, data_description = _load(dataset, dataset_options, progress)
@@ -154,7 +160,7 @@ def run_benchmark(
     digest = claim_folder(out_dir, config, data.inputs)
     settings = RunSettings(
         int(steps), int(eval_every), ks, int(top_n_checkpoints), select_by, device, progress, online_options,
-        int(state_every),
+        int(state_every), loggers,
     )  # fmt: skip
 
     plan = [(label, seed) for seed in seed_list for label in specs]
@@ -260,8 +266,7 @@ def _online_options(dataset: Any, options: Mapping[str, Any], n_sessions: int | 
         return None
     if dataset != "synthetic":
         raise BenchmarkError("online evaluation needs the synthetic dataset (the only log recgym has a live world of)")
-    if isinstance(n_sessions, bool) or not isinstance(n_sessions, int) or n_sessions < 2:
-        raise BenchmarkError(f"online needs a number of simulated sessions >= 2, got {n_sessions!r}")
+    check_number("online (simulated sessions)", n_sessions, at_least=2, integer=True, error=BenchmarkError)
     world = {key: value for key, value in options.items() if key != "seed"}  # the split seed is not the world's
     log_sessions = world.pop("n_sessions", SYNTHETIC_SESSIONS)
     return {"n_sessions": n_sessions, "slate_size": 20, "log_sessions": log_sessions, **world}

@@ -135,7 +135,7 @@ def plot_curves(
         ax.set_ylabel(metric_label(metric))
         ax.set_xlabel("gradient step")
         ax.grid(alpha=0.3)
-    for ax in axes[len(drawn):]:
+    for ax in axes[len(drawn) :]:
         ax.set_visible(False)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 6))

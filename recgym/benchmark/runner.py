@@ -6,7 +6,6 @@ run again after an interruption, it goes on from the last saved state to the num
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from collections.abc import Mapping, Sequence
@@ -16,8 +15,9 @@ from typing import Any
 
 import d3rlpy
 import pandas as pd
-from d3rlpy.logging import LOG, FileAdapter, FileAdapterFactory
+from d3rlpy.logging import LOG
 
+from recgym.benchmark.loggers import logger_factory
 from recgym.benchmark.report import select_steps, summarize_run
 from recgym.benchmark.specs import ResolvedAgent
 from recgym.benchmark.store import RESULT_FILE, write_json
@@ -52,24 +52,14 @@ class RunSettings:
     """``evaluate_online`` options (simulated sessions and the synthetic world's options), or None: offline only."""
     state_every: int = 1
     """Evaluations between two saves of the training state (and always after the last one); 0: never saved."""
+    loggers: tuple[str, ...] = ("file",)
+    """Where d3rlpy's training metrics go (:mod:`recgym.benchmark.loggers`); the results never read them."""
 
 
 _TIMES = ("train_seconds", "val_seconds", "wall_seconds")  # a training run's time so far, in its saved progress
 
 ONLINE_METRICS = ("online/return", "online/clicks_per_session", "online/purchases_per_session")
 ONLINE_VAL_SEED, ONLINE_TEST_SEED = 1, 2  # selection and report see different simulated users
-
-
-class _MetricsFileAdapter(FileAdapter):
-    """d3rlpy's CSV logger without its per-parameter gradient files (dozens per run, unused here)."""
-
-    def watch_model(self, epoch: int, step: int) -> None:
-        pass
-
-
-class _MetricsFileAdapterFactory(FileAdapterFactory):
-    def create(self, algo: Any, experiment_name: str, n_steps_per_epoch: int) -> FileAdapter:
-        return _MetricsFileAdapter(algo, os.path.join(self._root_dir, experiment_name))
 
 
 def _evaluate(policy: Any, dataset: Any, split: str, ks: Sequence[int]) -> dict[str, float]:
@@ -180,7 +170,7 @@ def _train_run(
             n_steps_per_epoch=settings.eval_every,
             experiment_name=log_folder,
             with_timestamp=False,
-            logger_adapter=_MetricsFileAdapterFactory(root_dir=str(folder)),
+            logger_adapter=logger_factory(settings.loggers, folder, f"{agent.label}/{folder.name}"),
             show_progress=settings.progress,
             save_interval=settings.steps + 1,  # never: checkpoints are written below, as safe model files
         )

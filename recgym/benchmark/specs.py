@@ -32,13 +32,12 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import json
 import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, TypeAlias
 
 import numpy as np
 from d3rlpy.algos import DiscreteRandomPolicyConfig
@@ -50,6 +49,7 @@ from agents import AGENTS, make_config
 from agents.budget import check_budget
 from agents.d3rlpy_presets import ENCODER_FIELDS, for_recommendation
 from agents.encoders import ENCODERS, ItemEncoderFactory, with_backbone
+from agents.step_switches import recorded_params
 from agents.validation import check_config
 from recgym.errors import RecgymError
 
@@ -63,21 +63,10 @@ __all__ = [
     "resolve_agents",
 ]
 
-AgentSpec = Union[str, LearnableConfig]
+AgentSpec: TypeAlias = str | LearnableConfig
 """A registered name, a baseline name, ``"module:ConfigClass"`` or a d3rlpy config."""
 
 BASELINES = ("popularity", "random", "oracle")
-RESULT_NEUTRAL_FIELDS = ("log_every",)
-"""Agent fields that change how a run is executed, not its results: left out of the record, so of the config hash."""
-RECORDED_WHEN_SET = {
-    "fused_heads": False,
-    "sampled_softmax": None,
-    "sampled_proposal": "uniform",
-    "sampled_q_targets": None,
-    "autocast_dtype": None,
-}
-"""Agent fields recorded only away from these defaults, so results folders written before the field existed keep
-their config hash (at the default the run is what it was before)."""
 _LABEL = re.compile(r"^[A-Za-z0-9_-]+$")
 _GRID_LABEL = re.compile(r"^[A-Za-z0-9_.=-]+$")
 
@@ -295,7 +284,7 @@ def _check_types(label: str, cls: type, values: Mapping[str, Any]) -> None:
 
 
 def _simple_types(hint: Any) -> tuple[type, ...] | None:
-    args = typing.get_args(hint) if typing.get_origin(hint) in (Union, types.UnionType) else (hint,)
+    args = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
     if not all(arg in (bool, int, float, str, type(None)) for arg in args):
         return None
     allowed = set(args) | ({int} if float in args else set())  # an int is a valid float
@@ -324,7 +313,9 @@ def _check_trainable(agent: ResolvedAgent, n_items: int, state_size: int, steps:
     except Exception as error:  # any failure to build or update is the option's fault; the message says which
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
         name = type(config).__name__
-        raise BenchmarkError(f"agent {agent.label}: {name} fails to build or update on a toy batch: {first_line}") from error
+        raise BenchmarkError(
+            f"agent {agent.label}: {name} fails to build or update on a toy batch: {first_line}"
+        ) from error
 
 
 def _toy_batch(n_items: int, state_size: int, size: int = 4) -> TransitionMiniBatch:
@@ -336,9 +327,7 @@ def _toy_batch(n_items: int, state_size: int, size: int = 4) -> TransitionMiniBa
     terminals[-1] = 1.0
     toy = MDPDataset(observations, actions, np.ones((size + 1, 1), np.float32), terminals, action_size=n_items)
     episode = toy.episodes[0]
-    return TransitionMiniBatch.from_transitions(
-        [toy.transition_picker(episode, index) for index in range(size)]
-    )
+    return TransitionMiniBatch.from_transitions([toy.transition_picker(episode, index) for index in range(size)])
 
 
 def describe_agent(agent: ResolvedAgent) -> dict[str, Any]:
@@ -346,12 +335,7 @@ def describe_agent(agent: ResolvedAgent) -> dict[str, Any]:
     if agent.config is None:
         return {"spec": agent.spec, "baseline": agent.baseline}
     cls = type(agent.config)
-    params = json.loads(agent.config.serialize())
-    for name in RESULT_NEUTRAL_FIELDS:
-        params.pop(name, None)
-    for name, default in RECORDED_WHEN_SET.items():
-        if params.get(name, default) == default:
-            params.pop(name, None)
+    params = recorded_params(agent.config)  # the step switches by their rule (agents.step_switches)
     return {
         "spec": agent.spec,
         "type": agent.config.get_type(),

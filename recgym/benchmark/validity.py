@@ -131,10 +131,8 @@ def selection_regret(checkpoints: pd.DataFrame, criteria: Sequence[str]) -> pd.D
     for criterion in [*criteria, "final"]:
         chosen_returns, regrets, hits = [], [], []
         for _, run in trained.groupby(["agent", "seed"], sort=False):
-            if criterion == "final":
-                step = run["step"].max()
-            else:  # the benchmark's own selection rule
-                step = select_steps(run, f"val/{criterion}", 1)[0]
+            # "final": the last evaluation; otherwise the benchmark's own selection rule
+            step = run["step"].max() if criterion == "final" else select_steps(run, f"val/{criterion}", 1)[0]
             chosen = run[run["step"] == step].iloc[0]
             best = run[target].max()
             chosen_returns.append(chosen[target])

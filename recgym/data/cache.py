@@ -135,7 +135,10 @@ def remove_dead_leftovers(parent: Path) -> list[Path]:
 
 
 def write_cache(
-    directory: Path, key: Mapping[str, object], groups: Mapping[str, Mapping[str, np.ndarray]], stats: Mapping[str, object]
+    directory: Path,
+    key: Mapping[str, object],
+    groups: Mapping[str, Mapping[str, np.ndarray]],
+    stats: Mapping[str, object],
 ) -> None:
     """Write ``groups`` ({group: {array name: array}}) and the manifest to ``directory``, replacing it atomically.
 
@@ -155,7 +158,10 @@ def write_cache(
             arrays[group] = {name: _describe(array) for name, array in members.items()}
         stored_stats = json.loads(json.dumps(dict(stats)))
         manifest = {
-            "key": dict(key), "stats": stored_stats, "stats_sha256": _stats_digest(stored_stats), "arrays": arrays
+            "key": dict(key),
+            "stats": stored_stats,
+            "stats_sha256": _stats_digest(stored_stats),
+            "arrays": arrays,
         }
         (temporary / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1))
         old = None

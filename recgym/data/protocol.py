@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recgym.checks import check_number
 from recgym.data.schema import EventType
 from recgym.errors import InvalidOptionError, RecgymDataError
 
@@ -73,49 +74,55 @@ class ProtocolConfig:
     drop_duplicates: bool = False  # drop repeated (session, item, timestamp, event type) rows before filtering
     train_fraction: float = 0.8
     val_fraction: float = 0.1  # the test split gets the rest
-    split: str = "random"  # "random" or "temporal" (by session start)
+    split_mode: str = "random"  # "random" or "temporal" (by session start)
     test_start: int | str | None = None  # temporal cut-off: ms since the epoch or an ISO-8601 date-time
     val_start: int | str | None = None  # temporal: start of val (before test_start); None: the latest val_fraction
     unseen_items: str = "keep"  # val/test events of items absent from train: "keep" or "drop"
 
     def __post_init__(self) -> None:
         for name in ("min_session_clicks", "min_session_events", "min_item_events"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-                raise InvalidOptionError(f"{name} must be an integer >= 0, got {value!r}")
+            check_number(name, getattr(self, name), at_least=0, integer=True)
         for name in ("iterate_filters", "drop_duplicates"):
             if not isinstance(getattr(self, name), bool):
                 raise InvalidOptionError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        n = self.n_sample_sessions
-        if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
-            raise InvalidOptionError(f"n_sample_sessions must be an integer >= 1 or None, got {n!r}")
+        if self.n_sample_sessions is not None:
+            check_number("n_sample_sessions", self.n_sample_sessions, at_least=1, integer=True)
         fractions = (self.train_fraction, self.val_fraction)
         if not all(isinstance(f, (int, float)) and 0 < f < 1 for f in fractions) or sum(fractions) >= 1:
             raise InvalidOptionError(
                 f"train_fraction and val_fraction must be in (0, 1) with a sum below 1, got {fractions}"
             )
-        if self.split not in SPLIT_MODES:
-            raise InvalidOptionError(f"split must be one of {', '.join(SPLIT_MODES)}, got {self.split!r}")
+        if self.split_mode not in SPLIT_MODES:
+            raise InvalidOptionError(f"split_mode must be one of {', '.join(SPLIT_MODES)}, got {self.split_mode!r}")
         if self.unseen_items not in UNSEEN_ITEMS:
-            raise InvalidOptionError(f"unseen_items must be one of {', '.join(UNSEEN_ITEMS)}, got {self.unseen_items!r}")
-        if (self.test_start is not None or self.val_start is not None) and self.split != "temporal":
-            raise InvalidOptionError("test_start and val_start need split='temporal'")
+            raise InvalidOptionError(
+                f"unseen_items must be one of {', '.join(UNSEEN_ITEMS)}, got {self.unseen_items!r}"
+            )
+        if (self.test_start is not None or self.val_start is not None) and self.split_mode != "temporal":
+            raise InvalidOptionError("test_start and val_start need split_mode='temporal'")
         if self.val_start is not None and self.test_start is None:
             raise InvalidOptionError("val_start needs test_start")
-        if self.test_start is not None and self.val_start is not None and cutoff_ms("val_start", self.val_start) >= cutoff_ms("test_start", self.test_start):
-            raise InvalidOptionError(f"val_start must be before test_start, got {self.val_start!r} and {self.test_start!r}")
+        if (
+            self.test_start is not None
+            and self.val_start is not None
+            and cutoff_ms("val_start", self.val_start) >= cutoff_ms("test_start", self.test_start)
+        ):
+            raise InvalidOptionError(
+                f"val_start must be before test_start, got {self.val_start!r} and {self.test_start!r}"
+            )
 
     def key(self) -> dict[str, object]:
-        """The fields as a dict, leaving out the split fields at their defaults (keeps older cache keys valid)."""
+        """The fields as a dict, leaving out the split fields at their defaults and naming ``split_mode`` by its
+        former name ``split`` (both keep older cache keys valid)."""
         defaults = ProtocolConfig.__dataclass_fields__
         return {
-            name: value
+            "split" if name == "split_mode" else name: value
             for name, value in dataclasses.asdict(self).items()
             if name not in _SPLIT_FIELDS or value != defaults[name].default
         }
 
 
-_SPLIT_FIELDS = ("split", "test_start", "val_start", "unseen_items")
+_SPLIT_FIELDS = ("split_mode", "test_start", "val_start", "unseen_items")
 
 
 def cutoff_ms(name: str, value: object) -> int:
@@ -170,7 +177,9 @@ class PreparedLog:
         return int(len(self.raw_item_ids))
 
 
-def _filter_rows(session_codes: np.ndarray, items: np.ndarray, event_types: np.ndarray, config: ProtocolConfig) -> np.ndarray:
+def _filter_rows(
+    session_codes: np.ndarray, items: np.ndarray, event_types: np.ndarray, config: ProtocolConfig
+) -> np.ndarray:
     """Boolean row mask after the session and item filters (once, or to a fixed point).
 
     ``session_codes`` are 0..n-1 per session, ``items`` raw or coded item ids. A count is only taken when its filter
@@ -273,7 +282,9 @@ def _session_filter(rows: _Rows, config: ProtocolConfig) -> _Rows:
     return rows.where(_filter_rows(_codes(rows.session), rows.item, rows.event_type, per_session))
 
 
-def _random_split(events: pd.DataFrame, config: ProtocolConfig, rng: np.random.Generator, source: str) -> tuple[dict[str, _Rows], dict[str, int]]:
+def _random_split(
+    events: pd.DataFrame, config: ProtocolConfig, rng: np.random.Generator, source: str
+) -> tuple[dict[str, _Rows], dict[str, int]]:
     """Filter the whole log (session and item filters), sample, then shuffle whole sessions into the splits."""
     session_codes, session_uniques = pd.factorize(events["session_id"].to_numpy(), sort=True)
     session_codes = _narrow(session_codes, len(session_uniques))
@@ -355,7 +366,7 @@ def _held_out_split(
         raise _no_survivor(source, config, raw_sessions)
 
     parts = [name for name in ("train", "val", "test") if name not in held_out]  # what the main log provides
-    if config.split == "temporal":
+    if config.split_mode == "temporal":
         ordered, starts = _session_starts(main)
     else:
         ordered, starts = sessions[rng.permutation(len(sessions))], None
@@ -364,7 +375,7 @@ def _held_out_split(
         if config.test_start is None:
             bounds = [int(config.train_fraction * n), int((config.train_fraction + config.val_fraction) * n)]
         else:
-            assert starts is not None  # cut-offs need split="temporal" (ProtocolConfig refuses them otherwise)
+            assert starts is not None  # cut-offs need split_mode="temporal" (ProtocolConfig refuses them otherwise)
             test_from = int(np.searchsorted(starts, cutoff_ms("test_start", config.test_start)))
             if config.val_start is None:
                 val_from = test_from - _latest(test_from, config.val_fraction)
@@ -410,7 +421,7 @@ def apply_protocol(
     raw_rows = len(events)
     events, duplicates = _drop_duplicates(events, config)
     held_out = {name: _drop_duplicates(held, config)[0] for name, held in held_out.items()}
-    if config.split == "random" and not held_out:
+    if config.split_mode == "random" and not held_out:
         rows, counts = _random_split(events, config, rng, source)
     else:
         rows, counts = _held_out_split(events, held_out, config, rng, source)
@@ -456,4 +467,6 @@ def apply_protocol(
         "mean_session_length": n_events / n_sessions,
         "splits": split_stats,
     }
-    return PreparedLog(splits=splits, raw_item_ids=raw_item_ids.astype(np.int64), item_popularity=popularity, stats=stats)
+    return PreparedLog(
+        splits=splits, raw_item_ids=raw_item_ids.astype(np.int64), item_popularity=popularity, stats=stats
+    )

@@ -155,7 +155,9 @@ def event_type_map(mapping: Mapping[Any, Any]) -> dict[str, EventType | None]:
     ``{"pv": "click", "buy": 1, "fav": None}`` is read the same from Python and from the CLI (``-o event_types=...``).
     """
     if not isinstance(mapping, Mapping):
-        raise InvalidOptionError(f"event_types must map labels of the event-type column to {_EVENT_TYPE_NAMES}, got {mapping!r}")
+        raise InvalidOptionError(
+            f"event_types must map labels of the event-type column to {_EVENT_TYPE_NAMES}, got {mapping!r}"
+        )
     return {str(label): _event_type(value, f"event_types[{label!r}]") for label, value in mapping.items()}
 
 
@@ -169,9 +171,7 @@ def _event_type(value: object, what: str) -> EventType | None:
     raise InvalidOptionError(f"{what} is {value!r}, not an event type ({_EVENT_TYPE_NAMES})")
 
 
-def read_otto(
-    path: PathLike, *, event_types: EventTypeMap = OTTO_EVENT_TYPES, progress: bool = True
-) -> pd.DataFrame:
+def read_otto(path: PathLike, *, event_types: EventTypeMap = OTTO_EVENT_TYPES, progress: bool = True) -> pd.DataFrame:
     """Read an OTTO JSON-lines file: ``{"session": int, "events": [{"aid": int, "ts": ms, "type": str}, ...]}``.
 
     ``event_types`` maps each OTTO ``type`` to an :class:`EventType` (or ``None`` to drop it); default
@@ -355,9 +355,7 @@ def _checked_names(path: Path, names: object, n_fields: int) -> list[str]:
     if len(set(names)) != len(names):
         raise InvalidOptionError(f"names must be distinct, got {list(names)!r}")
     if len(names) != n_fields:
-        raise RecgymDataError(
-            f"{path}: names= gives {len(names)} column names but line 1 has {n_fields} fields"
-        )
+        raise RecgymDataError(f"{path}: names= gives {len(names)} column names but line 1 has {n_fields} fields")
     return list(names)
 
 
@@ -395,9 +393,7 @@ def _read_headerless(path: Path, names: Sequence[str], kind: EventType, progress
             f"only rows of {', '.join(names)}"
         )
     if len(fields) != len(names):
-        raise RecgymDataError(
-            f"{path}: line 1 has {len(fields)} fields, expected {len(names)} ({', '.join(names)})"
-        )
+        raise RecgymDataError(f"{path}: line 1 has {len(fields)} fields, expected {len(names)} ({', '.join(names)})")
     types = {"session_id": pa.int64(), "timestamp": pa.timestamp("ms", tz="UTC"), "item_id": pa.int64()}
     table = _stream_csv(
         path,
@@ -491,7 +487,10 @@ def _stream_csv(
     with _progress_bar(path, progress and source is None) as (stream, advance):
         try:
             reader = pa_csv.open_csv(
-                source or stream, read_options=read_options, parse_options=parse_options, convert_options=convert_options
+                source or stream,
+                read_options=read_options,
+                parse_options=parse_options,
+                convert_options=convert_options,
             )
             batches = []
             for batch in reader:
@@ -505,9 +504,12 @@ def _stream_csv(
 @contextmanager
 def _progress_bar(path: Path, enabled: bool) -> Iterator[tuple[pa.NativeFile, Callable[[], None]]]:
     """Open ``path`` as a pyarrow stream; yield it with an ``advance()`` that moves a tqdm bar to the bytes read."""
-    with pa.input_stream(str(path)) as stream, tqdm(
-        total=path.stat().st_size, unit="B", unit_scale=True, desc=f"reading {path.name}", disable=not enabled
-    ) as bar:
+    with (
+        pa.input_stream(str(path)) as stream,
+        tqdm(
+            total=path.stat().st_size, unit="B", unit_scale=True, desc=f"reading {path.name}", disable=not enabled
+        ) as bar,
+    ):
 
         def advance() -> None:
             bar.update(max(0, min(stream.tell(), bar.total) - bar.n))
@@ -577,7 +579,7 @@ def _json_chunks(stream: pa.NativeFile, options: pa_json.ParseOptions) -> Iterat
 
 def _compact_ids(ids: np.ndarray) -> np.ndarray:
     """int32 ids when they fit (OTTO's 12.9M sessions and 1.8M items do), else as they are (the schema takes both)."""
-    fits = ids.dtype == np.int64 and (not len(ids) or (_INT32_MIN <= ids.min() and ids.max() <= _INT32_MAX))
+    fits = ids.dtype == np.int64 and (not len(ids) or (ids.min() >= _INT32_MIN and ids.max() <= _INT32_MAX))
     return ids.astype(np.int32) if fits else ids
 
 

@@ -7,18 +7,19 @@ user column as ``user_id``; logs with sessions can be cut further the same way.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-from recgym.errors import InvalidOptionError
+from recgym.checks import check_number
 
 __all__ = ["check_gap", "split_sessions"]
 
 
-def check_gap(gap_minutes: object) -> float:
+def check_gap(gap_minutes: Any) -> float:
     """``gap_minutes`` as a float, or InvalidOptionError naming the option."""
-    if isinstance(gap_minutes, bool) or not isinstance(gap_minutes, (int, float, np.integer, np.floating)) or not gap_minutes > 0:
-        raise InvalidOptionError(f"session_gap_minutes must be a positive number, got {gap_minutes!r}")
+    check_number("session_gap_minutes", gap_minutes, above=0)
     return float(gap_minutes)
 
 

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,7 +34,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 from tqdm.auto import tqdm
 
+from recgym.checks import check_number
 from recgym.data.schema import EventType, validate_events
+from recgym.errors import InvalidOptionError
 
 __all__ = ["SyntheticConfig", "SyntheticUserModel", "generate_events", "write_otto_file", "write_rc15_files"]
 
@@ -49,6 +51,30 @@ CLICK_GAP_MEDIAN_MS = 45_000.0
 PURCHASE_GAP_MEDIAN_MS = 30_000.0
 GAP_SIGMA = 1.2
 _WORLD_STREAM, _CALIBRATION_STREAM, _CHUNK_STREAM, _QUANTITY_STREAM = range(4)  # spawn keys of the sub-streams
+
+
+_PROBABILITY = {"at_least": 0, "at_most": 1}
+_CONFIG_RANGES: dict[str, dict[str, Any]] = {
+    "n_sessions": {"at_least": 1, "integer": True},
+    "n_items": {"at_least": 2, "integer": True},
+    "mean_session_length": {},
+    "purchase_rate": {"at_least": 0, "below": 0.5},
+    "n_topics": {"at_least": 1, "integer": True},
+    "popularity_exponent": {"at_least": 0},
+    "popularity_offset": {"at_least": 0},
+    "neighbour_span": {"at_least": 1, "integer": True},
+    "neighbour_decay": {"above": 0, "at_most": 1},
+    "repeat_prob": _PROBABILITY,
+    "neighbour_prob": _PROBABILITY,
+    "recall_prob": _PROBABILITY,
+    "topic_prob": _PROBABILITY,
+    "length_sigma": {"at_least": 0},
+    "max_session_clicks": {"at_least": 1, "integer": True},
+    "short_session_share": {"at_least": 0, "below": 1},
+    "item_purchase_sigma": {"at_least": 0},
+    "repeat_purchase_weight": {},
+}
+"""Field -> bounds of :func:`recgym.checks.check_number` (every field a finite number; n_topics may be None)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,23 +119,15 @@ class SyntheticConfig:
     repeat_purchase_weight: float = 0.8
 
     def __post_init__(self) -> None:
-        def require(ok: bool, message: str) -> None:
-            if not ok:
-                raise ValueError(f"SyntheticConfig: {message}")
-
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            optional = field.type.endswith("| None")
-            if field.type.startswith("int"):
-                kind, ok = "an integer", isinstance(value, (int, np.integer))
-            else:
-                number = isinstance(value, (int, float, np.integer, np.floating))
-                kind, ok = "a finite number", number and math.isfinite(value)
-            ok = (ok and not isinstance(value, bool)) or (optional and value is None)
-            require(ok, f"{field.name} must be {kind}{' or None' if optional else ''}, got {value!r}")
-        require(self.n_sessions >= 1, f"n_sessions must be >= 1, got {self.n_sessions}")
-        require(self.n_items >= 2, f"n_items must be >= 2, got {self.n_items}")
-        require(0.0 <= self.purchase_rate < 0.5, f"purchase_rate must be in [0, 0.5), got {self.purchase_rate}")
+            if not (field.name == "n_topics" and value is None):
+                check_number(field.name, value, **_CONFIG_RANGES[field.name])
+
+        def require(ok: bool, message: str) -> None:
+            if not ok:
+                raise InvalidOptionError(f"SyntheticConfig: {message}")
+
         require(
             self.mean_clicks > MIN_CLICKS,
             f"mean_session_length * (1 - purchase_rate) = {self.mean_clicks:.3f} clicks must exceed {MIN_CLICKS}",
@@ -119,27 +137,11 @@ class SyntheticConfig:
             f"max_session_clicks ({self.max_session_clicks}) must exceed the mean clicks {self.mean_clicks:.3f}",
         )
         if self.n_topics is not None:
-            require(
-                1 <= self.n_topics <= self.n_items,
-                f"n_topics must be in [1, n_items={self.n_items}], got {self.n_topics}",
-            )
-        require(self.popularity_exponent >= 0, f"popularity_exponent must be >= 0, got {self.popularity_exponent}")
-        require(self.popularity_offset >= 0, f"popularity_offset must be >= 0, got {self.popularity_offset}")
-        require(self.neighbour_span >= 1, f"neighbour_span must be >= 1, got {self.neighbour_span}")
-        require(0 < self.neighbour_decay <= 1, f"neighbour_decay must be in (0, 1], got {self.neighbour_decay}")
-        for name in ("repeat_prob", "neighbour_prob", "recall_prob", "topic_prob"):
-            value = getattr(self, name)
-            require(0.0 <= value <= 1.0, f"{name} must be in [0, 1], got {value}")
+            check_number(f"n_topics (catalogue of {self.n_items} items)", self.n_topics, at_most=self.n_items)
         require(
             self.explore_prob >= -1e-12,
             f"repeat_prob + neighbour_prob + recall_prob + topic_prob must be <= 1, got {1 - self.explore_prob:.6g}",
         )
-        require(self.length_sigma >= 0, f"length_sigma must be >= 0, got {self.length_sigma}")
-        require(
-            0.0 <= self.short_session_share < 1.0,
-            f"short_session_share must be in [0, 1), got {self.short_session_share}",
-        )
-        require(self.item_purchase_sigma >= 0, f"item_purchase_sigma must be >= 0, got {self.item_purchase_sigma}")
 
     @property
     def mean_clicks(self) -> float:
@@ -554,4 +556,3 @@ def _otto_lines(chunk: _Chunk) -> memoryview:
     )
     offsets = np.frombuffer(events.buffers()[1], dtype=np.int32, count=len(events) + 1, offset=events.offset * 4)
     return memoryview(events.buffers()[2])[offsets[0] : offsets[-1]]
-

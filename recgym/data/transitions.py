@@ -66,7 +66,9 @@ def episode_starts(sessions: np.ndarray) -> np.ndarray:
 HISTORY_BLOCK_ROWS = 1 << 16  # rows gathered at a time by padded_histories
 
 
-def padded_histories(items: np.ndarray, starts: np.ndarray, state_size: int, pad_id: int, *, include_current: bool) -> np.ndarray:
+def padded_histories(
+    items: np.ndarray, starts: np.ndarray, state_size: int, pad_id: int, *, include_current: bool
+) -> np.ndarray:
     """For every row, the last ``state_size`` items of its session before it (or up to it), oldest first, right-padded.
 
     ``items`` are the rows' item ids with sessions contiguous; ``starts`` comes from :func:`episode_starts`. Rows are
@@ -115,10 +117,7 @@ def build_split(
     sessions = np.asarray(sessions, dtype=np.int64)
     items = np.asarray(items, dtype=np.int64)
     event_types = np.asarray(event_types, dtype=np.int8)
-    if len(sessions):
-        starts = episode_starts(sessions)
-    else:
-        starts = np.zeros(1, dtype=np.int64)
+    starts = episode_starts(sessions) if len(sessions) else np.zeros(1, dtype=np.int64)
     terminals = np.zeros(len(sessions), dtype=bool)
     terminals[starts[1:] - 1] = True
     return Split(

@@ -73,5 +73,8 @@ def replay_env_spec(dataset: SessionDataset, split: str = "train") -> EnvSpec | 
         "reward_purchase": dataset.reward_purchase,
     }
     return EnvSpec(
-        id=f"RecReplay-{dataset.name}-{split}-v0", entry_point=REPLAY_ENTRY_POINT, max_episode_steps=longest, kwargs=kwargs
+        id=f"RecReplay-{dataset.name}-{split}-v0",
+        entry_point=REPLAY_ENTRY_POINT,
+        max_episode_steps=longest,
+        kwargs=kwargs,
     )

@@ -7,7 +7,6 @@ summed over a split equals ``recgym.evaluate(...)["reward@k"]`` for a policy rec
 
 from __future__ import annotations
 
-import math
 import os
 from typing import Any, SupportsFloat
 
@@ -15,6 +14,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from recgym.checks import check_number
 from recgym.data.transitions import rewards_from_events
 from recgym.datasets import load_dataset
 from recgym.envs.actions import check_slate
@@ -66,20 +66,19 @@ class RecReplayEnv(gym.Env[np.ndarray, Any]):
             raise ValueError(f"session_order must be one of {SESSION_ORDERS}, got {session_order!r}")
         if render_mode is not None:
             raise ValueError(f"RecReplayEnv has no render modes, got render_mode={render_mode!r}")
-        _check_positive_int("slate_size", slate_size)
+        check_number("slate_size", slate_size, at_least=1, integer=True)
         if state_size is not None:
-            _check_positive_int("state_size", state_size)
+            check_number("state_size", state_size, at_least=1, integer=True)
         if max_sessions is not None:
-            _check_positive_int("max_sessions", max_sessions)
+            check_number("max_sessions", max_sessions, at_least=1, integer=True)
         for name, value in (("reward_click", reward_click), ("reward_purchase", reward_purchase)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not math.isfinite(value)):
-                raise ValueError(f"{name} must be a finite number, got {value!r}")
+            if value is not None:
+                check_number(name, value)
 
         self.dataset = self._load(dataset, data_dir, state_size, reward_click, reward_purchase, dataset_options)
         self.split_name, self.slate_size, self.session_order = split, slate_size, session_order
         n_items = self.dataset.n_items
-        if slate_size > n_items:
-            raise ValueError(f"slate_size must be <= n_items ({n_items}), got {slate_size}")
+        check_number(f"slate_size (catalogue of {n_items} items)", slate_size, at_most=n_items, integer=True)
         events = self.dataset.split(split)
         self._observations, self._next_observations = events.observations, events.next_observations
         self._actions, self._event_types = events.actions, events.event_types
@@ -90,7 +89,9 @@ class RecReplayEnv(gym.Env[np.ndarray, Any]):
             raise ValueError(f"split {split!r} of {self.dataset.name!r} has no sessions")
 
         self.observation_space = spaces.Box(0, n_items, (self.dataset.state_size,), np.int64)
-        self.action_space = spaces.Discrete(n_items) if slate_size == 1 else spaces.MultiDiscrete([n_items] * slate_size)
+        self.action_space = (
+            spaces.Discrete(n_items) if slate_size == 1 else spaces.MultiDiscrete([n_items] * slate_size)
+        )
         self._order: np.ndarray | None = None
         self._next_episode = 0
         self._session = -1
@@ -106,7 +107,11 @@ class RecReplayEnv(gym.Env[np.ndarray, Any]):
         options: dict[str, Any],
     ) -> Any:
         if isinstance(dataset, (str, os.PathLike)):
-            rewards: dict[str, Any] = {name: value for name, value in (("reward_click", reward_click), ("reward_purchase", reward_purchase)) if value is not None}
+            rewards: dict[str, Any] = {
+                name: value
+                for name, value in (("reward_click", reward_click), ("reward_purchase", reward_purchase))
+                if value is not None
+            }
             return load_dataset(dataset, data_dir=data_dir, state_size=state_size or 10, **rewards, **options)
         if data_dir is not None or options:
             raise ValueError(
@@ -124,7 +129,9 @@ class RecReplayEnv(gym.Env[np.ndarray, Any]):
         purchase = self.dataset.reward_purchase if reward_purchase is None else reward_purchase
         return rewards_from_events(events.event_types, reward_click=click, reward_purchase=purchase)
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         if seed is not None or self._order is None:
             self._order, self._next_episode = self._permutation(), 0
@@ -134,8 +141,7 @@ class RecReplayEnv(gym.Env[np.ndarray, Any]):
             raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: ['session_index']")
         if "session_index" in options:
             index = options["session_index"]
-            if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < self.n_sessions:
-                raise ValueError(f"session_index must be an integer in [0, {self.n_sessions}), got {index!r}")
+            check_number("session_index", index, at_least=0, below=self.n_sessions, integer=True)
             self._session = int(index)
             self._next_episode = int(np.flatnonzero(self._order == index)[0]) + 1
         else:
@@ -174,8 +180,3 @@ class RecReplayEnv(gym.Env[np.ndarray, Any]):
 
     def _check_action(self, action: Any) -> np.ndarray:
         return check_slate(action, self.slate_size, self.dataset.n_items)
-
-
-def _check_positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")

@@ -30,6 +30,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from recgym.checks import check_number
 from recgym.data.synthetic import MIN_CLICKS, SyntheticConfig, SyntheticUserModel
 from recgym.datasets import load_dataset
 from recgym.envs.actions import check_slate
@@ -72,7 +73,7 @@ def _length_hazard(config: SyntheticConfig) -> np.ndarray:
     pmf[MIN_CLICKS:cap] = poisson @ density
     pmf[cap] = max(0.0, 1.0 - pmf[MIN_CLICKS:cap].sum())
     pmf *= 1.0 - config.short_session_share
-    pmf[1 : MIN_CLICKS] += config.short_session_share / (MIN_CLICKS - 1)
+    pmf[1:MIN_CLICKS] += config.short_session_share / (MIN_CLICKS - 1)
     survival = np.cumsum(pmf[::-1])[::-1]
     hazard = np.divide(pmf, survival, out=np.ones_like(pmf), where=survival > 1e-300)
     hazard[cap] = 1.0
@@ -134,9 +135,8 @@ class UserSimulator:
         position_exponent: float = 1.0,
         **options: Any,
     ) -> None:
-        for name, value in (("slate_attention", slate_attention), ("position_exponent", position_exponent)):
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0 <= value < np.inf:
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        check_number("slate_attention", slate_attention, at_least=0)
+        check_number("position_exponent", position_exponent, at_least=0)
         self.dataset = load_dataset(
             "synthetic",
             data_dir=data_dir,
@@ -164,8 +164,7 @@ class UserSimulator:
     # -- sessions -------------------------------------------------------------------------------------------------
     def start(self, seed: int, index: np.ndarray) -> Sessions:
         """New sessions ``index`` (int array) of the stream ``seed``, before their first click."""
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
-            raise ValueError(f"seed must be an integer in [0, 2**64), got {seed!r}")
+        check_number("seed", seed, at_least=0, below=2**64, integer=True)
         index = np.asarray(index, dtype=np.int64).reshape(-1)
         keys = _mix(_mix(np.array([seed], dtype=np.uint64)) ^ _mix(index.astype(np.uint64)))
         return Sessions(keys, index, np.empty((len(index), 0), dtype=np.int64), np.zeros(len(index), dtype=np.int64))
@@ -225,7 +224,9 @@ class UserSimulator:
             f"{pending.size} organic draws stayed outside the dataset's {self.n_items} items after {MAX_REDRAWS} tries"
         )
 
-    def _organic_draw(self, history: np.ndarray, u_kind: np.ndarray, u_item: np.ndarray, u_recall: np.ndarray) -> np.ndarray:
+    def _organic_draw(
+        self, history: np.ndarray, u_kind: np.ndarray, u_item: np.ndarray, u_recall: np.ndarray
+    ) -> np.ndarray:
         """The generator's next-click kinds and inverse-CDF draws (``SyntheticUserModel._sample_clicks``, one step)."""
         model = self.model
         if history.shape[1] == 0:
@@ -233,7 +234,9 @@ class UserSimulator:
         last = history[:, -1]
         kind = np.searchsorted(model._kind_cum, u_kind, side="right")
         clicks = last.copy()  # kind 0: repeat
-        source = np.where(kind == 2, history[np.arange(len(last)), (u_recall * history.shape[1]).astype(np.int64)], last)
+        source = np.where(
+            kind == 2, history[np.arange(len(last)), (u_recall * history.shape[1]).astype(np.int64)], last
+        )
         neighbour = np.flatnonzero((kind == 1) | (kind == 2))
         clicks[neighbour] = model._sample_neighbour(source[neighbour], u_item[neighbour])
         in_topic = np.flatnonzero(kind == 3)
@@ -331,20 +334,22 @@ class RecOnlineEnv(gym.Env[np.ndarray, Any]):
     def __init__(self, *, slate_size: int = 1, render_mode: str | None = None, **options: Any) -> None:
         if render_mode is not None:
             raise ValueError(f"RecOnlineEnv has no render modes, got render_mode={render_mode!r}")
-        if isinstance(slate_size, bool) or not isinstance(slate_size, (int, np.integer)) or slate_size < 1:
-            raise ValueError(f"slate_size must be an integer >= 1, got {slate_size!r}")
+        check_number("slate_size", slate_size, at_least=1, integer=True)
         self.simulator = UserSimulator(**options)
         n_items = self.simulator.n_items
-        if slate_size > n_items:
-            raise ValueError(f"slate_size must be <= n_items ({n_items}), got {slate_size}")
+        check_number(f"slate_size (catalogue of {n_items} items)", slate_size, at_most=n_items, integer=True)
         self.slate_size = int(slate_size)
         self.observation_space = spaces.Box(0, n_items, (self.simulator.state_size,), np.int64)
-        self.action_space = spaces.Discrete(n_items) if slate_size == 1 else spaces.MultiDiscrete([n_items] * slate_size)
+        self.action_space = (
+            spaces.Discrete(n_items) if slate_size == 1 else spaces.MultiDiscrete([n_items] * slate_size)
+        )
         self._stream: int | None = None
         self._next_session = 0
         self._sessions: Sessions | None = None
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         if seed is not None:
             self._stream, self._next_session = int(seed), 0
@@ -355,8 +360,7 @@ class RecOnlineEnv(gym.Env[np.ndarray, Any]):
         if unknown:
             raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: ['session_index']")
         index = options.get("session_index", self._next_session)
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or index < 0:
-            raise ValueError(f"session_index must be an integer >= 0, got {index!r}")
+        check_number("session_index", index, at_least=0, integer=True)
         self._sessions = self.simulator.start(self._stream, np.array([index]))
         self._next_session = int(index) + 1
         return self.simulator.observations(self._sessions)[0], {"session_index": int(index)}

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from recgym.checks import check_number
+from recgym.errors import InvalidOptionError
 from recgym.evaluation.metrics import RankCounts
 from recgym.evaluation.scoring import (
     PopularityPolicy,
@@ -76,8 +78,7 @@ def evaluate(
     ks = _check_ks(ks)
     if batch_size is None:
         batch_size = default_batch_size(dataset.n_items)
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    check_number("batch_size", batch_size, at_least=1, integer=True)
     check_compatible(policy, dataset, allow_transfer=allow_transfer)
     events = dataset.split(split)
     scorer = as_scorer(policy)
@@ -116,8 +117,10 @@ def default_batch_size(n_items: int) -> int:
 
 def _check_ks(ks: Sequence[int]) -> tuple[int, ...]:
     ks = tuple(ks)
-    if not ks or any(isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1 for k in ks):
-        raise ValueError(f"ks must be a non-empty sequence of integers >= 1, got {ks!r}")
+    if not ks:
+        raise InvalidOptionError("ks must be a non-empty sequence of integers >= 1, got ()")
+    for k in ks:
+        check_number("every k of ks", k, at_least=1, integer=True)
     return tuple(sorted({int(k) for k in ks}))
 
 

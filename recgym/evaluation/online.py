@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from recgym.checks import check_number
 from recgym.envs.registration import SYNTHETIC_SESSIONS
 from recgym.envs.simulator import UserSimulator
 from recgym.evaluation.offline import SCORE_BATCH_FLOATS
@@ -64,9 +65,8 @@ def evaluate_online(
     ``session_length`` (events = clicks + purchases, as the dataset's ``mean_session_length``), ``purchase_share``
     (purchases / events), ``slate_click_share`` (clicks taken from the slate / clicks), ``n_sessions``, ``n_steps``.
     """
-    for name, value, minimum in (("n_sessions", n_sessions, 2), ("slate_size", slate_size, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-            raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    check_number("n_sessions", n_sessions, at_least=2, integer=True)
+    check_number("slate_size", slate_size, at_least=1, integer=True)
     simulator = UserSimulator(n_sessions=log_sessions, **options)
     if policy is not None:
         check_compatible(policy, simulator.dataset, allow_transfer=allow_transfer)
@@ -114,7 +114,9 @@ def _recommender(policy: Any, n_items: int, k: int, device: Any):
                 if device is not None:
                     scores = scores.to(device)
                 if tuple(scores.shape) != (len(batch), n_items):
-                    raise ValueError(f"policy returned scores of shape {tuple(scores.shape)}, expected ({len(batch)}, {n_items})")
+                    raise ValueError(
+                        f"policy returned scores of shape {tuple(scores.shape)}, expected ({len(batch)}, {n_items})"
+                    )
                 slates[start : start + len(batch)] = top_k(scores, k).cpu().numpy()
         return slates[state_of_row.reshape(-1)]
 

@@ -7,11 +7,12 @@ positive ``q_bias`` is overestimation, a negative one underestimation.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 from d3rlpy.algos.qlearning.base import QLearningAlgoImplBase
 
+from recgym.checks import check_number
 from recgym.data.transitions import Split
 
 __all__ = ["discounted_returns", "has_q_function", "q_bias"]
@@ -27,8 +28,7 @@ def discounted_returns(rewards: np.ndarray, terminals: np.ndarray, gamma: float)
     last row ends a session in any case). A parallel scan: after the pass with stride s, each row holds the return of
     its next 2s events, so ⌈log₂(longest session)⌉ vectorised passes give the exact sums with no loop over events.
     """
-    if not 0.0 <= gamma <= 1.0:
-        raise ValueError(f"gamma must be in [0, 1], got {gamma}")
+    check_number("gamma", gamma, at_least=0, at_most=1)
     returns = np.asarray(rewards, dtype=np.float64).copy()
     link = np.where(np.asarray(terminals, dtype=bool), 0.0, gamma)  # discount from row t to row t + 1
     if len(link):
@@ -50,7 +50,7 @@ def has_q_function(algo: Any) -> bool:
     return type(algo.impl).q_function is not QLearningAlgoImplBase.q_function
 
 
-def q_bias(algo: Any, dataset: Any, split: str = "val", gamma: Optional[float] = None) -> dict[str, float]:
+def q_bias(algo: Any, dataset: Any, split: str = "val", gamma: float | None = None) -> dict[str, float]:
     """Mean Q(s, a) of the logged actions of ``split``, the mean discounted return from those events, and their gap.
 
     ``algo`` is a built d3rlpy algorithm with a Q function (every recgym RL agent: N1's Q head; d3rlpy's

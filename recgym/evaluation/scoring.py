@@ -35,6 +35,7 @@ from d3rlpy import algos
 from d3rlpy.base import LearnableBase
 from d3rlpy.constants import ActionSpace
 
+from recgym.checks import check_number
 from recgym.contract import DatasetContract, contract_of
 from recgym.ranking import top_k
 
@@ -73,8 +74,7 @@ class RandomPolicy:
     """Uniform random scores, drawn from a seeded torch generator (reproducible for a given seed and call sequence)."""
 
     def __init__(self, n_items: int, seed: int = 0) -> None:
-        if n_items < 1:
-            raise ValueError(f"n_items must be >= 1, got {n_items}")
+        check_number("n_items", n_items, at_least=1, integer=True)
         self.n_items = n_items
         self.generator = torch.Generator().manual_seed(seed)
 

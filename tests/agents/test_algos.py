@@ -251,8 +251,16 @@ def test_ccql_logs_every_term_and_sums_them(dataset) -> None:
     algo.build_with_dataset(dataset)
     log = algo.update(batch_of(dataset))
     expected = {
-        "loss", "ce_loss", "td_loss", "negative_td_loss", "cql_loss", "contrastive_loss",
-        "q_logged_mean", "q_logged_max", "q_negative_mean", "q_negative_max",
+        "loss",
+        "ce_loss",
+        "td_loss",
+        "negative_td_loss",
+        "cql_loss",
+        "contrastive_loss",
+        "q_logged_mean",
+        "q_logged_max",
+        "q_negative_mean",
+        "q_negative_max",
     }
     assert expected <= set(log)
     total = log["ce_loss"] + 0.7 * (log["td_loss"] + log["negative_td_loss"]) + 0.3 * log["cql_loss"]
@@ -422,7 +430,7 @@ def test_compile_graph_gives_the_eager_losses_and_reads_nothing_between_log_wind
 
 
 def test_log_every_errors(dataset) -> None:
-    with pytest.raises(ValueError, match="log_every must be >= 1"):
+    with pytest.raises(ValueError, match="log_every must be a finite integer >= 1"):
         config("sasrec", log_every=0)
     with pytest.raises(ValueError, match="log_every=3 must divide n_steps_per_epoch=10"):
         fit(config("sasrec", log_every=3).create(), dataset, n_steps=10, per_epoch=10)
@@ -445,7 +453,8 @@ def test_the_coin_blocks_give_the_sequence_of_one_draw_per_step(dataset) -> None
 def test_bfloat16_autocast_lowers_the_matmuls_of_the_update_only(name: str, dataset) -> None:
     def one_update(autocast_dtype):
         d3rlpy.seed(5)
-        algo = config(name, seed=5, dropout=0.0, autocast_dtype=autocast_dtype).create()
+        # the materialised heads: the fused ones compute in float32 whatever the autocast
+        algo = config(name, seed=5, dropout=0.0, autocast_dtype=autocast_dtype, fused_heads=False).create()
         algo.build_with_dataset(dataset)
         head_dtypes = []
         networks = [n for n in (algo.impl.modules.network1, algo.impl.modules.network2) if n is not None]

@@ -151,7 +151,11 @@ def test_discrete_cql_fit_save_load(tmp_path) -> None:
     factory = SASRecEncoderFactory(n_items=N_ITEMS, hidden_size=8, n_heads=2)
     algo = d3rlpy.algos.DiscreteCQLConfig(encoder_factory=factory, batch_size=8).create(device="cpu:0")
     algo.fit(
-        dataset, n_steps=4, n_steps_per_epoch=4, show_progress=False, save_interval=100,
+        dataset,
+        n_steps=4,
+        n_steps_per_epoch=4,
+        show_progress=False,
+        save_interval=100,
         logger_adapter=d3rlpy.logging.NoopAdapterFactory(),
     )
     algo.save(tmp_path / "cql.d3")

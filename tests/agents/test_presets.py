@@ -31,7 +31,7 @@ AGENT_NAMES = sorted(set(AGENTS) - set(D3RLPY_ALGOS))
 
 
 def test_agents_names_their_configs() -> None:
-    assert AGENTS == {
+    assert {
         "sasrec": SASRecConfig,
         "sqn": SQNConfig,
         "ac": SQNConfig,
@@ -43,7 +43,7 @@ def test_agents_names_their_configs() -> None:
         "cl4srec": CL4SRecConfig,
         "fmlp": SASRecConfig,
         **D3RLPY_ALGOS,
-    }
+    } == AGENTS
     assert D3RLPY_ALGOS["discrete_cql"] is DiscreteCQLConfig
     assert set(PRESETS) == {"rc15", "retailrocket", "synthetic"}
     assert all(set(preset) == set(AGENTS) - set(D3RLPY_ALGOS) for preset in PRESETS.values())
@@ -82,6 +82,19 @@ def test_every_agent_runs_on_every_backbone(name: str, backbone: str) -> None:
     config.create(device="cpu:0").create_impl((10,), 100)  # the networks build
 
 
+CANONICAL = ["sasrec", "sqn", "snqn", "sa2c", "co", "ccql", "cl4srec"]
+"""The agent whose name is its config class's; ``ac``, ``ccql_ref`` and ``fmlp`` are variants of a class."""
+
+
+@pytest.mark.parametrize("name", CANONICAL)
+def test_class_defaults_equal_the_rc15_preset(name: str) -> None:
+    """A config built by hand (``SASRecCOConfig()``) is the agent of the presets, not a different one."""
+    default = AGENTS[name]()
+    for key, value in PRESETS["rc15"][name].items():
+        owner = default if hasattr(default, key) else default.encoder_factory
+        assert getattr(owner, key) == value, f"{name}.{key}: class default {getattr(owner, key)!r}, preset {value!r}"
+
+
 def test_fmlp_and_cl4srec_presets() -> None:
     fmlp = make_config("fmlp")
     assert type(fmlp) is SASRecConfig and fmlp.encoder_factory == FMLPEncoderFactory()
@@ -96,7 +109,11 @@ def test_reference_values() -> None:
     assert (rc15.learning_rate, rc15.learning_rate_2, rc15.switch_step, rc15.batch_size) == (0.005, 0.001, 15000, 256)
     assert (rc15.reward_negative, rc15.clip_grad_value, rc15.encoder_factory.hidden_size) == (-1.0, 1.0, 64)
     assert (rr.learning_rate, rr.learning_rate_2, rr.switch_step, rr.batch_size, rr.reward_negative) == (
-        0.01, 0.01, 50000, 512, -3.0,
+        0.01,
+        0.01,
+        50000,
+        512,
+        -3.0,
     )
     sa2c = make_config("sa2c", "retailrocket")
     assert (sa2c.learning_rate, sa2c.learning_rate_2, sa2c.switch_step) == (0.005, 0.001, 15000)
@@ -141,7 +158,7 @@ def test_an_encoder_factory_override_replaces_the_preset_encoder() -> None:
 def test_presets_are_not_mutated() -> None:
     before = {dataset: {name: dict(values) for name, values in preset.items()} for dataset, preset in PRESETS.items()}
     make_config("ccql", "rc15", learning_rate=1.0, hidden_size=4)
-    assert PRESETS == before
+    assert before == PRESETS
 
 
 @pytest.mark.parametrize(
@@ -152,7 +169,10 @@ def test_presets_are_not_mutated() -> None:
         (lambda: make_config("sqn", learning_rte=0.1), r"SQNConfig has no field\(s\) \['learning_rte'\]"),
         (lambda: make_config("discrete_cql"), "discrete_cql needs the number of items"),
         (lambda: make_config("sqn", encoder="lstm"), "unknown encoder 'lstm'"),
-        (lambda: make_config("sqn", encoder="gru", dropout=0.2), r"GRU4RecEncoderFactory has no field\(s\) \['dropout'\]"),
+        (
+            lambda: make_config("sqn", encoder="gru", dropout=0.2),
+            r"GRU4RecEncoderFactory has no field\(s\) \['dropout'\]",
+        ),
         (lambda: make_config("dqn", n_items=5, encoder="gru", n_heads=2), "GRU4RecEncoderFactory has no field"),
         (lambda: make_config("sqn", encoder="gru", encoder_factory=SASRecEncoderFactory()), "not both"),
     ],

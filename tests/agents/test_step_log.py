@@ -39,5 +39,5 @@ def test_the_first_non_finite_step_is_named() -> None:
 
 
 def test_every_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="log_every must be >= 1"):
+    with pytest.raises(ValueError, match="log_every must be a finite integer >= 1"):
         StepLog(every=0)

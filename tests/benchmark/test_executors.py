@@ -16,8 +16,6 @@ OPTIONS = {"hidden_size": 8, "batch_size": 16}
 GRID = {"sqn.gamma": [0.0, 0.5]}
 
 
-
-
 def bench(dataset, out, **overrides):
     settings = {**SETTINGS, "agent_options": OPTIONS, "grid": GRID, **overrides}
     return run_benchmark(dataset, AGENTS, out=out, **settings)
@@ -57,7 +55,9 @@ def test_local_processes_keep_d3rlpy_quiet_when_the_caller_is(tiny_dataset, tmp_
     silence_d3rlpy_logs()
     try:
         assert d3rlpy_logs_silenced()
-        run_benchmark(tiny_dataset, ["sasrec"], out=tmp_path / "out", **{**SETTINGS, "agent_options": OPTIONS, "jobs": 2})
+        run_benchmark(
+            tiny_dataset, ["sasrec"], out=tmp_path / "out", **{**SETTINGS, "agent_options": OPTIONS, "jobs": 2}
+        )
     finally:
         structlog.configure(**saved)
     captured = capfd.readouterr()
@@ -110,7 +110,9 @@ def test_a_failing_run_is_reported_after_the_others_finish(tiny_dataset, tmp_pat
     monkeypatch.setattr(executors, "run_one", failing)
     with pytest.raises(BenchmarkError, match=r"1 run\(s\) failed \(sasrec seed 0: non-finite loss at step 3\)"):
         bench(tiny_dataset, tmp_path / "out", grid=None)
-    finished = sorted(p.parent.parent.name + "/" + p.parent.name for p in (tmp_path / "out").glob("runs/*/*/result.json"))
+    finished = sorted(
+        p.parent.parent.name + "/" + p.parent.name for p in (tmp_path / "out").glob("runs/*/*/result.json")
+    )
     assert finished == ["sasrec/seed1", "sqn/seed0", "sqn/seed1"]
 
 
@@ -118,7 +120,7 @@ def test_a_failing_run_is_reported_after_the_others_finish(tiny_dataset, tmp_pat
     ("overrides", "message"),
     [
         ({"executor": "dask"}, "unknown executor 'dask'"),
-        ({"jobs": 0}, "jobs must be an integer >= 1"),
+        ({"jobs": 0}, "jobs must be a finite integer >= 1"),
         ({"executor": "ray", "jobs": 2}, "--jobs is for the local executor"),
         ({"ray_address": "auto"}, "--ray-address needs --executor ray"),
     ],

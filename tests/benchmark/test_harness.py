@@ -85,7 +85,9 @@ def test_folder_layout_and_config(finished):
 def test_curves_have_one_row_per_trained_agent_seed_step_and_one_per_baseline_seed(finished):
     curves = pd.read_csv(finished.out_dir / "curves.csv")
     assert len(curves) == len(TRAINED) * SEEDS * (STEPS // EVAL_EVERY) + 2 * SEEDS
-    assert sorted(curves.loc[curves.agent == "sasrec", "step"].unique()) == list(range(EVAL_EVERY, STEPS + 1, EVAL_EVERY))
+    assert sorted(curves.loc[curves.agent == "sasrec", "step"].unique()) == list(
+        range(EVAL_EVERY, STEPS + 1, EVAL_EVERY)
+    )
     assert curves.loc[curves.agent.isin(["popularity", "random"]), "step"].eq(0).all()
     assert {"reward@20", "purchase/hr@20", "click/ndcg@5", "train/loss", "train/q_logged_mean"} <= set(curves.columns)
     assert curves.loc[curves.agent == "ccql", "train/q_logged_mean"].notna().all()
@@ -140,7 +142,9 @@ def test_kept_checkpoints_reload_safely_and_reproduce_the_reported_test_numbers(
         result = json.loads((finished.out_dir / "runs" / label / "seed1" / "result.json").read_text())
         step = result["selected_steps"][0]
         model = recgym.load_model(finished.out_dir / "runs" / label / "seed1" / "checkpoints" / f"step{step}.pt")
-        assert recgym.evaluate(model, tiny_dataset, split="test") == pytest.approx(result["test"][str(step)], nan_ok=True)
+        assert recgym.evaluate(model, tiny_dataset, split="test") == pytest.approx(
+            result["test"][str(step)], nan_ok=True
+        )
 
 
 def test_resume_reruns_only_unfinished_runs_and_gives_the_same_table(finished, tiny_dataset, tmp_path, monkeypatch):
@@ -196,7 +200,7 @@ def test_a_damaged_result_is_one_clear_error(finished, tiny_dataset, tmp_path):
         ({"agent_options": {"popularity.batch_size": 8}}, "baseline"),
         ({"baseline": "dqn2"}, "baseline 'dqn2' is not an agent"),
         ({"device": "nodevice"}, "device 'nodevice' is not usable here"),
-        ({"state_every": -1}, "state_every must be >= 0"),
+        ({"state_every": -1}, "state_every \\(0: never save the training state\\) must be a finite integer >= 0"),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_is_written(tiny_dataset, tmp_path, overrides, message):

@@ -19,7 +19,12 @@ STEPS = 100_000  # long enough for every preset's step counts: the d3rlpy preset
 
 def resolve(agents, steps=STEPS, eval_every=1000, **options):
     return resolve_agents(
-        agents, preset="synthetic", n_items=N_ITEMS, state_size=STATE_SIZE, steps=steps, eval_every=eval_every,
+        agents,
+        preset="synthetic",
+        n_items=N_ITEMS,
+        state_size=STATE_SIZE,
+        steps=steps,
+        eval_every=eval_every,
         agent_options=options,
     )
 
@@ -118,9 +123,12 @@ def test_grid_crosses_points_into_labelled_rows_after_the_options():
         grid={"ccql.n_negatives": [10, 30], "td_weight": [0.0, 0.9]},
     )  # fmt: skip
     assert list(resolved) == [
-        "ccql-n_negatives=10-td_weight=0.0", "ccql-n_negatives=10-td_weight=0.9",
-        "ccql-n_negatives=30-td_weight=0.0", "ccql-n_negatives=30-td_weight=0.9",
-        "sasrec", "popularity",
+        "ccql-n_negatives=10-td_weight=0.0",
+        "ccql-n_negatives=10-td_weight=0.9",
+        "ccql-n_negatives=30-td_weight=0.0",
+        "ccql-n_negatives=30-td_weight=0.9",
+        "sasrec",
+        "popularity",
     ]  # fmt: skip  (sasrec has no td_weight: untouched; a baseline is never gridded)
     row = resolved["ccql-n_negatives=30-td_weight=0.9"]
     assert (row.config.n_negatives, row.config.td_weight, row.config.cql_alpha) == (30, 0.9, 0.5)
@@ -141,7 +149,13 @@ def test_grid_crosses_points_into_labelled_rows_after_the_options():
 def test_bad_grids_are_one_clear_error(grid, message):
     with pytest.raises(BenchmarkError, match=message):
         resolve_agents(
-            ["ccql"], preset="synthetic", n_items=N_ITEMS, state_size=STATE_SIZE, steps=STEPS, eval_every=1000, grid=grid
+            ["ccql"],
+            preset="synthetic",
+            n_items=N_ITEMS,
+            state_size=STATE_SIZE,
+            steps=STEPS,
+            eval_every=1000,
+            grid=grid,
         )
 
 
@@ -160,10 +174,11 @@ def test_result_neutral_fields_are_not_part_of_the_record():
     assert "log_every" not in describe_agent(default)["params"]
 
 
-def test_fields_recorded_only_when_set_keep_older_hashes():
-    default, fused = resolve({"sqn": "sqn"})["sqn"], resolve({"sqn": "sqn"}, fused_heads=True)["sqn"]
-    assert "fused_heads" not in describe_agent(default)["params"]
-    assert describe_agent(fused)["params"]["fused_heads"] is True  # it changes the numbers: recorded
+def test_step_switches_are_recorded_only_away_from_the_path_older_runs_took():
+    default, materialised = resolve({"sqn": "sqn"})["sqn"], resolve({"sqn": "sqn"}, fused_heads=False)["sqn"]
+    assert describe_agent(default)["params"]["fused_heads"] is True  # the default path, newer than older runs
+    assert "fused_heads" not in describe_agent(materialised)["params"]  # the path every older run took
+    assert "log_every" not in describe_agent(resolve({"sqn": "sqn"}, log_every=2)["sqn"])["params"]  # same numbers
     sampled = resolve({"sqn": "sqn"}, sampled_q_targets=32)["sqn"]
     assert "sampled_q_targets" not in describe_agent(default)["params"]
     assert describe_agent(sampled)["params"]["sampled_q_targets"] == 32
@@ -190,7 +205,9 @@ def test_an_explicit_step_count_inside_the_run_is_kept():
 
 
 def test_a_user_d3rlpy_config_whose_target_never_syncs_is_refused():
-    with pytest.raises(BenchmarkError, match="agent mine: target_update_interval=5000 is not below the run length 1000"):
+    with pytest.raises(
+        BenchmarkError, match="agent mine: target_update_interval=5000 is not below the run length 1000"
+    ):
         resolve({"mine": DQNConfig(target_update_interval=5000)}, steps=1000, eval_every=500)
 
 

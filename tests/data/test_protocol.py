@@ -21,7 +21,9 @@ def table(rows: list[tuple[int, int, int, int]]) -> pd.DataFrame:
 def all_events(prepared) -> pd.DataFrame:
     """The kept events of every split, items mapped back to raw ids."""
     parts = [
-        pd.DataFrame({"session": s.sessions, "item": prepared.raw_item_ids[s.items], "type": s.event_types, "split": name})
+        pd.DataFrame(
+            {"session": s.sessions, "item": prepared.raw_item_ids[s.items], "type": s.event_types, "split": name}
+        )
         for name, s in prepared.splits.items()
     ]
     return pd.concat(parts).sort_values("session", kind="stable")
@@ -44,8 +46,16 @@ def random_log(rng: np.random.Generator, n_sessions: int = 300, n_items: int = 4
 
 def test_rc15_keeps_sessions_with_more_than_two_clicks_and_their_buys() -> None:
     events = table(
-        [(1, 10, 0, CLICK), (1, 11, 1, CLICK), (1, 12, 2, CLICK), (1, 99, 3, BUY),  # 3 clicks: kept, buy item 99 encoded
-         (2, 10, 0, CLICK), (2, 11, 1, CLICK), (2, 11, 2, BUY), (2, 11, 3, BUY)]  # 2 clicks: dropped despite 4 events
+        [
+            (1, 10, 0, CLICK),
+            (1, 11, 1, CLICK),
+            (1, 12, 2, CLICK),
+            (1, 99, 3, BUY),  # 3 clicks: kept, buy item 99 encoded
+            (2, 10, 0, CLICK),
+            (2, 11, 1, CLICK),
+            (2, 11, 2, BUY),
+            (2, 11, 3, BUY),
+        ]  # 2 clicks: dropped despite 4 events
     )
     prepared = apply_protocol(events, protocol_config("rc15"), seed=0)
     kept = all_events(prepared)
@@ -72,10 +82,19 @@ def test_items_encoded_by_sorted_raw_id() -> None:
 
 def retailrocket_table() -> pd.DataFrame:
     return table(
-        [(1, 1, 0, CLICK), (1, 2, 1, CLICK), (1, 2, 2, CLICK),  # item 2: 3 events once session 2 is gone
-         (2, 1, 0, CLICK), (2, 2, 1, CLICK),  # 2 events: dropped
-         (3, 1, 0, CLICK), (3, 2, 1, BUY), (3, 3, 2, CLICK),  # item 3 has one event: dropped -> session 3 has 2 left
-         (4, 1, 0, CLICK), (4, 1, 1, CLICK), (4, 1, 2, CLICK)]
+        [
+            (1, 1, 0, CLICK),
+            (1, 2, 1, CLICK),
+            (1, 2, 2, CLICK),  # item 2: 3 events once session 2 is gone
+            (2, 1, 0, CLICK),
+            (2, 2, 1, CLICK),  # 2 events: dropped
+            (3, 1, 0, CLICK),
+            (3, 2, 1, BUY),
+            (3, 3, 2, CLICK),  # item 3 has one event: dropped -> session 3 has 2 left
+            (4, 1, 0, CLICK),
+            (4, 1, 1, CLICK),
+            (4, 1, 2, CLICK),
+        ]
     )
 
 
@@ -204,7 +223,7 @@ def test_filters_match_a_brute_force_loop(case: int) -> None:
         ("rc15", {"n_sample_sessions": 40}),
         ("retailrocket", {"iterate_filters": True}),
         ("generic", {"min_item_events": 2, "n_sample_sessions": 100}),
-        ("generic", {"split": "temporal"}),
+        ("generic", {"split_mode": "temporal"}),
     ],
 )
 def test_int32_ids_give_the_same_log_as_int64(preset: str, options: dict) -> None:

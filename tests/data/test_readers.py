@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -46,7 +46,7 @@ def rows(events: pd.DataFrame) -> list[tuple[int, int, int, int]]:
 
 
 def iso_ms(text: str) -> int:
-    moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     return round(moment.timestamp() * 1000)
 
 
@@ -123,9 +123,7 @@ OTTO_SESSIONS = [
     (1, [(7, 1500, "orders")]),
     (2, [(5, 3000, "clicks"), (8, 3100, "clicks"), (9, 3200, "orders"), (5, 3300, "clicks")]),
 ]
-OTTO_ROWS = [
-    (s, a, t, PURCHASE if k != "clicks" else CLICK) for s, events in OTTO_SESSIONS for a, t, k in events
-]
+OTTO_ROWS = [(s, a, t, PURCHASE if k != "clicks" else CLICK) for s, events in OTTO_SESSIONS for a, t, k in events]
 
 
 @pytest.mark.parametrize("chunk_bytes", [1, 7, 90, 1 << 26])
@@ -145,7 +143,11 @@ def test_otto_ids_are_int32_when_they_fit_and_int64_beyond(tmp_path, monkeypatch
 
     monkeypatch.setattr(readers, "_JSON_CHUNK", chunk_bytes)
     events = read_otto(write(tmp_path, "small.jsonl", otto_lines(OTTO_SESSIONS)), progress=False)
-    assert (events["session_id"].dtype, events["item_id"].dtype, events["timestamp"].dtype) == ("int32", "int32", "int64")
+    assert (events["session_id"].dtype, events["item_id"].dtype, events["timestamp"].dtype) == (
+        "int32",
+        "int32",
+        "int64",
+    )
     big = [(2**40, [(2**33, 1000, "clicks")]), *OTTO_SESSIONS]
     events = read_otto(write(tmp_path, "big.jsonl", otto_lines(big)), progress=False)
     assert (events["session_id"].dtype, events["item_id"].dtype) == ("int64", "int64")
@@ -218,8 +220,12 @@ def test_read_table_sniffs_separators(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("unit", "value", "ms"),
-    [("s", "1396437466", 1396437466000), ("ms", "1396437466940", 1396437466940),
-     ("us", "1396437466940123", 1396437466940), ("ns", "1396437466940123456", 1396437466940)],
+    [
+        ("s", "1396437466", 1396437466000),
+        ("ms", "1396437466940", 1396437466940),
+        ("us", "1396437466940123", 1396437466940),
+        ("ns", "1396437466940123456", 1396437466940),
+    ],
 )
 def test_read_table_timestamp_units(tmp_path: Path, unit: str, value: str, ms: int) -> None:
     path = write(tmp_path, "log.csv", f"session_id,item_id,timestamp\n1,2,{value}\n")

@@ -49,16 +49,20 @@ def test_matches_a_brute_force_loop(seed: int, column: str) -> None:
 
 def test_gap_is_strict_and_checked() -> None:
     events = pd.DataFrame(
-        {"session_id": [5, 5, 5, 3, 3], "item_id": [1, 2, 3, 4, 5], "timestamp": [0, 60_000, 120_001, 0, 30_000],
-         "event_type": np.zeros(5, dtype=np.int8)}
+        {
+            "session_id": [5, 5, 5, 3, 3],
+            "item_id": [1, 2, 3, 4, 5],
+            "timestamp": [0, 60_000, 120_001, 0, 30_000],
+            "event_type": np.zeros(5, dtype=np.int8),
+        }
     )
     one_minute = split_sessions(events, 1)
     assert one_minute["item_id"].tolist() == [4, 5, 1, 2, 3]
     assert one_minute["session_id"].tolist() == [0, 0, 1, 1, 2]  # 60,000 ms is not > 1 min, 60,001 ms is
     assert split_sessions(events, 0.5)["session_id"].tolist() == [0, 0, 1, 2, 3]
-    with pytest.raises(InvalidOptionError, match="positive"):
+    with pytest.raises(InvalidOptionError, match="session_gap_minutes must be a finite number > 0, got 0"):
         split_sessions(events, 0)
-    with pytest.raises(InvalidOptionError, match="session_gap_minutes must be a positive number, got 'abc'"):
+    with pytest.raises(InvalidOptionError, match="session_gap_minutes must be a finite number > 0, got 'abc'"):
         split_sessions(events, "abc")
 
 
@@ -67,6 +71,11 @@ def test_retailrocket_visitors_cut_into_sessions(tmp_path: Path, retailrocket_sa
     events = split_sessions(read_retailrocket(tmp_path, progress=False), 30)
     # visitor 3: 10000, 50000 -> one session; visitor 5: 0, 60000 | 2 h gap | 7260000, 7300000.
     assert events[["session_id", "item_id", "timestamp"]].values.tolist() == [
-        [0, 21, 10000], [0, 20, 50000], [1, 10, 0], [1, 10, 60000], [2, 11, 7260000], [2, 12, 7300000]
+        [0, 21, 10000],
+        [0, 20, 50000],
+        [1, 10, 0],
+        [1, 10, 60000],
+        [2, 11, 7260000],
+        [2, 12, 7300000],
     ]
     assert events["user_id"].tolist() == [3, 3, 5, 5, 5, 5] and events["session_id"].dtype == np.int64

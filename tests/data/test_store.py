@@ -117,9 +117,19 @@ def corrupt_listed_shape(directory: Path) -> None:
 
 @pytest.mark.parametrize(
     "corrupt",
-    [corrupt_truncate, corrupt_flip_byte, corrupt_manifest_json, corrupt_manifest_checksum, corrupt_missing_array,
-     corrupt_missing_manifest, corrupt_unlisted_array, corrupt_unlisted_group, corrupt_stats_not_a_mapping,
-     corrupt_edited_stats, corrupt_listed_shape],
+    [
+        corrupt_truncate,
+        corrupt_flip_byte,
+        corrupt_manifest_json,
+        corrupt_manifest_checksum,
+        corrupt_missing_array,
+        corrupt_missing_manifest,
+        corrupt_unlisted_array,
+        corrupt_unlisted_group,
+        corrupt_stats_not_a_mapping,
+        corrupt_edited_stats,
+        corrupt_listed_shape,
+    ],
 )
 def test_corruption_is_detected_with_a_warning(tmp_path: Path, corrupt) -> None:
     write_cache(tmp_path / "cache", KEY, groups(), {"events": 50})

@@ -6,7 +6,7 @@ import csv
 import dataclasses
 import json
 from collections import Counter, defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -52,8 +52,8 @@ def test_canonical_schema_and_ordering():
     assert events["item_id"].between(0, SMALL.n_items - 1).all()
     same_session = sessions[1:] == sessions[:-1]
     assert np.all(np.diff(events["timestamp"].to_numpy())[same_session] > 0), "timestamps increase within a session"
-    assert datetime(2014, 4, 1, tzinfo=timezone.utc).timestamp() * 1000 <= events["timestamp"].min()
-    assert events["timestamp"].max() < datetime(2014, 10, 2, tzinfo=timezone.utc).timestamp() * 1000
+    assert datetime(2014, 4, 1, tzinfo=UTC).timestamp() * 1000 <= events["timestamp"].min()
+    assert events["timestamp"].max() < datetime(2014, 10, 2, tzinfo=UTC).timestamp() * 1000
 
 
 def test_statistics_match_rc15_targets(moderate):
@@ -186,13 +186,16 @@ def test_user_model_rejects_unknown_items():
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"n_sessions": 0}, "n_sessions must be >= 1"),
-        ({"purchase_rate": 0.6}, "purchase_rate must be in"),
+        ({"n_sessions": 0}, "n_sessions must be a finite integer >= 1, got 0"),
+        ({"purchase_rate": 0.6}, "purchase_rate must be a finite number >= 0 and < 0.5, got 0.6"),
         ({"mean_session_length": 3.0}, "clicks must exceed 3"),
         ({"repeat_prob": 0.5, "neighbour_prob": 0.5, "recall_prob": 0.1}, "must be <= 1"),
-        ({"n_topics": 1000, "n_items": 500}, "n_topics must be in"),
-        ({"neighbour_decay": 0.0}, "neighbour_decay must be in"),
-        ({"short_session_share": 1.0}, "short_session_share must be in"),
+        (
+            {"n_topics": 1000, "n_items": 500},
+            r"n_topics \(catalogue of 500 items\) must be a finite number <= 500, got 1000",
+        ),
+        ({"neighbour_decay": 0.0}, "neighbour_decay must be a finite number > 0 and <= 1, got 0.0"),
+        ({"short_session_share": 1.0}, "short_session_share must be a finite number >= 0 and < 1, got 1.0"),
     ],
 )
 def test_config_validation(overrides, message):
@@ -212,7 +215,7 @@ def test_short_sessions_and_chunking(monkeypatch):
 
 
 def _epoch_ms(text: str) -> int:
-    moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     return round(moment.timestamp() * 1000)
 
 
@@ -249,4 +252,3 @@ def test_write_otto_file_matches_events(tmp_path):
         for session, group in events.groupby("session_id", sort=True)
     ]  # fmt: skip
     assert lines == expected
-

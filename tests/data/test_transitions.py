@@ -68,9 +68,7 @@ def test_matches_brute_force_on_random_logs(case: int, block_rows: int, monkeypa
 
 
 def test_hand_computed_session() -> None:
-    split = build_split(
-        np.array([7, 7, 7, 9]), np.array([4, 2, 4, 1]), np.array([0, 0, 1, 0]), state_size=2, pad_id=5
-    )
+    split = build_split(np.array([7, 7, 7, 9]), np.array([4, 2, 4, 1]), np.array([0, 0, 1, 0]), state_size=2, pad_id=5)
     np.testing.assert_array_equal(split.observations, [[5, 5], [4, 5], [4, 2], [5, 5]])
     np.testing.assert_array_equal(split.next_observations, [[4, 5], [4, 2], [2, 4], [1, 5]])
     np.testing.assert_allclose(split.rewards, [0.2, 0.2, 1.0, 0.2])

@@ -54,7 +54,9 @@ def test_click_probabilities_are_the_models(sparse):
         observation = np.full((1, sparse.state_size), sparse.pad_id)
         observation[0, :length] = np.searchsorted(sparse.raw_item_ids, history)
         expected = model.click_probabilities(history)
-        np.testing.assert_allclose(sparse.click_probabilities(observation)[0], expected[sparse.raw_item_ids], atol=1e-15)
+        np.testing.assert_allclose(
+            sparse.click_probabilities(observation)[0], expected[sparse.raw_item_ids], atol=1e-15
+        )
         slate = rng.choice(sparse.raw_item_ids, (1, 7))
         at = sparse._probabilities_at(history.reshape(1, -1).astype(np.int64), slate)
         np.testing.assert_allclose(at[0], expected[slate[0]], atol=1e-15)
@@ -139,7 +141,10 @@ def test_same_seed_same_episodes_and_session_index(data_dir):
     first = [play(env, slate, **({"seed": 7} if i == 0 else {})) for i in range(4)]
     again = [play(env, slate, **({"seed": 7} if i == 0 else {})) for i in range(4)]
     other = [play(env, slate, **({"seed": 8} if i == 0 else {})) for i in range(4)]
-    flatten = lambda episodes: [(obs.tolist(), reward, sorted(info.items())) for steps in episodes for obs, reward, info in steps]
+
+    def flatten(episodes):
+        return [(obs.tolist(), reward, sorted(info.items())) for steps in episodes for obs, reward, info in steps]
+
     assert flatten(first) == flatten(again) != flatten(other)
     assert flatten([play(env, slate, seed=7, options={"session_index": 2})]) == flatten(first[2:3])
     assert flatten([play(env, slate)]) == flatten(first[3:4])  # continues after the chosen session
@@ -200,13 +205,13 @@ def test_bad_actions_and_options(data_dir, simulator):
             env.step(action)
     with pytest.raises(RuntimeError, match="call reset"):
         RecOnlineEnv(data_dir=data_dir, **OPTIONS).step(0)
-    with pytest.raises(ValueError, match="slate_size must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match="slate_size must be a finite integer >= 1, got 0"):
         RecOnlineEnv(slate_size=0, data_dir=data_dir, **OPTIONS)
     with pytest.raises(ValueError, match="slate_attention must be a finite number >= 0, got -1"):
         UserSimulator(slate_attention=-1, data_dir=data_dir, **OPTIONS)
     with pytest.raises(recgym.InvalidOptionError, match="n_itemz"):
         UserSimulator(n_itemz=3, data_dir=data_dir)
-    with pytest.raises(ValueError, match="session_index must be an integer >= 0, got -1"):
+    with pytest.raises(ValueError, match="session_index must be a finite integer >= 0, got -1"):
         env.reset(options={"session_index": -1})
-    with pytest.raises(ValueError, match="seed must be an integer"):
+    with pytest.raises(ValueError, match="seed must be a finite integer"):
         simulator.start(-1, np.arange(2))

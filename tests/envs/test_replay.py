@@ -129,7 +129,9 @@ def test_gym_make_and_make_vec(data_dir) -> None:
         env.step(env.action_space.sample())
     assert env.unwrapped.n_sessions == env.unwrapped.dataset.split("val").n_sessions
     assert env.observation_space == gym.spaces.Box(0, env.unwrapped.dataset.n_items, (10,), np.int64)
-    vec = gym.make_vec("RecReplay-Synthetic", num_envs=2, vectorization_mode="sync", data_dir=data_dir, n_sessions=1500, n_items=200)
+    vec = gym.make_vec(
+        "RecReplay-Synthetic", num_envs=2, vectorization_mode="sync", data_dir=data_dir, n_sessions=1500, n_items=200
+    )
     observations, _ = vec.reset(seed=0)
     assert observations.shape == (2, 10)
     for _ in range(20):
@@ -164,11 +166,11 @@ def test_missing_raw_files_surface_as_dataset_not_found(tmp_path) -> None:
     "kwargs,message",
     [
         ({"split": "validation"}, "split must be one of"),
-        ({"slate_size": 0}, "slate_size must be an integer >= 1, got 0"),
-        ({"slate_size": 2.0}, "slate_size must be an integer"),
-        ({"slate_size": N_ITEMS + 1}, "slate_size must be <= n_items"),
+        ({"slate_size": 0}, "slate_size must be a finite integer >= 1, got 0"),
+        ({"slate_size": 2.0}, "slate_size must be a finite integer"),
+        ({"slate_size": N_ITEMS + 1}, r"slate_size \(catalogue of \d+ items\) must be a finite integer <= "),
         ({"session_order": "random"}, "session_order must be one of"),
-        ({"max_sessions": 0}, "max_sessions must be an integer >= 1"),
+        ({"max_sessions": 0}, "max_sessions must be a finite integer >= 1"),
         ({"state_size": 5}, "differs from the dataset's state_size=10"),
         ({"reward_click": math.nan}, "reward_click must be a finite number"),
         ({"reward_purchase": "1"}, "reward_purchase must be a finite number"),
@@ -208,3 +210,13 @@ def test_bad_actions_raise(synthetic, slate_size: int, action, message: str) -> 
     env.reset()
     with pytest.raises(ValueError, match=message):
         env.step(action)
+
+
+def test_the_split_replayed_and_the_split_mode_are_two_options(tmp_path) -> None:
+    """``split`` names the split the env replays; ``split_mode`` (how sessions are split) goes to load_dataset."""
+    options = {"n_sessions": 300, "n_items": 40, "data_dir": tmp_path}
+    env = gym.make("RecReplay-Synthetic", split="val", split_mode="temporal", **options)
+    expected = recgym.load_dataset("synthetic", split_mode="temporal", **options).split("val")
+    assert env.unwrapped.n_sessions == expected.n_sessions
+    observation, _ = env.reset(options={"session_index": 0})
+    np.testing.assert_array_equal(observation, expected.observations[0])
