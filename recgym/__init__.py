@@ -6,6 +6,7 @@ import_gym_quietly()  # before d3rlpy: no "Gym has been unmaintained" notice on 
 
 import agents  # noqa: F401  registers the agents and the SASRec encoder with d3rlpy (load_learnable, load_model)
 import recgym.envs  # noqa: F401  registers the RecReplay-* and RecOnline-Synthetic Gymnasium ids
+from recgym import ope, worlds
 from recgym.data.schema import EventType
 from recgym.data.transitions import Split
 from recgym.datasets import SessionDataset, load_dataset
@@ -29,7 +30,9 @@ __all__ = [
     "evaluate_online",
     "load_dataset",
     "load_model",
+    "ope",
     "register_scorer",
     "save_model",
     "to_minari",
+    "worlds",
 ]

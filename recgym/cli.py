@@ -23,6 +23,7 @@ from recgym.evaluation import evaluate
 from recgym.logs import silence_d3rlpy_logs
 from recgym.saving import load_model
 from recgym.version import __version__
+from recgym.worlds import headroom, make_world
 
 __all__ = ["COMMANDS", "add_dataset_arguments", "main", "parse_option"]
 
@@ -315,6 +316,40 @@ def add_plot_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_run_plot)
 
 
+def _run_worlds(args: argparse.Namespace) -> int:
+    world = make_world(args.world, data_dir=args.data_dir, **dict(args.options))
+    planner = {"candidates": args.candidates, "rollouts": args.rollouts, "horizon": args.horizon}
+    report = headroom(world, n_sessions=args.sessions, seed=args.seed, slate_size=args.slate_size, planner=planner)
+    print(f"world {args.world}: mean return per session over {args.sessions} simulated sessions (seed {args.seed}), "
+          f"slate {args.slate_size}, 95% interval over sessions")  # fmt: skip
+    for name in ("planner", "myopic", "popularity", "empty"):
+        low, high = report[f"{name}_ci"]
+        print(f"  {name:<11}{report[name]:>9.4f}  [{low:.4f}, {high:.4f}]")
+    low, high = report["headroom_ci"]
+    print(f"  headroom   {report['headroom']:>+9.2%}  [{low:+.2%}, {high:+.2%}]  (planner - myopic) / myopic, paired")
+    return 0
+
+
+def add_worlds_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "worlds", help="what looking ahead is worth in a live world: the planner against the myopic oracle"
+    )
+    parser.add_argument("action", choices=("headroom",), help="headroom: planner, myopic, popularity, empty slate")
+    parser.add_argument("--world", default="longterm", help="a preset: myopic or longterm (default: longterm)")
+    parser.add_argument("--sessions", type=int, default=1000, help="simulated sessions (default: 1000)")
+    parser.add_argument("--seed", type=int, default=0, help="the sessions' random stream (default: 0)")
+    parser.add_argument("--slate-size", type=int, default=20, help="(default: 20)")
+    parser.add_argument("--candidates", type=int, default=8, help="the planner's candidate slates (default: 8)")
+    parser.add_argument("--rollouts", type=int, default=8, help="the planner's rollouts per candidate (default: 8)")
+    parser.add_argument("--horizon", type=int, default=4, help="the planner's rollout length in steps (default: 4)")
+    parser.add_argument("--data-dir", help="where the world's logs are cached (default: $RECGYM_DATA)")
+    add_key_value_argument(
+        parser, "-o", "--option", dest="options",
+        help="a generator option or mechanic, e.g. -o n_items=2000 -o satiation=0.3 (repeatable)",
+    )  # fmt: skip
+    parser.set_defaults(handler=_run_worlds)
+
+
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_prepare_parser,
     add_info_parser,
@@ -322,6 +357,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_evaluate_parser,
     add_report_parser,
     add_plot_parser,
+    add_worlds_parser,
 ]
 
 

@@ -19,7 +19,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("recgym.data",),  # data: readers, protocol, transitions, cache, the synthetic generator
     ("recgym.datasets",),  # the dataset object and load_dataset
     ("agents", "recgym.envs"),
-    ("recgym.evaluation",),
+    ("recgym.evaluation", "recgym.ope"),
+    ("recgym.worlds",),
     ("recgym.benchmark",),
     ("recgym.cli",),
 ]

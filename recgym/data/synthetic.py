@@ -371,8 +371,12 @@ class SyntheticUserModel:
         """Inverse-CDF draw from each source's neighbour distribution (row r of the CDF is shifted by r)."""
         return self.neighbours.ravel()[self._neighbour_search(source + u)]
 
-    def _purchase_probability(self, items: np.ndarray, earlier: np.ndarray) -> np.ndarray:
-        return _sigmoid(self._purchase_logit(items, earlier) + self.purchase_bias)
+    def _purchase_probability(
+        self, items: np.ndarray, earlier: np.ndarray, extra_logit: np.ndarray | None = None
+    ) -> np.ndarray:
+        """``extra_logit``: added to the purchase logit (a live world's purchase intent); None adds nothing."""
+        logit = self._purchase_logit(items, earlier) + self.purchase_bias
+        return _sigmoid(logit if extra_logit is None else logit + extra_logit)
 
     def _purchase_logit(self, items: np.ndarray, earlier: np.ndarray) -> np.ndarray:
         capped = np.minimum(earlier, PURCHASE_REPEAT_CAP)

@@ -14,6 +14,9 @@ Choice model (one step = one click; details and defaults in ``datasets/synthetic
 * Each click leads to a purchase with the model's purchase probability (which depends on earlier clicks of the item).
 * After each organic click the user leaves with the hazard of the generator's session-length law, so organic clicks
   per session follow the logged distribution; slate clicks are extra clicks. Sessions end at ``max_session_clicks``.
+* The world's mechanics (:mod:`recgym.envs.mechanics`: satiation, slate-dependent leaving, purchase intent, interest
+  drift) change the slate weights, the purchase odds and the leaving; all off (``world="myopic"``, the default), the
+  step is the one above, bit for bit.
 
 An empty slate (every position the pad id ``n_items``) therefore replays the generator's sessions in distribution.
 Randomness is a counter-based hash of (seed, session index, step, slot): session ``i`` of a seed is the same episode
@@ -34,18 +37,20 @@ from recgym.checks import check_number
 from recgym.data.synthetic import MIN_CLICKS, SyntheticConfig, SyntheticUserModel
 from recgym.datasets import load_dataset
 from recgym.envs.actions import check_slate
+from recgym.envs.mechanics import WorldMechanics, world_mechanics
 from recgym.envs.registration import SYNTHETIC_SESSIONS
 
-__all__ = ["Outcome", "RecOnlineEnv", "Sessions", "UserSimulator"]
+__all__ = ["Outcome", "RecOnlineEnv", "Sessions", "UserSimulator", "mix_keys", "uniform_draws"]
 
 MAX_REDRAWS = 1000  # organic draws of items outside the dataset's index are redrawn at most this often
 LENGTH_GRID = np.linspace(-8.0, 8.0, 4001)  # standard-normal grid integrating the log-normal session-length rate
 _CHOICE, _PURCHASE, _LEAVE, _ORGANIC = range(4)  # random-number slots of a step; organic draws use 3 per attempt
 _SLOTS_PER_STEP = _ORGANIC + 3 * MAX_REDRAWS
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_ANNOYANCE_STREAM = np.uint64(0xA5A5_5A5A_C3C3_3C3C)  # keys ^ this: the slate-leave draws, apart from every slot
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
+def mix_keys(x: np.ndarray) -> np.ndarray:
     """SplitMix64 finaliser of a uint64 array: a bijection whose outputs look independent for nearby inputs."""
     x = x + _GOLDEN
     x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
@@ -53,10 +58,10 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
-def _uniform(keys: np.ndarray, step: int, slot: int) -> np.ndarray:
+def uniform_draws(keys: np.ndarray, step: int, slot: int) -> np.ndarray:
     """U[0, 1) per session key, a pure function of (key, step, slot)."""
-    counter = _mix(np.array([step * _SLOTS_PER_STEP + slot], dtype=np.uint64))
-    return (_mix(keys ^ counter) >> np.uint64(11)).astype(np.float64) * 2.0**-53
+    counter = mix_keys(np.array([step * _SLOTS_PER_STEP + slot], dtype=np.uint64))
+    return (mix_keys(keys ^ counter) >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 
 def _length_hazard(config: SyntheticConfig) -> np.ndarray:
@@ -88,13 +93,16 @@ class Sessions:
     index: np.ndarray  # (B,) int64 session index within its seed
     history: np.ndarray  # (B, t) int64 raw item ids clicked so far, oldest first
     organic: np.ndarray  # (B,) int64 organic clicks so far
+    shown: np.ndarray  # (B, m) int64 raw item ids shown so far (-1: nothing), for satiation
+    topic_clicks: np.ndarray  # (B, n_topics) int64 clicks per topic so far, for purchase intent
+    topic_slate_clicks: np.ndarray  # (B, n_topics) int64 slate clicks per topic so far, for drift
 
     def __len__(self) -> int:
         return int(self.keys.shape[0])
 
     def select(self, rows: np.ndarray) -> Sessions:
         """The sessions of ``rows`` (a boolean mask or indices)."""
-        return Sessions(self.keys[rows], self.index[rows], self.history[rows], self.organic[rows])
+        return Sessions(*(getattr(self, field.name)[rows] for field in dataclasses.fields(self)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,7 +127,8 @@ class UserSimulator:
     option go to :func:`recgym.load_dataset` (with ``data_dir`` and ``state_size``), whose item index
     (``dataset.raw_item_ids``) the simulator speaks: observations, slates and clicks are dataset ids, the pad id is
     ``n_items``. Organic draws of a generator item missing from that index (never logged) are redrawn.
-    ``slate_attention`` and ``position_exponent`` set the choice model (module docstring).
+    ``slate_attention`` and ``position_exponent`` set the choice model (module docstring); ``world`` (a preset of
+    :data:`~recgym.envs.mechanics.WORLD_PRESETS` or a :class:`~recgym.envs.mechanics.WorldMechanics`) its mechanics.
     """
 
     def __init__(
@@ -133,8 +142,10 @@ class UserSimulator:
         reward_purchase: float = 1.0,
         slate_attention: float = 1.0,
         position_exponent: float = 1.0,
+        world: str | WorldMechanics = "myopic",
         **options: Any,
     ) -> None:
+        self.mechanics = world_mechanics(world)
         check_number("slate_attention", slate_attention, at_least=0)
         check_number("position_exponent", position_exponent, at_least=0)
         self.dataset = load_dataset(
@@ -166,8 +177,11 @@ class UserSimulator:
         """New sessions ``index`` (int array) of the stream ``seed``, before their first click."""
         check_number("seed", seed, at_least=0, below=2**64, integer=True)
         index = np.asarray(index, dtype=np.int64).reshape(-1)
-        keys = _mix(_mix(np.array([seed], dtype=np.uint64)) ^ _mix(index.astype(np.uint64)))
-        return Sessions(keys, index, np.empty((len(index), 0), dtype=np.int64), np.zeros(len(index), dtype=np.int64))
+        keys = mix_keys(mix_keys(np.array([seed], dtype=np.uint64)) ^ mix_keys(index.astype(np.uint64)))
+        n, topics = len(index), self.model.config.topics
+        empty = np.empty((n, 0), dtype=np.int64)
+        counts = np.zeros((n, topics), dtype=np.int64)
+        return Sessions(keys, index, empty, np.zeros(n, dtype=np.int64), empty, counts, counts.copy())
 
     def observations(self, sessions: Sessions) -> np.ndarray:
         """The last ``state_size`` clicks of each session, oldest first, right-padded with ``pad_id``: (B, L) int64."""
@@ -189,9 +203,10 @@ class UserSimulator:
         raw = self.raw_item_ids[np.where(shown, slates, 0)]
         position_weight = (np.arange(slates.shape[1]) + 1.0) ** -self.position_exponent
         weight = self.slate_attention * position_weight * self._probabilities_at(history, raw) * shown
+        weight = self._mechanics_weight(sessions, raw, weight)
         cumulative = np.cumsum(weight, axis=1)
         total = cumulative[:, -1] if slates.shape[1] else np.zeros(n)
-        choice = _uniform(keys, t, _CHOICE) * (1.0 + total)
+        choice = uniform_draws(keys, t, _CHOICE) * (1.0 + total)
         from_slate = choice < total
         position = np.where(from_slate, (cumulative <= choice[:, None]).sum(axis=1) + 1, 0)
         clicked = np.empty(n, dtype=np.int64)
@@ -200,14 +215,57 @@ class UserSimulator:
         clicked[organic_rows] = self._organic_clicks(history[organic_rows], keys[organic_rows], t)
 
         earlier = (history == clicked[:, None]).sum(axis=1)
-        purchased = _uniform(keys, t, _PURCHASE) < self.model._purchase_probability(clicked, earlier)
+        purchased = uniform_draws(keys, t, _PURCHASE) < self.purchase_probability(sessions, clicked, earlier)
         organic = sessions.organic + ~from_slate
-        leaves = ~from_slate & (_uniform(keys, t, _LEAVE) < self._hazard[np.minimum(organic, self.max_clicks)])
+        leaves = ~from_slate & (uniform_draws(keys, t, _LEAVE) < self._hazard[np.minimum(organic, self.max_clicks)])
+        if self.mechanics.leave_annoyance:
+            engagement = total / (1.0 + total)
+            annoyed = uniform_draws(keys ^ _ANNOYANCE_STREAM, t, _LEAVE) < self.mechanics.leave_annoyance * (
+                1 - engagement
+            )
+            leaves |= shown.any(axis=1) & annoyed
         done = leaves | (t + 1 >= self.max_clicks)
         reward = self.reward_click + self.reward_purchase * purchased
         outcome = Outcome(self._index_of[clicked], position, purchased, reward, done)
-        after = Sessions(keys, sessions.index, np.concatenate([history, clicked[:, None]], axis=1), organic)
+        rows, topic = np.arange(n), self.model.topic_of[clicked]
+        topic_clicks, topic_slate_clicks = sessions.topic_clicks.copy(), sessions.topic_slate_clicks.copy()
+        topic_clicks[rows, topic] += 1
+        topic_slate_clicks[rows, topic] += from_slate
+        after = Sessions(
+            keys,
+            sessions.index,
+            np.concatenate([history, clicked[:, None]], axis=1),
+            organic,
+            np.concatenate([sessions.shown, np.where(shown, raw, -1)], axis=1),
+            topic_clicks,
+            topic_slate_clicks,
+        )
         return outcome, after
+
+    def _mechanics_weight(self, sessions: Sessions, raw: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        """Slate weights (B, k) of raw items after satiation and drift (unchanged when both are off)."""
+        mechanics = self.mechanics
+        if mechanics.satiation:
+            exposures = (sessions.shown[:, None, :] == raw[:, :, None]).sum(axis=2)
+            weight = weight * (1.0 - mechanics.satiation) ** exposures
+        if mechanics.drift:
+            topic_slate_clicks = np.take_along_axis(sessions.topic_slate_clicks, self.model.topic_of[raw], axis=1)
+            weight = weight * self._drift_factor(topic_slate_clicks)
+        return weight
+
+    def _drift_factor(self, topic_slate_clicks: np.ndarray) -> np.ndarray:
+        """``1 + drift * n / (1 + n)`` for ``n`` earlier slate clicks in an item's topic: interest moves toward a topic
+        the user was led into, up to ``1 + drift`` times its organic share."""
+        return 1.0 + self.mechanics.drift * topic_slate_clicks / (1.0 + topic_slate_clicks)
+
+    def purchase_probability(self, sessions: Sessions, items: np.ndarray, earlier: np.ndarray) -> np.ndarray:
+        """P(a click on raw ``items`` leads to a purchase), with ``earlier`` clicks of each in the session and, with
+        purchase intent on, the session's earlier clicks in its topic; ``items`` (B,) or (B, k) with ``earlier`` alike."""
+        if not self.mechanics.intent_gain:
+            return self.model._purchase_probability(items, earlier)
+        topic = self.model.topic_of[items]
+        in_topic = np.take_along_axis(sessions.topic_clicks, topic.reshape(len(items), -1), axis=1).reshape(topic.shape)
+        return self.model._purchase_probability(items, earlier, self.mechanics.intent_gain * in_topic)
 
     def _organic_clicks(self, history: np.ndarray, keys: np.ndarray, t: int) -> np.ndarray:
         """The generator's next click after each history, redrawn while it falls outside the dataset's index."""
@@ -215,7 +273,7 @@ class UserSimulator:
         pending = np.arange(len(keys))
         for attempt in range(MAX_REDRAWS):
             slot = _ORGANIC + 3 * attempt
-            uniforms = [_uniform(keys[pending], t, slot + offset) for offset in range(3)]
+            uniforms = [uniform_draws(keys[pending], t, slot + offset) for offset in range(3)]
             clicks[pending] = self._organic_draw(history[pending], *uniforms)
             pending = pending[self._index_of[clicks[pending]] < 0]
             if not pending.size:
@@ -255,12 +313,39 @@ class UserSimulator:
         observations = np.asarray(observations, dtype=np.int64)
         lengths = (observations < self.pad_id).sum(axis=1)
         history = self.raw_item_ids[np.minimum(observations, self.n_items - 1)]
+        return self._raw_probabilities(history, lengths)[:, self.raw_item_ids]
+
+    def slate_values(self, sessions: Sessions) -> np.ndarray:
+        """What showing each item first in a slate is worth now: its slate weight (next-click probability after the
+        whole session, with satiation and drift) times its expected reward if clicked (purchase odds with intent).
+
+        (B, n_items) float64 over dataset ids; its top-k is the myopic oracle's slate in any world (in ``myopic``,
+        next-click probability weighted by the purchase odds).
+        """
+        history = sessions.history
+        n, n_raw, rows = len(sessions), self.model.config.n_items, np.arange(len(sessions))[:, None]
+        lengths = np.full(n, history.shape[1], dtype=np.int64)
+        weight = self._raw_probabilities(history, lengths)
+        mechanics, topic_of = self.mechanics, self.model.topic_of
+        if mechanics.satiation:
+            exposures = _row_counts(sessions.shown, n_raw)
+            weight = weight * (1.0 - mechanics.satiation) ** exposures
+        if mechanics.drift:
+            weight = weight * self._drift_factor(sessions.topic_slate_clicks[rows, topic_of[None, :]])
+        earlier = _row_counts(history, n_raw)
+        items = np.broadcast_to(np.arange(n_raw), (n, n_raw))
+        purchase = self.purchase_probability(sessions, items, earlier)
+        values = weight * (self.reward_click + self.reward_purchase * purchase)
+        return values[:, self.raw_item_ids]
+
+    def _raw_probabilities(self, history: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """``p(raw item | the first lengths[b] raw ids of history[b])`` for every raw item: (B, n_raw) float64."""
         last, ids, weights = self._sparse_terms(history, lengths)
         n, n_raw = len(history), self.model.config.n_items
         probabilities = self._dense_terms(np.arange(n_raw)[None, :], last, lengths > 0)
         flat = (np.arange(n)[:, None] * n_raw + ids).ravel()
         probabilities += np.bincount(flat, weights=weights.ravel(), minlength=n * n_raw).reshape(n, n_raw)
-        return probabilities[:, self.raw_item_ids]
+        return probabilities
 
     def _probabilities_at(self, history: np.ndarray, items: np.ndarray) -> np.ndarray:
         """``p(items[b, j] | history[b])`` for raw items (B, k) after full histories (B, t): (B, k) float64."""
@@ -302,6 +387,14 @@ class UserSimulator:
         in_topic = (model.topic_of[items] == topic) / self._topic_mass[topic]
         after_click = base * (config.explore_prob + config.topic_prob * in_topic)
         return np.where(started[:, None], after_click, base)
+
+
+def _row_counts(ids: np.ndarray, size: int) -> np.ndarray:
+    """(B, size) counts of each id in each row of ``ids`` (B, m); negative ids are not counted."""
+    n = len(ids)
+    valid = ids >= 0
+    flat = (np.arange(n)[:, None] * size + np.where(valid, ids, 0))[valid]
+    return np.bincount(flat, minlength=n * size).reshape(n, size)
 
 
 def _repeats(slates: np.ndarray) -> np.ndarray:

@@ -1,0 +1,157 @@
+"""Worlds with consequences: each mechanic moves what it should, the presets, the planner and the headroom report."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from recgym.cli import main
+from recgym.envs.mechanics import WORLD_PRESETS, WorldMechanics, world_mechanics
+from recgym.errors import InvalidOptionError
+from recgym.worlds import MyopicOraclePolicy, PlannerPolicy, headroom, make_world, play
+
+SMALL = {"n_sessions": 400, "n_items": 60}
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("worlds")
+
+
+def world(data_dir, preset="myopic", **mechanics):
+    return make_world(preset, data_dir=data_dir, **SMALL, **mechanics)
+
+
+def run_steps(simulator, slate_of, n_sessions=2000, steps=6, seed=0):
+    """Step ``n_sessions`` sessions ``steps`` times with ``slate_of(sessions)``; every outcome, live rows only."""
+    sessions, outcomes = simulator.start(seed, np.arange(n_sessions)), []
+    for _ in range(steps):
+        outcome, after = simulator.step(sessions, slate_of(sessions))
+        outcomes.append(outcome)
+        sessions = after.select(~outcome.done)
+        if not len(sessions):
+            break
+    return outcomes
+
+
+def test_presets_and_bad_mechanics_are_one_line_errors():
+    assert WORLD_PRESETS["myopic"] == WorldMechanics() and not WORLD_PRESETS["myopic"].any
+    assert WORLD_PRESETS["longterm"].any
+    assert world_mechanics("longterm", satiation=0.0).satiation == 0.0
+    with pytest.raises(InvalidOptionError, match="unknown world 'far'; expected one of myopic, longterm"):
+        world_mechanics("far")
+    with pytest.raises(InvalidOptionError, match="unknown mechanic\\(s\\) boredom"):
+        world_mechanics("myopic", boredom=1.0)
+    with pytest.raises(InvalidOptionError, match="satiation must be a finite number >= 0 and < 1, got 1.0"):
+        WorldMechanics(satiation=1.0)
+    with pytest.raises(InvalidOptionError, match="leave_annoyance must be a finite number >= 0 and <= 1"):
+        WorldMechanics(leave_annoyance=-0.1)
+
+
+def test_satiation_wears_out_an_item_shown_again_and_again(data_dir):
+    def slate_clicks(simulator):
+        item = int(np.argmax(simulator.dataset.item_popularity))
+        outcomes = run_steps(simulator, lambda s: np.full((len(s), 1), item))
+        return np.mean([o.from_slate.mean() for o in outcomes[2:]])
+
+    assert slate_clicks(world(data_dir, satiation=0.8)) < 0.7 * slate_clicks(world(data_dir))
+
+
+def test_an_irrelevant_slate_ends_sessions_sooner_than_an_engaging_one(data_dir):
+    annoyed, calm = world(data_dir, leave_annoyance=0.5), world(data_dir)
+
+    def worst(sessions, k):  # the least popular item
+        return np.argsort(annoyed.dataset.item_popularity)[:k][None].repeat(len(sessions), 0)
+
+    def mean_length(simulator, policy):
+        returns = play(simulator, policy, n_sessions=1000, seed=1, slate_size=1)
+        return returns.mean() / simulator.reward_click  # about the clicks per session (purchases add a little)
+
+    assert mean_length(annoyed, worst) < 0.8 * mean_length(calm, worst)
+    assert mean_length(annoyed, worst) < mean_length(annoyed, MyopicOraclePolicy(annoyed))
+
+
+def test_purchase_intent_builds_up_with_clicks_in_the_topic(data_dir):
+    intent, plain = world(data_dir, intent_gain=1.0), world(data_dir)
+    sessions = intent.start(0, np.arange(4))
+    item = np.array([intent.raw_item_ids[0]] * 4)
+    topic = intent.model.topic_of[item[0]]
+    counts = sessions.topic_clicks.copy()
+    counts[:, topic] = [0, 1, 2, 3]
+    engaged = dataclasses.replace(sessions, topic_clicks=counts)
+    probabilities = intent.purchase_probability(engaged, item, np.zeros(4, dtype=np.int64))
+    assert np.all(np.diff(probabilities) > 0)
+    assert probabilities[0] == plain.purchase_probability(engaged, item, np.zeros(4, dtype=np.int64))[0]
+
+
+def test_drift_raises_the_slate_share_of_a_topic_the_user_clicked_into(data_dir):
+    drifting = world(data_dir, drift=3.0)
+    item = int(np.argmax(drifting.dataset.item_popularity))
+    raw = drifting.raw_item_ids[item]
+    sessions = drifting.start(0, np.arange(3000))
+    counts = sessions.topic_slate_clicks.copy()
+    counts[:, drifting.model.topic_of[raw]] = 2
+    drawn = dataclasses.replace(sessions, topic_slate_clicks=counts)
+    slate = np.full((3000, 1), item)
+    before = drifting.step(sessions, slate)[0].from_slate.mean()
+    after = drifting.step(drawn, slate)[0].from_slate.mean()
+    assert after > 1.5 * before
+    # two slate clicks in the topic: the weight is 1 + 3 * 2 / 3 = 3 times the organic one, and no more
+    ratio = drifting.slate_values(drawn)[:, item] / drifting.slate_values(sessions)[:, item]
+    np.testing.assert_allclose(ratio, 3.0, rtol=1e-12)
+
+
+def test_myopic_world_is_the_default_world(data_dir):
+    default = make_world(data_dir=data_dir, **SMALL)
+    explicit = world(data_dir, satiation=0.0, leave_annoyance=0.0, intent_gain=0.0, drift=0.0)
+    policy = MyopicOraclePolicy(default)
+    for simulator in (default, explicit):
+        np.testing.assert_array_equal(
+            play(simulator, policy, n_sessions=300, seed=2, slate_size=5),
+            play(default, policy, n_sessions=300, seed=2, slate_size=5),
+        )
+
+
+def test_the_online_env_runs_a_world_by_name(data_dir):
+    env = gym.make("RecOnline-Synthetic", world="longterm", data_dir=data_dir, slate_size=3, **SMALL)
+    assert env.unwrapped.simulator.mechanics == WORLD_PRESETS["longterm"]
+    observation, _ = env.reset(seed=0)
+    _, reward, *_ = env.step(np.array([0, 1, 2]))
+    assert reward >= env.unwrapped.simulator.reward_click
+
+
+def test_a_planner_of_one_candidate_is_the_myopic_oracle(data_dir):
+    simulator = world(data_dir, "longterm")
+    planner = PlannerPolicy(simulator, candidates=1, rollouts=2, horizon=2)
+    np.testing.assert_array_equal(
+        play(simulator, planner, n_sessions=200, seed=3, slate_size=4),
+        play(simulator, MyopicOraclePolicy(simulator), n_sessions=200, seed=3, slate_size=4),
+    )
+
+
+def test_headroom_reports_every_policy_on_the_same_sessions(data_dir):
+    simulator = world(data_dir, "longterm")
+    report = headroom(simulator, n_sessions=300, seed=0, slate_size=4, planner={"candidates": 4, "rollouts": 4})
+    for name in ("planner", "myopic", "popularity", "empty"):
+        low, high = report[f"{name}_ci"]
+        assert low <= report[name] <= high
+    empty = play(simulator, None, n_sessions=300, seed=0, slate_size=4)
+    assert report["empty"] == pytest.approx(empty.mean())
+    assert report["headroom"] == pytest.approx((report["planner"] - report["myopic"]) / report["myopic"])
+    # in the myopic world looking ahead cannot pay: the planner keeps the myopic slate unless rollouts show a gain
+    flat = headroom(world(data_dir), n_sessions=300, seed=0, slate_size=4, planner={"candidates": 4, "rollouts": 4})
+    assert flat["headroom_ci"][0] <= 0.0 <= flat["headroom_ci"][1]
+
+
+def test_cli_prints_the_headroom_table_and_refuses_an_unknown_world(data_dir, capsys):
+    options = ["-o", "n_items=60", "-o", "n_sessions=400", "--data-dir", str(data_dir)]
+    budget = ["--sessions", "100", "--slate-size", "3", "--candidates", "2", "--rollouts", "2"]
+    assert main(["worlds", "headroom", "--world", "longterm", *budget, *options]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("world longterm: mean return per session over 100 simulated sessions")
+    assert [line.split()[0] for line in lines[1:]] == ["planner", "myopic", "popularity", "empty", "headroom"]
+    assert main(["worlds", "headroom", "--world", "far", *options]) == 2
+    assert capsys.readouterr().err == "recgym: error: unknown world 'far'; expected one of myopic, longterm\n"
