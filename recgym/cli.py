@@ -188,7 +188,7 @@ def add_benchmark_parser(subparsers: argparse._SubParsersAction) -> None:
         "--agents",
         default="sasrec,sqn,snqn,sa2c,co,ccql",
         help="comma-separated agents: names (agents.AGENTS, d3rlpy's dqn, double_dqn, nfq, discrete_cql, discrete_bcq, "
-        "discrete_sac, discrete_bc; baselines popularity, random, oracle with --online) or module:ConfigClass, each optionally labelled "
+        "discrete_sac, discrete_bc; baselines popularity, random, sknn, vsknn, oracle with --online) or module:ConfigClass, each optionally labelled "
         "LABEL=SPEC (e.g. bcq=d3rlpy.algos:DiscreteBCQConfig) (default: sasrec,sqn,snqn,sa2c,co,ccql)",
     )
     parser.add_argument(

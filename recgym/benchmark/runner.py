@@ -29,6 +29,7 @@ from recgym.benchmark.training_state import (
     save_training_state,
 )
 from recgym.envs.simulator import UserSimulator
+from recgym.evaluation.knn import KNN_PRESETS, SessionKNNPolicy
 from recgym.evaluation.offline import PopularityPolicy, RandomPolicy, evaluate
 from recgym.evaluation.online import OraclePolicy, evaluate_online
 from recgym.evaluation.overestimation import has_q_function, q_bias
@@ -136,6 +137,8 @@ def _baseline_policy(name: str | None, seed: int, dataset: Any, settings: RunSet
         return PopularityPolicy(dataset)
     if name == "random":
         return RandomPolicy(dataset.n_items, seed=seed)
+    if name in KNN_PRESETS:
+        return SessionKNNPolicy(dataset, **KNN_PRESETS[name])
     assert name == "oracle" and settings.online is not None  # the harness refuses the oracle without a world
     world = {key: value for key, value in settings.online.items() if key not in ("n_sessions", "slate_size")}
     return OraclePolicy(UserSimulator(n_sessions=world.pop("log_sessions"), **world))

@@ -5,7 +5,8 @@ An agent spec is one of
 - a registered name: a recgym agent (``agents.AGENTS``, from the dataset's preset) or one of d3rlpy's discrete
   algorithms by its type name (``dqn``, ``double_dqn``, ``nfq``, ``discrete_cql``, ``discrete_bcq``,
   ``discrete_sac``, ``discrete_bc``), put on the agents' footing by :func:`agents.d3rlpy_presets.for_recommendation`;
-- a baseline, ``popularity`` (train-split popularity), ``random``, or ``oracle`` (the synthetic world's own next-click
+- a baseline, ``popularity`` (train-split popularity), ``random``, ``sknn`` / ``vsknn`` (session-based kNN on the
+  train split, :data:`recgym.evaluation.knn.KNN_PRESETS`), or ``oracle`` (the synthetic world's own next-click
   probabilities, :class:`recgym.evaluation.online.OraclePolicy`; needs online evaluation): no training, evaluated once at step 0;
 - ``"module:ConfigClass"`` or a d3rlpy ``LearnableConfig``: every encoder field left at its default gets the SASRec
   encoder (d3rlpy's own classes also get the preset); a config instance passed from Python keeps its other values.
@@ -66,7 +67,7 @@ __all__ = [
 AgentSpec: TypeAlias = str | LearnableConfig
 """A registered name, a baseline name, ``"module:ConfigClass"`` or a d3rlpy config."""
 
-BASELINES = ("popularity", "random", "oracle")
+BASELINES = ("popularity", "random", "oracle", "sknn", "vsknn")
 _LABEL = re.compile(r"^[A-Za-z0-9_-]+$")
 _GRID_LABEL = re.compile(r"^[A-Za-z0-9_.=-]+$")
 
