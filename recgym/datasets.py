@@ -572,7 +572,7 @@ def load_dataset(
     key = {
         "format_version": FORMAT_VERSION,
         "parameters": json.loads(json.dumps(parameters, default=str)),
-        "inputs": [item if isinstance(item, dict) else file_fingerprint(item) for item in inputs],
+        "inputs": [item if isinstance(item, dict) else file_fingerprint(item, location.parent) for item in inputs],
     }
     cached = read_cache(location, key, _STORED_LAYOUT)
     if cached is None:

@@ -6,11 +6,15 @@ numbers and tensors (the config as d3rlpy's JSON, the observation shape, the act
 ``state_dict``, the dataset contract of :mod:`recgym.contract`); :func:`load_model` reads it with
 ``torch.load(weights_only=True)``, which refuses any other object, then rebuilds the algorithm from the config
 (any registered d3rlpy algorithm: ``import recgym`` registers the agents and the SASRec encoder) and loads the
-weights. The benchmark's checkpoints are such files.
+weights. The file holds the sha256 of its config, contract and every tensor's bytes; a load that finds other bytes
+(a flipped bit, an edited weight) refuses the file. Files of format version 1 (no checksum) still load.
+The benchmark's checkpoints are such files.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import pickle
 from pathlib import Path
@@ -25,7 +29,8 @@ from recgym.errors import RecgymError
 __all__ = ["ModelFileError", "load_model", "save_model"]
 
 FORMAT = "recgym-model"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)  # 1: before the checksum
 
 
 class ModelFileError(RecgymError, ValueError):
@@ -53,6 +58,7 @@ def save_model(algo: LearnableBase, path: str | os.PathLike[str], *, dataset: An
         "modules": {name: module.state_dict() for name, module in impl.modules.get_torch_modules().items()},
         "contract": contract.to_dict() if contract is not None else None,
     }
+    payload["checksum"] = _checksum(payload)
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     torch.save(payload, tmp)
@@ -71,8 +77,12 @@ def load_model(path: str | os.PathLike[str], device: str = "cpu:0") -> Learnable
         raise ModelFileError(f"{path} is not a recgym model file, or is damaged: {_first_line(error)}") from error
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not a recgym model file (d3rlpy .d3 files load with d3rlpy.load_learnable)")
-    if payload.get("version") != VERSION:
-        raise ModelFileError(f"{path} has model format version {payload.get('version')}, this recgym reads {VERSION}")
+    if payload.get("version") not in READABLE_VERSIONS:
+        raise ModelFileError(
+            f"{path} has model format version {payload.get('version')}, this recgym reads {READABLE_VERSIONS}"
+        )
+    if payload["version"] >= 2 and payload.get("checksum") != _safe_checksum(payload):
+        raise ModelFileError(f"{path} is damaged: its content does not match its checksum")
     try:
         config = LearnableConfigWithShape.deserialize(payload["config"])
     except KeyError as error:
@@ -93,6 +103,26 @@ def load_model(path: str | os.PathLike[str], device: str = "cpu:0") -> Learnable
     except Exception as error:  # damaged weights or contract: one clear line, whatever part failed
         raise ModelFileError(f"{path}: cannot rebuild the model: {_first_line(error)}") from error
     return algo
+
+
+def _safe_checksum(payload: dict[str, Any]) -> str | None:
+    """The checksum of a loaded payload, None when its parts are not what :func:`save_model` writes."""
+    try:
+        return _checksum(payload)
+    except Exception:  # a damaged payload of any shape: it cannot match
+        return None
+
+
+def _checksum(payload: dict[str, Any]) -> str:
+    """sha256 of the config, the contract and every tensor (name, dtype, shape, bytes) of a model file's payload."""
+    digest = hashlib.sha256(json.dumps([payload["config"], payload.get("contract")], sort_keys=True).encode())
+    modules = payload["modules"]
+    for module in sorted(modules):
+        for name, tensor in sorted(modules[module].items()):
+            data = tensor.detach().cpu().contiguous()
+            digest.update(f"{module}/{name}:{data.dtype}:{tuple(data.shape)}".encode())
+            digest.update(data.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _first_line(error: BaseException) -> str:

@@ -15,7 +15,7 @@ from d3rlpy.logging import NoopAdapterFactory
 import recgym
 from agents import AGENTS, make_config
 from recgym.evaluation.offline import as_scorer
-from recgym.saving import ModelFileError, load_model, save_model
+from recgym.saving import ModelFileError, _checksum, load_model, save_model
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +64,12 @@ def test_tampered_or_foreign_files_fail_cleanly(dataset, tmp_path):
     payload = torch.load(path, weights_only=True)
     payload["modules"]["network1"]["ce_head.weight"] = torch.zeros(3, 3)
     torch.save(payload, tmp_path / "edited.pt")
-    with pytest.raises(ModelFileError, match="cannot rebuild the model"):
+    with pytest.raises(ModelFileError, match="does not match its checksum"):
         load_model(tmp_path / "edited.pt")
+    payload["checksum"] = _checksum(payload)  # consistent, but not a model of its config
+    torch.save(payload, tmp_path / "resealed.pt")
+    with pytest.raises(ModelFileError, match="cannot rebuild the model"):
+        load_model(tmp_path / "resealed.pt")
     (tmp_path / "cut.pt").write_bytes(path.read_bytes()[:100])
     with pytest.raises(ModelFileError):
         load_model(tmp_path / "cut.pt")
@@ -105,3 +109,21 @@ def test_cli_evaluate_prints_the_table_and_refuses_another_catalogue(dataset, tm
     assert main(["evaluate", str(path), *data, "-o", "n_items=50"]) == 2
     assert "scores 60 items but synthetic has" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "nothing.pt"), *data]) == 2
+
+
+def test_a_flipped_bit_in_the_weights_is_refused(dataset, tmp_path):
+    algo = fitted("sasrec", dataset)
+    path = save_model(algo, tmp_path / "model.pt")
+    weight = algo.impl.modules.get_torch_modules()["network1"].state_dict()["ce_head.weight"]
+    content = bytearray(path.read_bytes())
+    where = bytes(content).find(weight.contiguous().numpy().tobytes()[:64])  # the head's first values in the file
+    assert where > 0
+    content[where + 5] ^= 0x04  # one bit of one float
+    (tmp_path / "flipped.pt").write_bytes(bytes(content))
+    with pytest.raises(ModelFileError, match="does not match its checksum"):
+        load_model(tmp_path / "flipped.pt")
+    payload = torch.load(path, weights_only=True)  # and a version-1 file (no checksum) still loads
+    payload["version"] = 1
+    del payload["checksum"]
+    torch.save(payload, tmp_path / "v1.pt")
+    assert np.array_equal(scores(load_model(tmp_path / "v1.pt"), dataset), scores(algo, dataset))

@@ -44,8 +44,9 @@ __all__ = [
 FORMAT_VERSION = 4
 MANIFEST_NAME = "manifest.json"
 ABANDONED_AFTER_S = 86_400  # a leftover whose writer cannot be checked (another host, older recgym) goes after a day
-_FULL_HASH_LIMIT = 16 * 2**20  # files up to this size are hashed entirely
-_BLOCK = 2**20  # larger files: hash of the first and last block, plus size and mtime
+_BLOCK = 8 * 2**20  # input files are hashed whole, in blocks of this size (bounded memory)
+HASH_MEMO = ".input-hashes.json"
+"""In a cache location: each input file's last hash, by its path, with the (size, mtime, ctime, inode) it had."""
 _HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 # .<cache>.tmp-<host>-<pid>-<uuid> while written, .<cache>.old-... while replaced; older recgym: .<cache>.tmp-<uuid>
 _LEFTOVER = re.compile(r"^\..+\.(?:tmp|old)-(?:(?P<host>[0-9a-f]{8})-(?P<pid>\d+)-)?[0-9a-f]{32}$")
@@ -53,21 +54,52 @@ _LEFTOVER = re.compile(r"^\..+\.(?:tmp|old)-(?:(?P<host>[0-9a-f]{8})-(?P<pid>\d+
 logger = logging.getLogger(__name__)
 
 
-def file_fingerprint(path: Path) -> dict[str, object]:
-    """Size, mtime and a sha256 of an input file (whole file when small, head and tail blocks when large)."""
+def file_fingerprint(path: Path, memo_dir: Path | None = None) -> dict[str, object]:
+    """Size, mtime and the sha256 of an input file's whole content, read in blocks: an edit anywhere in the file, even
+    one that keeps its size and mtime, changes it.
+
+    Hashing costs about 1 s per GB; with ``memo_dir`` (the cache location) a file whose size, mtime, ctime and inode
+    are those of its last hashing reuses that hash (:data:`HASH_MEMO`). Any write to a file changes its ctime,
+    restoring its mtime included, so a reused hash is the content's.
+    """
     stat = path.stat()
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        if stat.st_size <= _FULL_HASH_LIMIT:
+    identity = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+    memo_path = memo_dir / HASH_MEMO if memo_dir is not None else None
+    memo = _read_memo(memo_path)
+    where = str(path.resolve())
+    known = memo.get(where)
+    if isinstance(known, dict) and known.get("identity") == identity and isinstance(known.get("sha256"), str):
+        sha256 = known["sha256"]
+    else:
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
             for block in iter(lambda: handle.read(_BLOCK), b""):
                 digest.update(block)
-            method = "sha256"
-        else:
-            digest.update(handle.read(_BLOCK))
-            handle.seek(stat.st_size - _BLOCK)
-            digest.update(handle.read(_BLOCK))
-            method = "sha256-head-tail"
-    return {"name": path.name, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, method: digest.hexdigest()}
+        sha256 = digest.hexdigest()
+        if memo_path is not None:
+            _write_memo(memo_path, {**memo, where: {"identity": identity, "sha256": sha256}})
+    return {"name": path.name, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha256}
+
+
+def _read_memo(path: Path | None) -> dict[str, object]:
+    if path is None or not path.is_file():
+        return {}
+    try:
+        memo = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}  # a damaged memo only costs a rehash
+    return memo if isinstance(memo, dict) else {}
+
+
+def _write_memo(path: Path, memo: Mapping[str, object]) -> None:
+    """Atomically, and best effort: a location that cannot take it only costs a rehash next time."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex}")
+        tmp.write_text(json.dumps(memo, sort_keys=True))
+        os.replace(tmp, path)
+    except OSError:
+        logger.debug("cannot write the hash memo %s", path)
 
 
 def check_writable(location: Path) -> None:

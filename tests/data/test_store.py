@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -160,18 +161,37 @@ def test_no_pickle_in_cache(tmp_path: Path) -> None:
 
 
 def test_file_fingerprint_changes_with_content(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import recgym.data.cache as store
+
+    monkeypatch.setattr(store, "_BLOCK", 10)  # many blocks: an edit in the middle of a large file
     path = tmp_path / "log.csv"
     path.write_bytes(b"a" * 1000)
     first = file_fingerprint(path)
-    path.write_bytes(b"b" * 1000)
+    assert first["sha256"] == hashlib.sha256(b"a" * 1000).hexdigest() and first["size"] == 1000
+    path.write_bytes(b"a" * 500 + b"b" + b"a" * 499)
     os.utime(path, ns=(first["mtime_ns"], first["mtime_ns"]))
-    assert file_fingerprint(path) != first  # same size and mtime, other content
+    edited = file_fingerprint(path)
+    assert edited != first and edited["size"] == first["size"] and edited["mtime_ns"] == first["mtime_ns"]
+
+
+def test_a_memoised_hash_is_reused_only_for_the_same_file_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import recgym.data.cache as store
 
-    monkeypatch.setattr(store, "_FULL_HASH_LIMIT", 100)
-    monkeypatch.setattr(store, "_BLOCK", 10)
-    big = file_fingerprint(path)
-    assert "sha256-head-tail" in big and big["size"] == 1000
+    path = tmp_path / "log.csv"
+    path.write_bytes(b"a" * 1000)
+    first = file_fingerprint(path, tmp_path / "cache")
+    hashed = []
+    real_sha256 = hashlib.sha256
+    monkeypatch.setattr(store.hashlib, "sha256", lambda *a: hashed.append(1) or real_sha256(*a))
+    assert file_fingerprint(path, tmp_path / "cache") == first and not hashed  # unchanged: the memo's hash
+    path.write_bytes(b"a" * 500 + b"b" + b"a" * 499)
+    os.utime(path, ns=(first["mtime_ns"], first["mtime_ns"]))  # same size and mtime; the ctime moved
+    edited = file_fingerprint(path, tmp_path / "cache")
+    assert hashed and edited["sha256"] == real_sha256(b"a" * 500 + b"b" + b"a" * 499).hexdigest()
+    (tmp_path / "cache" / store.HASH_MEMO).write_text("{damaged")
+    assert file_fingerprint(path, tmp_path / "cache") == edited  # a damaged memo costs a rehash, nothing else
 
 
 def dead_pid() -> int:
