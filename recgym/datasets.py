@@ -30,7 +30,15 @@ from tqdm.auto import tqdm
 from recgym.checks import check_number
 from recgym.contract import bind_contract, item_index_fingerprint, split_fingerprint
 from recgym.data import readers
-from recgym.data.cache import FORMAT_VERSION, check_writable, file_fingerprint, read_cache, write_cache
+from recgym.data.cache import (
+    FORMAT_VERSION,
+    check_writable,
+    file_fingerprint,
+    read_cache,
+    read_hash_memo,
+    write_cache,
+    write_hash_memo,
+)
 from recgym.data.protocol import SPLIT_NAMES, PreparedLog, ProtocolConfig, apply_protocol, protocol_config
 from recgym.data.readers import DOWNLOADS
 from recgym.data.schema import EventType
@@ -569,10 +577,11 @@ def load_dataset(
     digest = hashlib.sha256(json.dumps(parameters, sort_keys=True, default=str).encode()).hexdigest()[:16]
     location = _cache_location(cache_dir, root) / f"{source.name}-{digest}"
     inputs = [item for part in (source, *held_out.values()) for item in part.inputs]
+    memo = read_hash_memo(location.parent)
     key = {
         "format_version": FORMAT_VERSION,
         "parameters": json.loads(json.dumps(parameters, default=str)),
-        "inputs": [item if isinstance(item, dict) else file_fingerprint(item, location.parent) for item in inputs],
+        "inputs": [item if isinstance(item, dict) else file_fingerprint(item, memo) for item in inputs],
     }
     cached = read_cache(location, key, _STORED_LAYOUT)
     if cached is None:
@@ -581,6 +590,8 @@ def load_dataset(
         write_cache(location, key, groups, stats)
     else:
         groups, stats = cached
+    if memo != read_hash_memo(location.parent):  # a cache stands there now: keep the hashes for its next load
+        write_hash_memo(location.parent, memo)
     splits = {
         name: Split(
             rewards=rewards_from_events(groups[name]["event_types"], **rewards),

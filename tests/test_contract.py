@@ -144,9 +144,15 @@ def test_sizes_are_refused_even_with_allow_transfer(datasets, trained, tmp_path)
 def test_a_damaged_contract_in_a_model_file_is_a_model_file_error(trained, tmp_path):
     import torch
 
+    from recgym.saving import _checksum
+
     path = save_model(trained, tmp_path / "m.pt")
     payload = torch.load(path, weights_only=True)
     payload["contract"] = {"n_items": 20}
+    torch.save(payload, path)
+    with pytest.raises(ModelFileError, match="does not match its checksum"):
+        load_model(path)
+    payload["checksum"] = _checksum(payload)  # a contract damaged before the file was sealed
     torch.save(payload, path)
     with pytest.raises(ModelFileError, match="not a dataset contract"):
         load_model(path)

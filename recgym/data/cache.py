@@ -26,6 +26,7 @@ import zipfile
 import zlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -36,9 +37,11 @@ __all__ = [
     "MANIFEST_NAME",
     "check_writable",
     "file_fingerprint",
+    "read_hash_memo",
     "read_cache",
     "remove_dead_leftovers",
     "write_cache",
+    "write_hash_memo",
 ]
 
 FORMAT_VERSION = 4
@@ -54,20 +57,18 @@ _LEFTOVER = re.compile(r"^\..+\.(?:tmp|old)-(?:(?P<host>[0-9a-f]{8})-(?P<pid>\d+
 logger = logging.getLogger(__name__)
 
 
-def file_fingerprint(path: Path, memo_dir: Path | None = None) -> dict[str, object]:
+def file_fingerprint(path: Path, memo: dict[str, Any] | None = None) -> dict[str, object]:
     """Size, mtime and the sha256 of an input file's whole content, read in blocks: an edit anywhere in the file, even
     one that keeps its size and mtime, changes it.
 
-    Hashing costs about 1 s per GB; with ``memo_dir`` (the cache location) a file whose size, mtime, ctime and inode
-    are those of its last hashing reuses that hash (:data:`HASH_MEMO`). Any write to a file changes its ctime,
-    restoring its mtime included, so a reused hash is the content's.
+    Hashing costs about 1 s per GB. With ``memo`` (:func:`read_hash_memo`), a file whose size, mtime, ctime and inode
+    are those of its last hashing reuses that hash, and a new hash is added to it (:func:`write_hash_memo` keeps it).
+    Any write to a file changes its ctime, restoring its mtime included, so a reused hash is the content's.
     """
     stat = path.stat()
     identity = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
-    memo_path = memo_dir / HASH_MEMO if memo_dir is not None else None
-    memo = _read_memo(memo_path)
     where = str(path.resolve())
-    known = memo.get(where)
+    known = (memo or {}).get(where)
     if isinstance(known, dict) and known.get("identity") == identity and isinstance(known.get("sha256"), str):
         sha256 = known["sha256"]
     else:
@@ -76,13 +77,15 @@ def file_fingerprint(path: Path, memo_dir: Path | None = None) -> dict[str, obje
             for block in iter(lambda: handle.read(_BLOCK), b""):
                 digest.update(block)
         sha256 = digest.hexdigest()
-        if memo_path is not None:
-            _write_memo(memo_path, {**memo, where: {"identity": identity, "sha256": sha256}})
+        if memo is not None:
+            memo[where] = {"identity": identity, "sha256": sha256}
     return {"name": path.name, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha256}
 
 
-def _read_memo(path: Path | None) -> dict[str, object]:
-    if path is None or not path.is_file():
+def read_hash_memo(location: Path) -> dict[str, Any]:
+    """The input hashes remembered in a cache location (:data:`HASH_MEMO`); empty when absent or damaged."""
+    path = location / HASH_MEMO
+    if not path.is_file():
         return {}
     try:
         memo = json.loads(path.read_text())
@@ -91,12 +94,12 @@ def _read_memo(path: Path | None) -> dict[str, object]:
     return memo if isinstance(memo, dict) else {}
 
 
-def _write_memo(path: Path, memo: Mapping[str, object]) -> None:
-    """Atomically, and best effort: a location that cannot take it only costs a rehash next time."""
+def write_hash_memo(location: Path, memo: Mapping[str, Any]) -> None:
+    """Keep ``memo`` in ``location``, atomically and best effort: a location that cannot take it costs a rehash."""
+    path = location / HASH_MEMO
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex}")
-        tmp.write_text(json.dumps(memo, sort_keys=True))
+        tmp.write_text(json.dumps(dict(memo), sort_keys=True))
         os.replace(tmp, path)
     except OSError:
         logger.debug("cannot write the hash memo %s", path)

@@ -181,17 +181,20 @@ def test_a_memoised_hash_is_reused_only_for_the_same_file_state(
 
     path = tmp_path / "log.csv"
     path.write_bytes(b"a" * 1000)
-    first = file_fingerprint(path, tmp_path / "cache")
+    memo: dict = {}
+    first = file_fingerprint(path, memo)
+    store.write_hash_memo(tmp_path, memo)
     hashed = []
     real_sha256 = hashlib.sha256
     monkeypatch.setattr(store.hashlib, "sha256", lambda *a: hashed.append(1) or real_sha256(*a))
-    assert file_fingerprint(path, tmp_path / "cache") == first and not hashed  # unchanged: the memo's hash
+    assert file_fingerprint(path, store.read_hash_memo(tmp_path)) == first and not hashed  # the memo's hash
     path.write_bytes(b"a" * 500 + b"b" + b"a" * 499)
     os.utime(path, ns=(first["mtime_ns"], first["mtime_ns"]))  # same size and mtime; the ctime moved
-    edited = file_fingerprint(path, tmp_path / "cache")
+    edited = file_fingerprint(path, store.read_hash_memo(tmp_path))
     assert hashed and edited["sha256"] == real_sha256(b"a" * 500 + b"b" + b"a" * 499).hexdigest()
-    (tmp_path / "cache" / store.HASH_MEMO).write_text("{damaged")
-    assert file_fingerprint(path, tmp_path / "cache") == edited  # a damaged memo costs a rehash, nothing else
+    (tmp_path / store.HASH_MEMO).write_text("{damaged")
+    assert store.read_hash_memo(tmp_path) == {}  # a damaged memo costs a rehash, nothing else
+    assert file_fingerprint(path, store.read_hash_memo(tmp_path)) == edited
 
 
 def dead_pid() -> int:
