@@ -16,6 +16,7 @@ from agents.encoders import (
     SASRecEncoder,
     SASRecEncoderFactory,
 )
+from agents.gsasrec import GSASRecConfig
 from agents.presets import AGENTS, PRESETS, make_config
 from agents.sa2c import SA2CConfig
 from agents.sasrec import SASRecConfig
@@ -30,6 +31,7 @@ __all__ = [
     "CaserEncoderFactory",
     "FMLPEncoderFactory",
     "GRU4RecEncoderFactory",
+    "GSASRecConfig",
     "NextItNetEncoderFactory",
     "SA2CConfig",
     "SASRecCCQLConfig",

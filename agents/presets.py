@@ -20,7 +20,10 @@ reference ``SASRec_ac.py`` switch); ``ccql`` (the paper's Eq. 4 for the whole ru
 
 ``cl4srec`` is SASRec with CL4SRec's contrastive term (λ 0.1, crop η 0.6, mask γ 0.3, reorder β 0.6, NT-Xent τ 0.07)
 at the ``sasrec`` learning rate; ``fmlp`` is the supervised SASRec agent on the FMLP-Rec encoder with FMLP-Rec's
-learning rate 0.001 (its code's default; the encoder keeps FMLP-Rec's values).
+learning rate 0.001 (its code's default; the encoder keeps FMLP-Rec's values). ``gsasrec`` is the SASRec network
+trained with gBCE on 256 uniform negatives per row and calibration t = 0.75, at the ``sasrec`` learning rate
+(untuned: the values of gSASRec's public ML-1M configuration, not searched here). A preset's ``n_negatives`` is capped
+at the catalogue's other items (``n_items - 1``) when ``n_items`` is given; an explicit value above it is refused.
 
 Every agent runs on any backbone of :data:`agents.encoders.ENCODERS`: ``make_config(name, encoder="gru")`` (``sqn``
 on GRU is GRU-SQN, ``snqn`` on Caser is Caser-SNQN); the backbone then has its own reference values and encoder
@@ -48,6 +51,7 @@ from agents.cl4srec import CL4SRecConfig
 from agents.co import SASRecCOConfig
 from agents.d3rlpy_presets import D3RLPY_ALGOS, for_recommendation
 from agents.encoders import ENCODERS, ItemEncoderFactory, SASRecEncoderFactory, encoder_factory
+from agents.gsasrec import GSASRecConfig
 from agents.sa2c import SA2CConfig
 from agents.sasrec import SASRecConfig
 from agents.snqn import SNQNConfig
@@ -68,6 +72,7 @@ AGENTS: dict[str, type[LearnableConfig]] = {
     "ccql_ref": SASRecCCQLConfig,
     "cl4srec": CL4SRecConfig,
     "fmlp": SASRecConfig,
+    "gsasrec": GSASRecConfig,
     **D3RLPY_ALGOS,
 }
 
@@ -158,6 +163,7 @@ RC15: dict[str, dict[str, Any]] = {
         "reorder_ratio": 0.6,
     },
     "fmlp": {"encoder": "fmlp", "batch_size": 256, "learning_rate": 0.001},
+    "gsasrec": {**ENCODER, "batch_size": 256, "learning_rate": 0.01, "n_negatives": 256, "calibration": 0.75},
 }
 
 RETAILROCKET: dict[str, dict[str, Any]] = {
@@ -209,6 +215,9 @@ def _agent_config(name: str, dataset: str, steps: int | None, overrides: dict[st
         preset = {key: value for key, value in preset.items() if key not in _ENCODER_FIELDS | {"encoder"}}
     values = {**preset, **overrides}
     encoder = {key: values.pop(key) for key in list(values) if key in _ENCODER_FIELDS}
+    n_items = encoder.get("n_items")
+    if "n_negatives" in preset and "n_negatives" not in overrides and isinstance(n_items, int) and n_items > 1:
+        values["n_negatives"] = min(preset["n_negatives"], n_items - 1)  # a preset's draw fits a small catalogue
     unknown = set(values) - {field.name for field in dataclasses.fields(config_cls)} - {"encoder"}
     if unknown:
         raise InvalidOptionError(f"{config_cls.__name__} has no field(s) {sorted(unknown)}")

@@ -42,6 +42,7 @@ _RANGES: dict[str, dict[str, Any]] = {
     "clip_grad_norm": {"above": 0},
     "clip_grad_value": {"above": 0},
     "propensity_smooth": {"at_least": 0},
+    "calibration": {"at_least": 0, "at_most": 1},
     # item encoders
     "hidden_size": {"at_least": 1, "integer": True},
     "n_blocks": {"at_least": 1, "integer": True},

@@ -157,6 +157,13 @@ class _Log:
         """ρ_t = w_0 ⋯ w_t, (n, T)."""
         return np.cumprod(self.weights, axis=1)
 
+    def doubly_robust_terms(self, q_logged: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, ...]:
+        """ρ_t, ρ_{t−1}, ρ_t (r_t − q̂_t) and ρ_{t−1} v̂_t, each (n, T)."""
+        rho = self.cumulative
+        before = np.concatenate([np.ones((len(rho), 1)), rho[:, :-1]], axis=1)
+        residual = rho * (self.rewards - _model("q_logged", q_logged, self))
+        return rho, before, residual, before * _model("values", values, self)
+
     def discounts(self, gamma: float) -> np.ndarray:
         return gamma ** np.arange(self.rewards.shape[1])
 
@@ -278,10 +285,8 @@ def dr(
     logged actions, ``values`` = v̂. Unbiased when the propensities are right, whatever the model; lower variance
     than :func:`pdis` when the model is good."""
     log = _log(rewards, target, propensities, mask)
-    rho = log.cumulative
-    before = np.concatenate([np.ones((len(rho), 1)), rho[:, :-1]], axis=1)
-    terms = rho * (log.rewards - _model("q_logged", q_logged, log)) + before * _model("values", values, log)
-    contribution = terms @ log.discounts(_gamma(gamma))
+    _, _, residual, baseline = log.doubly_robust_terms(q_logged, values)
+    contribution = (residual + baseline) @ log.discounts(_gamma(gamma))
     return interval.estimate(_mean_of(contribution), len(contribution), clusters)
 
 
@@ -301,14 +306,11 @@ def sndr(
     (``Σ_t γ^t [Σ_i ρ_it (r_it − q̂_it) / Σ_i ρ_it + Σ_i ρ_i,t−1 v̂_it / Σ_i ρ_i,t−1]``). Biased, consistent, and
     stable where a few weights are huge."""
     log = _log(rewards, target, propensities, mask)
-    rho = log.cumulative
-    before = np.concatenate([np.ones((len(rho), 1)), rho[:, :-1]], axis=1)
+    rho, before, residual, baseline = log.doubly_robust_terms(q_logged, values)
     if not rho[:, -1].any():
         raise InvalidOptionError(
             "no logged episode has a positive target probability: the self-normalised DR is undefined"
         )
-    residual = rho * (log.rewards - _model("q_logged", q_logged, log))
-    baseline = before * _model("values", values, log)
     discounts = log.discounts(_gamma(gamma))
 
     def value(u: np.ndarray) -> np.ndarray:

@@ -39,8 +39,8 @@ def run_steps(simulator, slate_of, n_sessions=2000, steps=6, seed=0):
 
 
 def test_presets_and_bad_mechanics_are_one_line_errors():
-    assert WORLD_PRESETS["myopic"] == WorldMechanics() and not WORLD_PRESETS["myopic"].any
-    assert WORLD_PRESETS["longterm"].any
+    assert WORLD_PRESETS["myopic"] == WorldMechanics(satiation=0, leave_annoyance=0, intent_gain=0, drift=0)
+    assert all(value > 0 for value in dataclasses.astuple(WORLD_PRESETS["longterm"]))
     assert world_mechanics("longterm", satiation=0.0).satiation == 0.0
     with pytest.raises(InvalidOptionError, match="unknown world 'far'; expected one of myopic, longterm"):
         world_mechanics("far")

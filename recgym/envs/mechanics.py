@@ -29,7 +29,7 @@ from typing import Any
 from recgym.checks import check_number
 from recgym.errors import InvalidOptionError
 
-__all__ = ["WORLD_PRESETS", "WorldMechanics", "world_mechanics"]
+__all__ = ["MECHANIC_NAMES", "WORLD_PRESETS", "WorldMechanics", "world_mechanics"]
 
 _RANGES: dict[str, dict[str, Any]] = {
     "satiation": {"at_least": 0, "below": 1},
@@ -51,10 +51,6 @@ class WorldMechanics:
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             check_number(field.name, getattr(self, field.name), **_RANGES[field.name])
-
-    @property
-    def any(self) -> bool:
-        return any(getattr(self, field.name) for field in dataclasses.fields(self))
 
 
 WORLD_PRESETS: dict[str, WorldMechanics] = {

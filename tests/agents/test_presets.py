@@ -14,6 +14,7 @@ from agents import (
     CL4SRecConfig,
     FMLPEncoderFactory,
     GRU4RecEncoderFactory,
+    GSASRecConfig,
     SA2CConfig,
     SASRecCCQLConfig,
     SASRecCOConfig,
@@ -42,6 +43,7 @@ def test_agents_names_their_configs() -> None:
         "ccql_ref": SASRecCCQLConfig,
         "cl4srec": CL4SRecConfig,
         "fmlp": SASRecConfig,
+        "gsasrec": GSASRecConfig,
         **D3RLPY_ALGOS,
     } == AGENTS
     assert D3RLPY_ALGOS["discrete_cql"] is DiscreteCQLConfig
@@ -62,7 +64,7 @@ def test_d3rlpy_algorithms_get_the_sasrec_encoder_and_the_d3rlpy_preset(name: st
 @pytest.mark.parametrize("dataset", sorted(PRESETS))
 @pytest.mark.parametrize("name", AGENT_NAMES)
 def test_every_preset_value_reaches_the_config(name: str, dataset: str) -> None:
-    config = make_config(name, dataset, n_items=100)
+    config = make_config(name, dataset, n_items=1000)
     assert type(config) is AGENTS[name]
     backbone = ENCODERS[PRESETS[dataset][name].get("encoder", "sasrec")]
     for key, value in PRESETS[dataset][name].items():
@@ -70,7 +72,13 @@ def test_every_preset_value_reaches_the_config(name: str, dataset: str) -> None:
             continue
         holder = config.encoder_factory if key in ENCODER_KEYS else config
         assert getattr(holder, key) == value, key
-    assert type(config.encoder_factory) is backbone and config.encoder_factory.n_items == 100
+    assert type(config.encoder_factory) is backbone and config.encoder_factory.n_items == 1000
+
+
+def test_a_preset_draw_of_negatives_is_capped_by_a_small_catalogue_and_an_explicit_one_is_not() -> None:
+    assert make_config("gsasrec", n_items=100).n_negatives == 99  # the preset's 256 do not fit 99 other items
+    assert make_config("snqn", n_items=100).n_negatives == 10
+    assert make_config("gsasrec", n_items=100, n_negatives=500).n_negatives == 500  # refused when checked for a run
 
 
 @pytest.mark.parametrize("backbone", sorted(ENCODERS))
