@@ -94,10 +94,11 @@ class Bootstrap:
             n_clusters = int(inverse.max()) + 1
         point = float(value(np.ones((1, n_episodes)))[0])
         rng = np.random.default_rng(self.seed)
-        counts = rng.multinomial(n_clusters, np.full(n_clusters, 1.0 / n_clusters), size=self.n_resamples)
-        chunk = max(1, _CHUNK_CELLS // n_episodes)
+        shares = np.full(n_clusters, 1.0 / n_clusters)
+        chunk = max(1, _CHUNK_CELLS // max(n_episodes, n_clusters))
         draws = np.concatenate(
-            [value(counts[start : start + chunk][:, inverse].astype(np.float64))
+            [value(rng.multinomial(n_clusters, shares, size=min(chunk, self.n_resamples - start))[:, inverse]
+                   .astype(np.float64))
              for start in range(0, self.n_resamples, chunk)]
         )  # fmt: skip
         tail = (1.0 - self.confidence) / 2.0

@@ -186,3 +186,12 @@ def test_the_uniform_policy_estimated_from_real_thompson_sampling_logs():
     by_hand = sum(click / (80 * p) for click, p in zip(bts.click, bts.propensity_score)) / len(bts)
     assert estimate.value == pytest.approx(by_hand, rel=1e-12)
     assert estimate.low < estimate.value < estimate.high and estimate.n_episodes == 10_000
+
+
+def test_the_bootstrap_in_chunks_draws_the_same_resamples(monkeypatch):
+    rng = np.random.default_rng(2)
+    rewards, clusters = rng.normal(size=500), rng.integers(0, 40, 500)
+    ones = np.ones_like(rewards)
+    whole = ope.ips(rewards, ones, ones, clusters=clusters, interval=ope.Bootstrap(n_resamples=300))
+    monkeypatch.setattr(ope, "_CHUNK_CELLS", 7 * 500)  # 7 resamples per chunk
+    assert ope.ips(rewards, ones, ones, clusters=clusters, interval=ope.Bootstrap(n_resamples=300)) == whole
