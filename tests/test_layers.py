@@ -30,8 +30,9 @@ not import each other (``agents`` and ``recgym.envs`` stand side by side)."""
 FACADE = "recgym"
 """The package's ``__init__``: the public API, which re-exports every layer; no module imports it."""
 
-OPTIONAL = ("minari", "ray", "optuna", "wandb", "tensorboardX", "torch.utils.tensorboard", "gym")
-"""Extras a user may lack (and the old ``gym``, imported once to silence it): the only imports inside functions."""
+OPTIONAL = ("minari", "ray", "optuna", "wandb", "tensorboardX", "torch.utils.tensorboard", "gym", "fcntl")
+"""Extras a user may lack (and the old ``gym``, imported once to silence it; ``fcntl``, POSIX only): the only imports
+inside functions or guarded blocks."""
 
 
 def module_name(path: Path) -> str:

@@ -33,7 +33,7 @@ from recgym.benchmark.report import (
 from recgym.benchmark.results import read_runs
 from recgym.benchmark.runner import ONLINE_METRICS, RunSettings
 from recgym.benchmark.specs import AgentSpec, BenchmarkError, describe_agent, resolve_agents
-from recgym.benchmark.store import claim_folder, json_default, load_result, run_dir, write_curves
+from recgym.benchmark.store import claim_folder, folder_lock, json_default, load_result, run_dir, write_curves
 from recgym.benchmark.validity import format_validity, validity_tables
 from recgym.checks import check_number
 from recgym.datasets import SessionDataset, load_dataset
@@ -157,25 +157,28 @@ def run_benchmark(
     if online_options is not None:
         config["online"] = {"n_sessions": online_options["n_sessions"], "slate_size": online_options["slate_size"]}
     out_dir = Path(out)
-    digest = claim_folder(out_dir, config, data.inputs)
-    settings = RunSettings(
-        int(steps), int(eval_every), ks, int(top_n_checkpoints), select_by, device, progress, online_options,
-        int(state_every), loggers,
-    )  # fmt: skip
+    with folder_lock(out_dir):
+        digest = claim_folder(out_dir, config, data.inputs)
+        settings = RunSettings(
+            int(steps), int(eval_every), ks, int(top_n_checkpoints), select_by, device, progress, online_options,
+            int(state_every), loggers,
+        )  # fmt: skip
 
-    plan = [(label, seed) for seed in seed_list for label in specs]
-    results = {key: load_result(run_dir(out_dir, *key), digest) for key in plan}
-    missing = [
-        Unit(specs[label], seed, run_dir(out_dir, label, seed)) for label, seed in plan if results[label, seed] is None
-    ]
-    with tqdm(total=len(plan), initial=len(plan) - len(missing), desc="benchmark runs", unit="run",
-              disable=not progress) as bar:  # fmt: skip
-        for result in executor_fn(missing, data, settings, digest):
-            results[result["agent"], result["seed"]] = result
-            write_curves(out_dir, curves_table([r for r in results.values() if r is not None]))
-            bar.update()
+        plan = [(label, seed) for seed in seed_list for label in specs]
+        results = {key: load_result(run_dir(out_dir, *key), digest) for key in plan}
+        missing = [
+            Unit(specs[label], seed, run_dir(out_dir, label, seed))
+            for label, seed in plan
+            if results[label, seed] is None
+        ]
+        with tqdm(total=len(plan), initial=len(plan) - len(missing), desc="benchmark runs", unit="run",
+                  disable=not progress) as bar:  # fmt: skip
+            for result in executor_fn(missing, data, settings, digest):
+                results[result["agent"], result["seed"]] = result
+                write_curves(out_dir, curves_table([r for r in results.values() if r is not None]))
+                bar.update()
 
-    return write_report(out_dir, baseline=baseline)
+        return write_report(out_dir, baseline=baseline)
 
 
 def write_report(out: str | os.PathLike[str], *, baseline: str | None = DEFAULT_BASELINE) -> BenchmarkResult:

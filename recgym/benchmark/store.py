@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,16 @@ import pandas as pd
 
 from recgym.benchmark.specs import BenchmarkError
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: folders are not locked
+    fcntl = None  # type: ignore[assignment]
+
 __all__ = [
     "RESULT_FILE",
     "claim_folder",
     "config_hash",
+    "folder_lock",
     "load_result",
     "read_config",
     "run_dir",
@@ -27,6 +34,7 @@ __all__ = [
 
 RESULT_FILE = "result.json"
 CONFIG_FILE = "config.json"
+LOCK_FILE = ".lock"
 
 
 def config_hash(config: Mapping[str, Any]) -> str:
@@ -48,6 +56,29 @@ def write_json(path: Path, payload: Any) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(payload, indent=2, default=json_default))
     os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def folder_lock(out: Path) -> Iterator[None]:
+    """Hold ``out``'s lock while a benchmark writes it: a second benchmark on the same folder (from any process on
+    this machine) stops at once with one line instead of colliding with the first. The lock is released when the
+    holder exits, however it ends, kill -9 included (an advisory ``flock``; on a system without it, no lock)."""
+    out.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:
+        yield
+        return
+    path = out / LOCK_FILE
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BenchmarkError(
+                f"another benchmark is writing {out} now; wait for it to end or choose another --out"
+            ) from None
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)  # safe: a contender does not wait for this file, it fails at once
 
 
 def _read_json(path: Path) -> Any:

@@ -343,3 +343,25 @@ def test_cuda_on_a_cpu_only_torch_is_refused_before_any_work(tiny_dataset, tmp_p
     with pytest.raises(RecgymError, match="device 'cuda' is not usable here: Torch not compiled with CUDA"):
         bench(tiny_dataset, tmp_path / "out", device="cuda")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_second_benchmark_on_a_busy_folder_stops_at_once(tmp_path, capsys):
+    import fcntl
+
+    from recgym.cli import main
+
+    out = tmp_path / "out"
+    out.mkdir()
+    data = ["-o", "n_sessions=200", "-o", "n_items=30", "--data-dir", str(tmp_path / "data")]
+    arguments = ["benchmark", "--dataset", "synthetic", *data, "--agents", "popularity", "--seeds", "1",
+                 "--steps", "1", "--eval-every", "1", "--out", str(out)]  # fmt: skip
+    with (out / ".lock").open("a") as held:  # a benchmark running on it, as another process would hold it
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert main(arguments) == 2
+        last = capsys.readouterr().err.splitlines()[-1]  # after the dataset's progress bar
+        assert (
+            last == f"recgym: error: another benchmark is writing {out} now; wait for it to end or choose another --out"
+        )
+        assert sorted(path.name for path in out.iterdir()) == [".lock"]  # nothing written
+    assert main(arguments) == 0  # released: the same command runs, and leaves no lock behind
+    assert (out / "results.md").is_file() and not (out / ".lock").exists()
