@@ -10,6 +10,7 @@ from d3rlpy.base import DeviceArg, register_learnable
 
 from agents.double_q import LossTerms, SASRecAlgoBase, SASRecBaseConfig, SASRecImpl, UpdateStep
 from agents.negatives import sample_negatives
+from agents.sampled_softmax import item_bias
 
 __all__ = ["GSASRec", "GSASRecConfig", "GSASRecImpl", "gbce"]
 
@@ -70,12 +71,13 @@ class GSASRecImpl(SASRecImpl):
         """gBCE of the logged item against K uniform negatives."""
         head = step.main.ce_head
         negatives = sample_negatives(step.actions, self.action_size, self._config.n_negatives, self.generator)
-        # F.embedding, not indexing: its backward sums repeated rows in a fixed order (bit-reproducible on CPU)
+        # the weights through F.embedding (its backward sums repeated rows in a fixed order); the positive's bias is
+        # indexed, as in the committed gsasrec studies (another gather would change their rounding)
         positive = (
             torch.einsum("bd,bd->b", step.state, F.embedding(step.actions, head.weight)) + head.bias[step.actions]
         )
         negative = torch.einsum("bd,bkd->bk", step.state, F.embedding(negatives, head.weight))
-        negative = negative + F.embedding(negatives, head.bias.unsqueeze(-1)).squeeze(-1)
+        negative = negative + item_bias(negatives, head.bias)
         return {"gbce_loss": (gbce(positive, negative, self.beta), 1.0)}
 
 

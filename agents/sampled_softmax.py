@@ -20,7 +20,14 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["PROPOSALS", "draw_sampled_negatives", "log_proposal", "sampled_cross_entropy", "sampled_max"]
+__all__ = [
+    "PROPOSALS",
+    "draw_sampled_negatives",
+    "item_bias",
+    "log_proposal",
+    "sampled_cross_entropy",
+    "sampled_max",
+]
 
 PROPOSALS = ("uniform", "popularity")
 
@@ -53,8 +60,8 @@ def sampled_cross_entropy(
     """Per-row corrected sampled-softmax CE, (B,): ``states`` (B, d), ``targets`` (B,), ``negatives`` (M,)."""
     targets = targets.reshape(-1).long()
     # F.embedding, not indexing: its backward sums repeated rows in a fixed order (bit-reproducible on CPU)
-    positive = torch.einsum("bd,bd->b", states, F.embedding(targets, weight)) + _rows(targets, bias)
-    sampled = states @ F.embedding(negatives, weight).T + _rows(negatives, bias)
+    positive = torch.einsum("bd,bd->b", states, F.embedding(targets, weight)) + item_bias(targets, bias)
+    sampled = states @ F.embedding(negatives, weight).T + item_bias(negatives, bias)
     positive = positive - log_q[targets]
     sampled = (sampled - log_q[negatives]).masked_fill(negatives.unsqueeze(0) == targets.unsqueeze(1), -torch.inf)
     return torch.logsumexp(torch.cat([positive.unsqueeze(1), sampled], dim=1), dim=1) - positive
@@ -67,10 +74,11 @@ def sampled_max(
 
     Ties go to the first candidate in draw order.
     """
-    values = states @ F.embedding(candidates, weight).T + _rows(candidates, bias)  # (B, M)
+    values = states @ F.embedding(candidates, weight).T + item_bias(candidates, bias)  # (B, M)
     best, position = values.max(dim=1)
     return best, candidates[position]
 
 
-def _rows(items: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+def item_bias(items: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """``bias[items]`` through ``F.embedding``, whose backward sums repeated items in a fixed order."""
     return F.embedding(items, bias.unsqueeze(-1)).squeeze(-1)

@@ -577,7 +577,8 @@ def load_dataset(
     digest = hashlib.sha256(json.dumps(parameters, sort_keys=True, default=str).encode()).hexdigest()[:16]
     location = _cache_location(cache_dir, root) / f"{source.name}-{digest}"
     inputs = [item for part in (source, *held_out.values()) for item in part.inputs]
-    memo = read_hash_memo(location.parent)
+    remembered = read_hash_memo(location.parent)
+    memo = dict(remembered)
     key = {
         "format_version": FORMAT_VERSION,
         "parameters": json.loads(json.dumps(parameters, default=str)),
@@ -590,7 +591,7 @@ def load_dataset(
         write_cache(location, key, groups, stats)
     else:
         groups, stats = cached
-    if memo != read_hash_memo(location.parent):  # a cache stands there now: keep the hashes for its next load
+    if memo != remembered:  # a cache stands there now: keep the hashes for its next load
         write_hash_memo(location.parent, memo)
     splits = {
         name: Split(

@@ -92,11 +92,13 @@ class SessionKNNPolicy:
     def _scores(self, observations: np.ndarray) -> np.ndarray:
         query = self._query(observations)  # (B, n_items) position weights of each state's distinct items
         weighted = (query @ self.sessions_t).tocsr()  # (B, n_sessions): summed weights of the shared items
-        shared = (query.astype(bool).astype(np.float64) @ self.sessions_t).tocsr()  # shared item counts
         weighted.sort_indices()
-        shared.sort_indices()
         row = np.repeat(np.arange(weighted.shape[0]), np.diff(weighted.indptr))
-        column, dot, overlap = weighted.indices, weighted.data, shared.data
+        column, dot, overlap = weighted.indices, weighted.data, weighted.data
+        if self.similarity == "jaccard":  # shared item counts, on the same pattern (every weight is positive)
+            shared = (query.astype(bool).astype(np.float64) @ self.sessions_t).tocsr()
+            shared.sort_indices()
+            overlap = shared.data
         if self.sample_size:  # the most recent candidates: the last sample_size columns of each sorted row
             from_end = weighted.indptr[row + 1] - 1 - np.arange(len(row))
             keep = from_end < self.sample_size
