@@ -10,9 +10,10 @@ first. This is a total order, so the top-k and the rank of the logged item are d
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
-__all__ = ["slate_ranks", "target_ranks", "top_k"]
+__all__ = ["slate_ranks", "target_ranks", "top_k", "top_k_array"]
 
 
 def top_k(scores: torch.Tensor, k: int) -> torch.Tensor:
@@ -45,6 +46,11 @@ def top_k(scores: torch.Tensor, k: int) -> torch.Tensor:
     items = items.sort(dim=1).values
     order = scores.gather(1, items).argsort(dim=1, descending=True, stable=True)
     return items.gather(1, order)
+
+
+def top_k_array(scores: np.ndarray, k: int) -> np.ndarray:
+    """:func:`top_k` of a NumPy score matrix, as a NumPy array (int64)."""
+    return top_k(torch.as_tensor(scores), k).numpy()
 
 
 def target_ranks(scores: torch.Tensor, targets: torch.Tensor, k: int) -> torch.Tensor:

@@ -26,7 +26,10 @@ class Split:
 
     Session ``i`` is rows ``episode_starts[i]:episode_starts[i + 1]``. Val/test rows are the evaluation events:
     predict ``actions[i]`` from ``observations[i]``. ``observations`` and ``next_observations`` are computed from
-    ``actions`` on first access and kept.
+    ``actions`` on first access and kept. A split of a log written by a recommender (:mod:`recgym.worlds.logged`) also
+    has ``slates`` (N, k): the slate shown before each click row (pad ids on purchase rows, where nothing was shown),
+    and ``propensities`` (N, k): the logging policy's probability of showing each of those items at its position
+    (NaN on purchase rows); other splits have None.
     """
 
     actions: np.ndarray  # (N,) int64, the logged item
@@ -37,6 +40,8 @@ class Split:
     session_ids: np.ndarray  # (n_sessions,) int64, raw session ids
     state_size: int
     pad_id: int
+    slates: np.ndarray | None = None  # (N, k) int64, the slate shown before the row (a recommender's log only)
+    propensities: np.ndarray | None = None  # (N, k) float64, the logger's probability of each shown item
 
     @functools.cached_property
     def observations(self) -> np.ndarray:

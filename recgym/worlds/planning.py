@@ -28,13 +28,12 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import torch
 
 from recgym.checks import check_number
 from recgym.envs.mechanics import MECHANIC_NAMES, WorldMechanics, world_mechanics
 from recgym.envs.registration import SYNTHETIC_SESSIONS
 from recgym.envs.simulator import Sessions, UserSimulator, mix_keys, uniform_draws
-from recgym.ranking import top_k
+from recgym.ranking import top_k_array
 
 __all__ = ["MyopicOraclePolicy", "PlannerPolicy", "headroom", "make_world", "play"]
 
@@ -65,7 +64,7 @@ class MyopicOraclePolicy:
     world: UserSimulator
 
     def __call__(self, sessions: Sessions, k: int) -> np.ndarray:
-        return _top_k(self.world.slate_values(sessions), k)
+        return top_k_array(self.world.slate_values(sessions), k)
 
 
 @dataclasses.dataclass
@@ -92,12 +91,12 @@ class PlannerPolicy:
         step = sessions.history.shape[1]
         values = self.world.slate_values(sessions)
         salt = sessions.keys ^ mix_keys(np.array([self.seed], dtype=np.uint64) ^ _PLANNER_SALT)
-        options = [_top_k(values, k), np.full((n, k), self.world.pad_id, dtype=np.int64)][:m]  # myopic, empty
+        options = [top_k_array(values, k), np.full((n, k), self.world.pad_id, dtype=np.int64)][:m]  # myopic, empty
         for candidate in range(2, m):  # the myopic values times Gumbel-distributed noise, one draw per item
             item_keys = salt[:, None] ^ mix_keys(np.arange(values.shape[1], dtype=np.uint64))[None, :]
             uniform = uniform_draws(item_keys.ravel(), step, candidate).reshape(values.shape)
             gumbel = -np.log(-np.log(np.clip(uniform, 1e-300, 1 - 1e-16)))
-            options.append(_top_k(values * np.exp(self.noise * gumbel), k))
+            options.append(top_k_array(values * np.exp(self.noise * gumbel), k))
         slates = np.stack(options)  # (m, n, k)
         # rows ordered (candidate, rollout, session); rollout r of every candidate shares the user's draws
         rows = np.tile(np.arange(n), m * r)
@@ -191,7 +190,3 @@ def headroom(
 def _interval(values: np.ndarray) -> tuple[float, float]:
     mean, half = values.mean(), Z_95 * values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else math.inf
     return float(mean - half), float(mean + half)
-
-
-def _top_k(values: np.ndarray, k: int) -> np.ndarray:
-    return top_k(torch.as_tensor(values), k).numpy()

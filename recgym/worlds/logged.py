@@ -1,0 +1,347 @@
+"""Logs written by a recommender: a logging policy shows slates to the live users of a world, and the log keeps what
+it showed, with what probability, and what the users did.
+
+The generator's logs are the users' organic clicks: nothing was shown, so no off-policy estimator is defined on
+them. :func:`log_sessions` plays a :class:`EpsilonGreedyLogger` in a world (:func:`~recgym.worlds.make_world`) and
+returns a :class:`SlateLog`: per step the state, the slate, each shown item's propensity, the click and its position,
+the purchase. :meth:`SlateLog.to_dataset` turns it into a :class:`~recgym.datasets.SessionDataset` with the world's
+item index (so an agent trained on it acts in the same world), whose splits carry ``slates`` and ``propensities``.
+
+The logger decides each slate position independently: with probability ``1 - epsilon`` it shows its base ranking's
+item for that position, else an item drawn uniformly from the catalogue. So the probability that item ``i`` is shown
+at position ``j`` is exactly ``(1 - epsilon) [i = base_j] + epsilon / n_items``, and the probability of a slate (or of
+its top ``j`` positions) is the product over positions: the assumption of the independent and cascade slate
+estimators (:func:`recgym.ope.slate_ips`) holds by construction. An item drawn twice counts at its first position
+(the world's rule). Base rankings (``base``):
+
+- ``"noisy_oracle"``: the myopic oracle's values (:meth:`~recgym.envs.simulator.UserSimulator.slate_values`) times
+  ``exp(noise * z_i)``, ``z_i ~ N(0, 1)`` fixed per item by the logger's seed: a good production recommender with a
+  persistent error per item;
+- ``"popularity"``: the dataset's most popular items;
+- ``"empty"``: nothing (the pad id), so ``epsilon = 0`` writes the organic log, with a slate of pad ids;
+- a callable ``(observations, k) -> slates``: any policy that sees what a deployed recommender sees, the (B,
+  state_size) states, e.g. a trained agent's top-k.
+
+:data:`LOGGING_POLICIES` names the usual loggers: ``organic``, ``popularity``, ``uniform`` (``epsilon = 1``) and
+``epsilon_greedy`` (the noisy oracle with ``epsilon = 0.1``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from recgym.checks import check_number
+from recgym.data.protocol import SPLIT_NAMES
+from recgym.data.schema import EventType
+from recgym.data.transitions import build_split
+from recgym.datasets import SessionDataset
+from recgym.envs.simulator import Sessions, UserSimulator, mix_keys, uniform_draws
+from recgym.errors import InvalidOptionError, RecgymDataError
+from recgym.ranking import top_k_array
+
+__all__ = ["LOGGING_POLICIES", "EpsilonGreedyLogger", "SlateLog", "log_sessions", "logging_policy"]
+
+_LOGGER_SALT = np.uint64(0x3C6E_F372_FE94_F82B)  # the logger's draws, apart from the user's and the planner's
+_BASES = ("noisy_oracle", "popularity", "empty")
+
+BaseRanking = Callable[[np.ndarray, int], np.ndarray]
+"""``(observations (B, state_size), k) -> (B, k)`` dataset ids: a policy that sees only the logged state."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EpsilonGreedyLogger:
+    """Per position: the ``base`` ranking's item with probability ``1 - epsilon``, else a uniform item (module
+    docstring). ``noise``: the noisy oracle's per-item log-normal error; ``seed``: its errors."""
+
+    base: str | BaseRanking = "noisy_oracle"
+    epsilon: float = 0.1
+    noise: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.base, str) and self.base not in _BASES:
+            raise InvalidOptionError(
+                f"unknown base ranking {self.base!r}; expected one of {', '.join(_BASES)} or a callable"
+            )
+        if not isinstance(self.base, str) and not callable(self.base):
+            raise InvalidOptionError(
+                f"base must be a name or a callable (observations, k) -> slates, got {self.base!r}"
+            )
+        check_number("epsilon", self.epsilon, at_least=0, at_most=1)
+        check_number("noise", self.noise, at_least=0)
+        check_number("seed", self.seed, at_least=0, integer=True)
+
+    def describe(self) -> dict[str, Any]:
+        """The settings as JSON values (a callable base by its name), for the dataset card."""
+        base = self.base if isinstance(self.base, str) else getattr(self.base, "__name__", type(self.base).__name__)
+        return {"base": base, "epsilon": float(self.epsilon), "noise": float(self.noise), "seed": int(self.seed)}
+
+    def base_slates(self, world: UserSimulator, sessions: Sessions, k: int) -> np.ndarray:
+        """The base ranking's slate of every session, (B, k) dataset ids."""
+        n = len(sessions)
+        if self.base == "empty":
+            return np.full((n, k), world.pad_id, dtype=np.int64)
+        if self.base == "popularity":
+            popular = np.argsort(-world.dataset.item_popularity, kind="stable")[:k]
+            return np.broadcast_to(popular, (n, k)).copy()
+        if self.base == "noisy_oracle":
+            error = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(1,))).normal(size=world.n_items)
+            values = world.slate_values(sessions) * np.exp(self.noise * error)
+            return top_k_array(values, k)
+        assert callable(self.base)
+        slates = np.asarray(self.base(world.observations(sessions), k))
+        if slates.shape != (n, k) or slates.dtype.kind not in "iu":
+            raise InvalidOptionError(f"the base policy must return ({n}, {k}) integer item ids, got {slates.shape}")
+        if slates.size and (slates.min() < 0 or slates.max() > world.pad_id):
+            raise InvalidOptionError(f"the base policy returned ids outside [0, {world.pad_id}]")
+        return slates.astype(np.int64)
+
+    def __call__(self, world: UserSimulator, sessions: Sessions, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The logged slates (B, k) and the propensity of each shown item at its position (B, k)."""
+        base = self.base_slates(world, sessions, k)
+        step = sessions.history.shape[1]
+        salted = sessions.keys ^ _LOGGER_SALT
+        cells = (salted[:, None] ^ mix_keys(np.arange(2 * k, dtype=np.uint64))[None, :]).ravel()
+        draws = uniform_draws(cells, step, 0).reshape(len(sessions), 2, k)
+        explore = draws[:, 0] < self.epsilon
+        uniform_item = np.minimum((draws[:, 1] * world.n_items).astype(np.int64), world.n_items - 1)
+        slates = np.where(explore, uniform_item, base)
+        propensities = (1.0 - self.epsilon) * (slates == base) + self.epsilon / world.n_items
+        return slates, propensities
+
+
+LOGGING_POLICIES: dict[str, EpsilonGreedyLogger] = {
+    "organic": EpsilonGreedyLogger(base="empty", epsilon=0.0),
+    "popularity": EpsilonGreedyLogger(base="popularity", epsilon=0.0),
+    "uniform": EpsilonGreedyLogger(base="empty", epsilon=1.0),
+    "epsilon_greedy": EpsilonGreedyLogger(base="noisy_oracle", epsilon=0.1),
+}
+"""Named loggers; options of :class:`EpsilonGreedyLogger` override theirs (``logging_policy("epsilon_greedy",
+epsilon=0.3)``)."""
+
+
+def logging_policy(policy: str | EpsilonGreedyLogger = "epsilon_greedy", **options: Any) -> EpsilonGreedyLogger:
+    """The logger of a name of :data:`LOGGING_POLICIES` (or a logger) with some options replaced; one-line errors."""
+    if isinstance(policy, str):
+        if policy not in LOGGING_POLICIES:
+            raise InvalidOptionError(
+                f"unknown logging policy {policy!r}; expected one of {', '.join(LOGGING_POLICIES)}"
+            )
+        policy = LOGGING_POLICIES[policy]
+    fields = {field.name for field in dataclasses.fields(EpsilonGreedyLogger)}
+    unknown = sorted(set(options) - fields)
+    if unknown:
+        raise InvalidOptionError(f"unknown logger option(s) {', '.join(unknown)}; expected some of {', '.join(fields)}")
+    return dataclasses.replace(policy, **options)
+
+
+_LOG_ARRAYS = (
+    "session",
+    "step",
+    "observations",
+    "slates",
+    "propensities",
+    "clicked",
+    "position",
+    "purchased",
+    "reward",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class SlateLog:
+    """One row per logged step, session-major and in step order; item ids are the world's dataset ids.
+
+    ``session`` (N,) the session's index, ``step`` (N,) its click number from 0, ``observations`` (N, state_size) the
+    state the logger saw, ``slates`` (N, k) what it showed, ``propensities`` (N, k) its probability of each shown item
+    at its position, ``clicked`` (N,) the item clicked, ``position`` (N,) its 1-based slate position (0: organic),
+    ``purchased`` (N,) whether the click led to a purchase, ``reward`` (N,) the step's reward. ``card``: the world,
+    the logger and the counts that produced it.
+    """
+
+    session: np.ndarray
+    step: np.ndarray
+    observations: np.ndarray
+    slates: np.ndarray
+    propensities: np.ndarray
+    clicked: np.ndarray
+    position: np.ndarray
+    purchased: np.ndarray
+    reward: np.ndarray
+    card: dict[str, Any]
+
+    def __len__(self) -> int:
+        return int(self.session.shape[0])
+
+    def position_rewards(self) -> np.ndarray:
+        """(N, k) the step's reward at the clicked slate position, 0 elsewhere (organic clicks: all 0): the rewards
+        of :func:`recgym.ope.slate_ips`."""
+        rewards = np.zeros(self.slates.shape)
+        from_slate = np.flatnonzero(self.position > 0)
+        rewards[from_slate, self.position[from_slate] - 1] = self.reward[from_slate]
+        return rewards
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the log as one ``.npz`` (arrays, and the card as JSON; no pickle)."""
+        path = Path(path)
+        arrays = {name: getattr(self, name) for name in _LOG_ARRAYS}
+        with path.open("wb") as file:
+            np.savez_compressed(file, card=np.array(json.dumps(self.card)), **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> SlateLog:
+        """Read a log written by :meth:`save`; RecgymDataError in one line if the file is not one."""
+        try:
+            with np.load(Path(path), allow_pickle=False) as data:
+                arrays = {name: data[name] for name in _LOG_ARRAYS}
+                card = json.loads(str(data["card"]))
+        except (OSError, KeyError, ValueError) as error:
+            raise RecgymDataError(f"{path}: not a slate log written by SlateLog.save ({error})") from None
+        return cls(**arrays, card=card)
+
+    def to_dataset(
+        self,
+        *,
+        train_fraction: float = 0.8,
+        val_fraction: float = 0.1,
+        seed: int = 0,
+        reward_click: float | None = None,
+        reward_purchase: float | None = None,
+    ) -> SessionDataset:
+        """The MDP dataset of the log: sessions split at random (``seed``) into train / val / test, each session's
+        clicks in order then its purchases (checked out after the last click, as in the generator's logs), so a click
+        row's state is the state the logger saw. The item index is the world's; rewards default to the world's."""
+        check_number("train_fraction", train_fraction, above=0, below=1)
+        check_number("val_fraction", val_fraction, at_least=0, below=1 - train_fraction)
+        world = self.card["world"]
+        rewards = {
+            "reward_click": world["reward_click"] if reward_click is None else reward_click,
+            "reward_purchase": world["reward_purchase"] if reward_purchase is None else reward_purchase,
+        }
+        for name, value in rewards.items():
+            check_number(name, value)
+        n_items, state_size = int(world["n_items"]), int(world["state_size"])
+        sessions = np.unique(self.session)
+        order = np.random.default_rng(seed).permutation(len(sessions))
+        bounds = (int(train_fraction * len(sessions)), int((train_fraction + val_fraction) * len(sessions)))
+        split_of = np.empty(int(sessions.max()) + 1 if len(sessions) else 0, dtype=np.int64)
+        for index, part in enumerate(np.split(order, bounds)):
+            split_of[sessions[part]] = index
+
+        # rows: every click, then a purchase row per bought click; clicks of a session first, purchases after
+        bought = np.flatnonzero(self.purchased)
+        row_of = np.concatenate([np.arange(len(self)), bought])
+        phase = np.repeat([0, 1], [len(self), len(bought)])
+        rows = np.lexsort((self.step[row_of], phase, self.session[row_of]))
+        row_of, phase = row_of[rows], phase[rows]
+        event_type = np.where(phase == 0, EventType.CLICK, EventType.PURCHASE).astype(np.int8)
+        slates = np.where(phase[:, None] == 0, self.slates[row_of], n_items)
+        propensities = np.where(phase[:, None] == 0, self.propensities[row_of], np.nan)
+
+        splits, counts = {}, {}
+        for index, name in enumerate(SPLIT_NAMES):
+            keep = split_of[self.session[row_of]] == index
+            split = build_split(
+                self.session[row_of][keep],
+                self.clicked[row_of][keep],
+                event_type[keep],
+                state_size=state_size,
+                pad_id=n_items,
+                **rewards,
+            )
+            splits[name] = dataclasses.replace(split, slates=slates[keep], propensities=propensities[keep])
+            counts[name] = {
+                "sessions": split.n_sessions,
+                "events": split.n_transitions,
+                "clicks": int((event_type[keep] == EventType.CLICK).sum()),
+                "purchases": int((event_type[keep] == EventType.PURCHASE).sum()),
+                "slate_clicks": int((self.position[row_of][keep & (phase == 0)] > 0).sum()),
+            }
+        train = splits["train"]
+        popularity = np.bincount(train.actions, minlength=n_items) / max(train.n_transitions, 1)
+        events = sum(split.n_transitions for split in splits.values())
+        stats = {
+            **self.card,
+            "sessions": int(len(sessions)),
+            "events": int(events),
+            "mean_session_length": events / max(len(sessions), 1),
+            "split_seed": int(seed),
+            "splits": counts,
+        }
+        return SessionDataset(
+            "synthetic-logged",
+            splits,
+            np.asarray(world["raw_item_ids"], dtype=np.int64),
+            popularity,
+            state_size=state_size,
+            stats=stats,
+            reward_click=float(rewards["reward_click"]),
+            reward_purchase=float(rewards["reward_purchase"]),
+            source=f"log of {self.card['logger']['base']} (epsilon {self.card['logger']['epsilon']}) in a world",
+        )
+
+
+def log_sessions(
+    world: UserSimulator,
+    logger: str | EpsilonGreedyLogger = "epsilon_greedy",
+    *,
+    n_sessions: int,
+    seed: int = 0,
+    slate_size: int = 20,
+    progress: bool = False,
+) -> SlateLog:
+    """Play ``logger`` (a name of :data:`LOGGING_POLICIES` or a logger) on ``n_sessions`` users of stream ``seed``
+    of ``world`` and return the log; session ``i`` is the same user as in :func:`~recgym.worlds.play` with that
+    seed."""
+    logger = logging_policy(logger)
+    check_number("n_sessions", n_sessions, at_least=1, integer=True)
+    check_number(f"slate_size (catalogue of {world.n_items} items)", slate_size, at_least=1, at_most=world.n_items,
+                 integer=True)  # fmt: skip
+    parts: list[dict[str, np.ndarray]] = []
+    sessions = world.start(seed, np.arange(n_sessions))
+    with tqdm(total=n_sessions, unit="session", desc="logging", disable=not progress) as bar:
+        while len(sessions):
+            slates, propensities = logger(world, sessions, slate_size)
+            outcome, after = world.step(sessions, slates)
+            parts.append(
+                {
+                    "session": sessions.index,
+                    "step": np.full(len(sessions), sessions.history.shape[1], dtype=np.int64),
+                    "observations": world.observations(sessions),
+                    "slates": slates,
+                    "propensities": propensities,
+                    "clicked": outcome.clicked,
+                    "position": outcome.position,
+                    "purchased": outcome.purchased,
+                    "reward": outcome.reward,
+                }
+            )
+            bar.update(int(outcome.done.sum()))
+            sessions = after.select(~outcome.done)
+    arrays = {name: np.concatenate([part[name] for part in parts]) for name in _LOG_ARRAYS}
+    order = np.lexsort((arrays["step"], arrays["session"]))
+    card = {
+        "world": {
+            **dataclasses.asdict(world.mechanics),
+            "n_items": world.n_items,
+            "state_size": world.state_size,
+            "reward_click": world.reward_click,
+            "reward_purchase": world.reward_purchase,
+            "item_index_fingerprint": world.dataset.item_index_fingerprint,
+            "raw_item_ids": world.raw_item_ids.tolist(),
+        },
+        "logger": logger.describe(),
+        "n_sessions": int(n_sessions),
+        "seed": int(seed),
+        "slate_size": int(slate_size),
+    }
+    return SlateLog(**{name: array[order] for name, array in arrays.items()}, card=card)
