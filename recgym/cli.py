@@ -18,12 +18,12 @@ from recgym.benchmark import parse_agents, plot_results, run_benchmark, write_re
 from recgym.benchmark.loggers import LOGGERS
 from recgym.data.schema import EventType
 from recgym.datasets import load_dataset
-from recgym.errors import RecgymError
+from recgym.errors import InvalidOptionError, RecgymError
 from recgym.evaluation import evaluate
 from recgym.logs import silence_d3rlpy_logs
 from recgym.saving import load_model
 from recgym.version import __version__
-from recgym.worlds import headroom, make_world
+from recgym.worlds import headroom, log_sessions, logging_policy, make_world
 
 __all__ = ["COMMANDS", "add_dataset_arguments", "main", "parse_option"]
 
@@ -317,7 +317,18 @@ def add_plot_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_worlds(args: argparse.Namespace) -> int:
+    logger = logging_policy(args.logger, **dict(args.logger_options))
+    if args.action == "log" and args.out is None:
+        raise InvalidOptionError("recgym worlds log needs --out FILE.npz")
     world = make_world(args.world, data_dir=args.data_dir, **dict(args.options))
+    if args.action == "log":
+        log = log_sessions(world, logger, n_sessions=args.sessions, seed=args.seed, slate_size=args.slate_size,
+                           progress=not args.quiet)  # fmt: skip
+        path = log.save(args.out)
+        slate_clicks = int((log.position > 0).sum())
+        print(f"{path}: {args.sessions} sessions, {len(log)} clicks ({slate_clicks} on the slate), "
+              f"{int(log.purchased.sum())} purchases; logger {log.card['logger']} in world {args.world}")  # fmt: skip
+        return 0
     planner = {"candidates": args.candidates, "rollouts": args.rollouts, "horizon": args.horizon}
     report = headroom(world, n_sessions=args.sessions, seed=args.seed, slate_size=args.slate_size, planner=planner)
     print(f"world {args.world}: mean return per session over {args.sessions} simulated sessions (seed {args.seed}), "
@@ -332,9 +343,12 @@ def _run_worlds(args: argparse.Namespace) -> int:
 
 def add_worlds_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "worlds", help="what looking ahead is worth in a live world: the planner against the myopic oracle"
+        "worlds", help="a live world: what looking ahead is worth in it (headroom), or a recommender's log (log)"
     )
-    parser.add_argument("action", choices=("headroom",), help="headroom: planner, myopic, popularity, empty slate")
+    parser.add_argument(
+        "action", choices=("headroom", "log"),
+        help="headroom: planner, myopic, popularity, empty slate; log: write a logging policy's slate log to --out",
+    )  # fmt: skip
     parser.add_argument("--world", default="longterm", help="a preset: myopic or longterm (default: longterm)")
     parser.add_argument("--sessions", type=int, default=1000, help="simulated sessions (default: 1000)")
     parser.add_argument("--seed", type=int, default=0, help="the sessions' random stream (default: 0)")
@@ -347,6 +361,15 @@ def add_worlds_parser(subparsers: argparse._SubParsersAction) -> None:
         parser, "-o", "--option", dest="options",
         help="a generator option or mechanic, e.g. -o n_items=2000 -o satiation=0.3 (repeatable)",
     )  # fmt: skip
+    parser.add_argument(
+        "--logger", default="epsilon_greedy",
+        help="log: organic, popularity, uniform or epsilon_greedy (default: epsilon_greedy)",
+    )  # fmt: skip
+    add_key_value_argument(
+        parser, "-l", "--logger-option", dest="logger_options",
+        help="log: a logger option, e.g. -l epsilon=0.3 -l noise=0.5 (repeatable)",
+    )  # fmt: skip
+    parser.add_argument("--out", help="log: the .npz file to write")
     parser.set_defaults(handler=_run_worlds)
 
 

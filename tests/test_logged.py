@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from recgym.cli import main
 from recgym.errors import InvalidOptionError, RecgymDataError
 from recgym.ope import slate_ips
 from recgym.worlds import EpsilonGreedyLogger, SlateLog, log_sessions, logging_policy, make_world, play
@@ -150,3 +151,19 @@ def test_save_load_round_trip_and_a_damaged_file(world, log, tmp_path):
     (tmp_path / "bad.npz").write_bytes(b"not a log")
     with pytest.raises(RecgymDataError, match="bad.npz: not a slate log written by SlateLog.save"):
         SlateLog.load(tmp_path / "bad.npz")
+
+
+def test_cli_writes_a_log_and_refuses_bad_input_in_one_line(world, tmp_path, capsys):
+    data_dir = world.dataset.cache_dir.parent.parent
+    out = tmp_path / "log.npz"
+    common = ["worlds", "log", "--world", "myopic", "--sessions", "30", "--slate-size", "4", "--data-dir", str(data_dir),
+              "-o", "n_items=60", "-o", "n_sessions=400", "-q"]  # fmt: skip
+    assert main([*common, "-l", "epsilon=0.2", "--out", str(out)]) == 0
+    assert "30 sessions" in capsys.readouterr().out
+    expected = log_sessions(world, logging_policy("epsilon_greedy", epsilon=0.2), n_sessions=30, slate_size=4)
+    np.testing.assert_array_equal(SlateLog.load(out).propensities, expected.propensities)
+    assert main([*common, "--logger", "greedy", "--out", str(tmp_path / "other.npz")]) == 2
+    assert "unknown logging policy 'greedy'" in capsys.readouterr().err
+    assert main(common) == 2
+    assert "recgym worlds log needs --out FILE.npz" in capsys.readouterr().err
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["log.npz"]

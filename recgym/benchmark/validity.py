@@ -31,6 +31,7 @@ __all__ = [
     "ValidityTables",
     "checkpoint_table",
     "format_validity",
+    "leaderboard",
     "rank_agreement",
     "selection_regret",
     "validity_tables",
@@ -61,6 +62,49 @@ def rank_agreement(x: Sequence[float], y: Sequence[float]) -> tuple[float, float
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return float(stats.kendalltau(xs, ys).statistic), float(stats.spearmanr(xs, ys).statistic)
+
+
+def leaderboard(
+    points: pd.DataFrame,
+    quantities: Sequence[str],
+    target: str,
+    *,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """How well each offline quantity (a column of ``points``, one row per policy) predicts ``target`` (its true
+    online value): Kendall τ-b, Spearman ρ, the regret of deploying the policy it ranks first (the best target minus
+    the target of its first; ties: the first row) relative to the best target, and whether that first is the best.
+
+    τ, ρ and the regret come with a percentile-bootstrap interval that resamples the policies (rows) with replacement,
+    so it covers which policies happened to be compared, not the noise of each estimate; ``top1_share`` is the share
+    of resamples whose first is their best. One row per quantity.
+    """
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(points), size=(n_resamples, len(points)))
+    truth = points[target].to_numpy(dtype=float)
+    alpha = (1.0 - confidence) / 2.0
+
+    def scores(rows: np.ndarray, values: np.ndarray) -> tuple[float, float, float, float]:
+        tau, rho = rank_agreement(values[rows], truth[rows])
+        chosen = truth[rows][int(np.argmax(values[rows]))]
+        best = truth[rows].max()
+        regret = (best - chosen) / abs(best) if best else float("nan")
+        return tau, rho, regret, float(chosen == best)
+
+    table = []
+    for quantity in quantities:
+        values = points[quantity].to_numpy(dtype=float)
+        point = scores(np.arange(len(points)), values)
+        resampled = np.array([scores(rows, values) for rows in draws])
+        low, high = np.nanquantile(resampled, [alpha, 1.0 - alpha], axis=0)
+        row: dict[str, Any] = {"quantity": quantity, "n_policies": len(points)}
+        for index, name in enumerate(("kendall_tau", "spearman_rho", "relative_regret")):
+            row.update({name: point[index], f"{name}_low": low[index], f"{name}_high": high[index]})
+        row.update({"top1": bool(point[3]), "top1_share": float(resampled[:, 3].mean())})
+        table.append(row)
+    return pd.DataFrame(table)
 
 
 def checkpoint_table(results: Sequence[Mapping[str, Any]]) -> pd.DataFrame:

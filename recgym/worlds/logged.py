@@ -190,11 +190,16 @@ class SlateLog:
         return rewards
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the log as one ``.npz`` (arrays, and the card as JSON; no pickle)."""
+        """Write the log as one ``.npz`` (arrays, and the card as JSON; no pickle), whole or not at all."""
         path = Path(path)
         arrays = {name: getattr(self, name) for name in _LOG_ARRAYS}
-        with path.open("wb") as file:
-            np.savez_compressed(file, card=np.array(json.dumps(self.card)), **arrays)
+        partial = path.with_name(f".{path.name}.partial")
+        try:
+            with partial.open("wb") as file:
+                np.savez_compressed(file, card=np.array(json.dumps(self.card)), **arrays)
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
         return path
 
     @classmethod
