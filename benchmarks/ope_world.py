@@ -5,8 +5,8 @@
 In each world preset, an epsilon-greedy logger (:mod:`recgym.worlds.logged`: the noisy oracle, ``--epsilon``) writes
 ``--log-sessions`` sessions with slates of ``--slate-size`` and its exact per-position propensities. A population of
 policies that see only the logged state (the last 10 clicks) — the world's next-click model on that state, the same
-with a fixed per-item log-normal error of several sizes (two draws each), blends of it with popularity, popularity,
-and a fixed random ranking — is then scored two ways:
+with a fixed per-item log-normal error of several sizes (two draws each), geometric blends of it with popularity,
+popularity, and a fixed random ranking — is then scored two ways:
 
 - **offline**, on the log only: replay metrics (HR@k and NDCG@k of the logged click, HR@k of the purchased clicks,
   Reward@k = the logged reward of the steps whose click is in the policy's top-k, per session) and off-policy
@@ -60,8 +60,10 @@ def population(n_items: int) -> dict[str, Scorer]:
         for draw in (0, 1):
             error = np.exp(sigma * np.random.default_rng([7, draw]).normal(size=n_items))
             policies[f"model σ={sigma:g} #{draw}"] = lambda clicks, popularity, error=error: clicks * error
-    for alpha in (0.25, 0.5, 0.75):
-        policies[f"blend {alpha:g}"] = lambda clicks, popularity, a=alpha: a * clicks + (1 - a) * popularity
+    for alpha in (0.25, 0.5, 0.75):  # geometric blends: p^a pop^(1 - a), ranked by their logarithm
+        policies[f"blend {alpha:g}"] = lambda clicks, popularity, a=alpha: (
+            a * np.log(clicks + 1e-12) + (1 - a) * np.log(popularity + 1e-12)
+        )
     policies["popularity"] = lambda clicks, popularity: np.broadcast_to(popularity, clicks.shape)
     noise = np.random.default_rng(11).random(n_items)
     policies["random ranking"] = lambda clicks, popularity: np.broadcast_to(noise, clicks.shape)
@@ -109,8 +111,9 @@ def offline(world: UserSimulator, log: SlateLog, policies: dict[str, Scorer], k:
         target = (slate[:, :shown] == log.slates).astype(float)
         estimates = {
             "iips": ope.slate_ips(rewards, target, log.propensities, clusters=sessions, interval=interval),
-            "rips": ope.slate_ips(rewards, target, log.propensities, interaction="cascade", clusters=sessions,
-                                  interval=interval),  # fmt: skip
+            "rips": ope.slate_ips(
+                rewards, target, log.propensities, interaction="cascade", clusters=sessions, interval=interval
+            ),  # fmt: skip
             "dm": ope.dm(model[slate[:, :shown], np.arange(shown)].sum(axis=1), clusters=sessions, interval=interval),
         }
         for quantity, estimate in estimates.items():

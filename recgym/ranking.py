@@ -49,7 +49,9 @@ def top_k(scores: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def top_k_array(scores: np.ndarray, k: int) -> np.ndarray:
-    """:func:`top_k` of a NumPy score matrix, as a NumPy array (int64)."""
+    """:func:`top_k` of a NumPy score matrix (a read-only or broadcast view is copied), as a NumPy array (int64)."""
+    if not scores.flags.writeable:
+        scores = np.array(scores)
     return top_k(torch.as_tensor(scores), k).numpy()
 
 

@@ -98,7 +98,9 @@ def leaderboard(
         values = points[quantity].to_numpy(dtype=float)
         point = scores(np.arange(len(points)), values)
         resampled = np.array([scores(rows, values) for rows in draws])
-        low, high = np.nanquantile(resampled, [alpha, 1.0 - alpha], axis=0)
+        with warnings.catch_warnings():  # a quantity constant in every resample has no τ: its interval is NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            low, high = np.nanquantile(resampled, [alpha, 1.0 - alpha], axis=0)
         row: dict[str, Any] = {"quantity": quantity, "n_policies": len(points)}
         for index, name in enumerate(("kendall_tau", "spearman_rho", "relative_regret")):
             row.update({name: point[index], f"{name}_low": low[index], f"{name}_high": high[index]})

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from recgym.benchmark.validity import (
     checkpoint_table,
     format_validity,
+    leaderboard,
     rank_agreement,
     selection_regret,
     validity_tables,
@@ -25,6 +27,28 @@ def test_rank_agreement_equals_hand_counts():
     assert rank_agreement([4, 3, 2, 1], [1, 2, 3, 4]) == pytest.approx((-1.0, -1.0))
     assert all(math.isnan(v) for v in rank_agreement([1, 1, 1], [1, 2, 3]))  # constant side
     assert all(math.isnan(v) for v in rank_agreement([1, 2], [1, 2]))  # fewer than 3 pairs
+
+
+def test_leaderboard_by_hand_and_its_bootstrap_by_brute_force():
+    # truth 1,2,3,4; "good" ranks them right, "swapped" swaps the top two (tau 4/6), "flat" ties everything
+    points = pd.DataFrame({"truth": [1.0, 2.0, 3.0, 4.0], "good": [0.1, 0.2, 0.3, 0.4],
+                           "swapped": [1.0, 2.0, 4.0, 3.0], "flat": [5.0, 5.0, 5.0, 5.0]})  # fmt: skip
+    board = leaderboard(points, ["good", "swapped", "flat"], "truth", n_resamples=300, seed=3).set_index("quantity")
+    assert board.loc["good", "kendall_tau"] == pytest.approx(1.0) and board.loc["good", "top1"]
+    assert board.loc["good", "relative_regret"] == 0.0
+    assert board.loc["swapped", "kendall_tau"] == pytest.approx(4 / 6) and not board.loc["swapped", "top1"]
+    assert board.loc["swapped", "relative_regret"] == pytest.approx((4 - 3) / 4)
+    assert math.isnan(board.loc["flat", "kendall_tau"])  # a constant quantity ranks nothing
+    assert board.loc["flat", "relative_regret"] == pytest.approx(3 / 4)  # its first (ties: the first row) earns 1
+    # the interval: the same resamples of policies, recomputed by hand
+    rng = np.random.default_rng(3)
+    draws = rng.integers(0, 4, size=(300, 4))
+    taus = [rank_agreement(points["swapped"].to_numpy()[rows], points["truth"].to_numpy()[rows])[0] for rows in draws]
+    assert board.loc["swapped", "kendall_tau_low"] == pytest.approx(np.nanquantile(taus, 0.025))
+    assert board.loc["swapped", "kendall_tau_high"] == pytest.approx(np.nanquantile(taus, 0.975))
+    tops = [points["truth"].to_numpy()[rows][np.argmax(points["swapped"].to_numpy()[rows])]
+            == points["truth"].to_numpy()[rows].max() for rows in draws]  # fmt: skip
+    assert board.loc["swapped", "top1_share"] == pytest.approx(np.mean(tops))
 
 
 def _checkpoints() -> pd.DataFrame:
