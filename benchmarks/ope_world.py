@@ -44,7 +44,8 @@ from recgym import ope
 from recgym.benchmark.validity import leaderboard
 from recgym.envs.simulator import UserSimulator
 from recgym.ranking import top_k_array
-from recgym.worlds import SlateLog, log_sessions, logging_policy, make_world, play
+from recgym.data.slate_log import SlateLog
+from recgym.worlds import log_sessions, logging_policy, make_world, play
 
 Scorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """(click probabilities (B, n_items) of the logged state, popularity (n_items,)) -> scores (B, n_items)."""

@@ -43,6 +43,7 @@ from recgym.data.protocol import SPLIT_NAMES, PreparedLog, ProtocolConfig, apply
 from recgym.data.readers import DOWNLOADS
 from recgym.data.schema import EventType
 from recgym.data.sessions import check_gap, split_sessions
+from recgym.data.slate_log import SlateLog, slate_log_splits
 from recgym.data.synthetic import SyntheticConfig, generate_events
 from recgym.data.transitions import Split, build_split, rewards_from_events
 from recgym.errors import DatasetNotFoundError, InvalidOptionError, RecgymDataError, RecgymError
@@ -543,6 +544,8 @@ def load_dataset(
     )
     check_number("state_size", state_size, at_least=1, integer=True)
     check_number("seed", seed, at_least=0, integer=True)
+    if _is_slate_log(name_or_path):
+        return _logged_dataset(name_or_path, int(state_size), int(seed), options, load_arguments)
     rewards = {"reward_click": options.pop("reward_click", 0.2), "reward_purchase": options.pop("reward_purchase", 1.0)}
     for name, value in rewards.items():
         check_number(name, value)
@@ -617,6 +620,73 @@ def load_dataset(
     )
     for name in dataset.empty_splits():
         warnings.warn(f"recgym: {dataset._empty_split_message(name)}", RuntimeWarning, stacklevel=2)
+    return dataset
+
+
+def _is_slate_log(name_or_path: Input) -> bool:
+    """A :class:`~recgym.data.slate_log.SlateLog`, or a path to the ``.npz`` one is saved as."""
+    if isinstance(name_or_path, SlateLog):
+        return True
+    return isinstance(name_or_path, (str, os.PathLike)) and Path(name_or_path).suffix.lower() == ".npz"
+
+
+_LOGGED_OPTIONS = ("train_fraction", "val_fraction", *_REWARD_OPTIONS)
+
+
+def _logged_dataset(
+    log: SlateLog | str | os.PathLike[str],
+    state_size: int,
+    seed: int,
+    options: dict[str, Any],
+    load_arguments: dict[str, Any] | None,
+) -> SessionDataset:
+    """The dataset of a recommender's slate log: its sessions split at random (``seed``), the world's item index, the
+    slates and propensities on the rows (:func:`~recgym.data.slate_log.slate_log_splits`); nothing is cached."""
+    unknown = sorted(set(options) - set(_LOGGED_OPTIONS))
+    if unknown:
+        raise InvalidOptionError(
+            f"unknown option(s) {', '.join(unknown)} for a slate log; valid: {', '.join(_LOGGED_OPTIONS)}"
+        )
+    inputs: list[dict[str, Any]] = []
+    where = "in-memory slate log"
+    if not isinstance(log, SlateLog):
+        path = Path(log).expanduser()
+        if not path.is_file():
+            raise DatasetNotFoundError(f"{path}: no such file")
+        inputs.append(file_fingerprint(path, {}))
+        log, where = SlateLog.load(path), str(path)
+    world = log.card["world"]
+    rewards = {name: options.get(name, world["options"][name]) for name in _REWARD_OPTIONS}
+    for name, value in rewards.items():
+        check_number(name, value)
+    splits, popularity, counts = slate_log_splits(
+        log,
+        state_size=state_size,
+        train_fraction=options.get("train_fraction", 0.8),
+        val_fraction=options.get("val_fraction", 0.1),
+        seed=seed,
+        **rewards,
+    )
+    sessions = sum(split.n_sessions for split in splits.values())
+    events = sum(split.n_transitions for split in splits.values())
+    stats = {**log.card, "sessions": sessions, "events": events, "mean_session_length": events / max(sessions, 1),
+             "splits": counts}  # fmt: skip
+    stats["world"] = {key: value for key, value in world.items() if key != "raw_item_ids"}
+    dataset = SessionDataset(
+        "slate-log",
+        splits,
+        np.asarray(world["raw_item_ids"], dtype=np.int64),
+        popularity,
+        state_size=state_size,
+        reward_click=float(rewards["reward_click"]),
+        reward_purchase=float(rewards["reward_purchase"]),
+        stats=stats,
+        source=where,
+        inputs=inputs,
+        load_arguments=load_arguments,
+    )
+    for name in dataset.empty_splits():
+        warnings.warn(f"recgym: {dataset._empty_split_message(name)}", RuntimeWarning, stacklevel=3)
     return dataset
 
 

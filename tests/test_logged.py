@@ -8,10 +8,12 @@ import math
 import numpy as np
 import pytest
 
+from recgym import load_dataset
 from recgym.cli import main
 from recgym.errors import InvalidOptionError, RecgymDataError
 from recgym.ope import slate_ips
-from recgym.worlds import EpsilonGreedyLogger, SlateLog, log_sessions, logging_policy, make_world, play
+from recgym.data.slate_log import SlateLog
+from recgym.worlds import EpsilonGreedyLogger, log_sessions, logging_policy, make_world, play
 
 SMALL = {"n_sessions": 400, "n_items": 60}
 
@@ -79,7 +81,7 @@ def test_the_log_is_the_online_run_of_its_logger(world, log):
 
 
 def test_the_dataset_rows_are_the_logged_steps(world, log):
-    dataset = log.to_dataset(seed=3)
+    dataset = load_dataset(log, seed=3)
     assert dataset.item_index_fingerprint == world.dataset.item_index_fingerprint
     sizes = [dataset.split(name).n_sessions for name in ("train", "val", "test")]
     assert sizes == [240, 30, 30]
@@ -147,7 +149,11 @@ def test_save_load_round_trip_and_a_damaged_file(world, log, tmp_path):
     for name in ("session", "slates", "propensities", "clicked", "purchased", "reward", "observations"):
         np.testing.assert_array_equal(getattr(loaded, name), getattr(log, name))
     assert loaded.card == log.card
-    np.testing.assert_array_equal(loaded.to_dataset().split("test").actions, log.to_dataset().split("test").actions)
+    from_file = load_dataset(path)
+    np.testing.assert_array_equal(from_file.split("test").actions, load_dataset(log).split("test").actions)
+    assert from_file.load_arguments["dataset"] == str(path) and from_file.inputs[0]["name"] == "log.npz"
+    with pytest.raises(InvalidOptionError, match="unknown option\\(s\\) n_items for a slate log"):
+        load_dataset(path, n_items=3)
     (tmp_path / "bad.npz").write_bytes(b"not a log")
     with pytest.raises(RecgymDataError, match="bad.npz: not a slate log written by SlateLog.save"):
         SlateLog.load(tmp_path / "bad.npz")

@@ -24,6 +24,7 @@ empty slate replays, follow the generator. So the logs (written with nothing sho
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 from recgym.checks import check_number
@@ -63,8 +64,12 @@ is far from the best policy (an empty slate earns more), see ``benchmarks/world_
 MECHANIC_NAMES = tuple(field.name for field in dataclasses.fields(WorldMechanics))
 
 
-def world_mechanics(world: str | WorldMechanics = "myopic", **overrides: Any) -> WorldMechanics:
-    """The mechanics of a preset name (or a :class:`WorldMechanics`) with some of them replaced; one-line errors."""
+def world_mechanics(world: str | WorldMechanics | Mapping[str, float] = "myopic", **overrides: Any) -> WorldMechanics:
+    """The mechanics of a preset name, a :class:`WorldMechanics` or a mapping of mechanic values (the others off),
+    with some of them replaced; one-line errors."""
+    if isinstance(world, Mapping):
+        overrides = {**world, **overrides}
+        world = WorldMechanics()
     if isinstance(world, str):
         if world not in WORLD_PRESETS:
             raise InvalidOptionError(f"unknown world {world!r}; expected one of {', '.join(WORLD_PRESETS)}")

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from typing import Any, SupportsFloat
 
 import gymnasium as gym
@@ -128,7 +129,8 @@ class UserSimulator:
     (``dataset.raw_item_ids``) the simulator speaks: observations, slates and clicks are dataset ids, the pad id is
     ``n_items``. Organic draws of a generator item missing from that index (never logged) are redrawn.
     ``slate_attention`` and ``position_exponent`` set the choice model (module docstring); ``world`` (a preset of
-    :data:`~recgym.envs.mechanics.WORLD_PRESETS` or a :class:`~recgym.envs.mechanics.WorldMechanics`) its mechanics.
+    :data:`~recgym.envs.mechanics.WORLD_PRESETS`, a :class:`~recgym.envs.mechanics.WorldMechanics` or a mapping of
+    mechanic values) its mechanics.
     """
 
     def __init__(
@@ -142,10 +144,16 @@ class UserSimulator:
         reward_purchase: float = 1.0,
         slate_attention: float = 1.0,
         position_exponent: float = 1.0,
-        world: str | WorldMechanics = "myopic",
+        world: str | WorldMechanics | Mapping[str, float] = "myopic",
         **options: Any,
     ) -> None:
         self.mechanics = world_mechanics(world)
+        self.options = {
+            "n_sessions": n_sessions, "generator_seed": generator_seed, "state_size": state_size,
+            "reward_click": reward_click, "reward_purchase": reward_purchase, "slate_attention": slate_attention,
+            "position_exponent": position_exponent, "world": dataclasses.asdict(self.mechanics), **options,
+        }  # fmt: skip
+        """What rebuilds this world (``UserSimulator(data_dir=..., **options)``), the mechanics by value."""
         check_number("slate_attention", slate_attention, at_least=0)
         check_number("position_exponent", position_exponent, at_least=0)
         self.dataset = load_dataset(

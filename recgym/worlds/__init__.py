@@ -1,7 +1,7 @@
 """Live worlds with consequences: their best policies (:mod:`recgym.worlds.planning`) and the logs a recommender
 writes in them (:mod:`recgym.worlds.logged`)."""
 
-from recgym.worlds.logged import LOGGING_POLICIES, EpsilonGreedyLogger, SlateLog, log_sessions, logging_policy
+from recgym.worlds.logged import LOGGING_POLICIES, EpsilonGreedyLogger, log_sessions, logging_policy
 from recgym.worlds.planning import MyopicOraclePolicy, PlannerPolicy, headroom, make_world, play
 
 __all__ = [
@@ -9,7 +9,6 @@ __all__ = [
     "EpsilonGreedyLogger",
     "MyopicOraclePolicy",
     "PlannerPolicy",
-    "SlateLog",
     "headroom",
     "log_sessions",
     "logging_policy",

@@ -3,9 +3,10 @@ it showed, with what probability, and what the users did.
 
 The generator's logs are the users' organic clicks: nothing was shown, so no off-policy estimator is defined on
 them. :func:`log_sessions` plays a :class:`EpsilonGreedyLogger` in a world (:func:`~recgym.worlds.make_world`) and
-returns a :class:`SlateLog`: per step the state, the slate, each shown item's propensity, the click and its position,
-the purchase. :meth:`SlateLog.to_dataset` turns it into a :class:`~recgym.datasets.SessionDataset` with the world's
-item index (so an agent trained on it acts in the same world), whose splits carry ``slates`` and ``propensities``.
+returns a :class:`~recgym.data.slate_log.SlateLog`: per step the state, the slate, each shown item's propensity, the
+click and its position, the purchase. ``recgym.load_dataset(log)`` (or of its saved ``.npz``) turns it into a
+:class:`~recgym.datasets.SessionDataset` with the world's item index (so an agent trained on it acts in the same
+world), whose splits carry ``slates`` and ``propensities``.
 
 The logger decides each slate position independently: with probability ``1 - epsilon`` it shows its base ranking's
 item for that position, else an item drawn uniformly from the catalogue. So the probability that item ``i`` is shown
@@ -29,22 +30,16 @@ estimators (:func:`recgym.ope.slate_ips`) holds by construction. An item drawn t
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from recgym.checks import check_number
-from recgym.data.protocol import SPLIT_NAMES
-from recgym.data.schema import EventType
-from recgym.data.transitions import build_split
-from recgym.datasets import SessionDataset
+from recgym.data.slate_log import LOG_ARRAYS, SlateLog
 from recgym.envs.simulator import Sessions, UserSimulator, mix_keys, uniform_draws
-from recgym.errors import InvalidOptionError, RecgymDataError
+from recgym.errors import InvalidOptionError
 from recgym.ranking import top_k_array
 
 __all__ = ["LOGGING_POLICIES", "EpsilonGreedyLogger", "SlateLog", "log_sessions", "logging_policy"]
@@ -143,158 +138,6 @@ def logging_policy(policy: str | EpsilonGreedyLogger = "epsilon_greedy", **optio
     return dataclasses.replace(policy, **options)
 
 
-_LOG_ARRAYS = (
-    "session",
-    "step",
-    "observations",
-    "slates",
-    "propensities",
-    "clicked",
-    "position",
-    "purchased",
-    "reward",
-)
-
-
-@dataclasses.dataclass(frozen=True)
-class SlateLog:
-    """One row per logged step, session-major and in step order; item ids are the world's dataset ids.
-
-    ``session`` (N,) the session's index, ``step`` (N,) its click number from 0, ``observations`` (N, state_size) the
-    state the logger saw, ``slates`` (N, k) what it showed, ``propensities`` (N, k) its probability of each shown item
-    at its position, ``clicked`` (N,) the item clicked, ``position`` (N,) its 1-based slate position (0: organic),
-    ``purchased`` (N,) whether the click led to a purchase, ``reward`` (N,) the step's reward. ``card``: the world,
-    the logger and the counts that produced it.
-    """
-
-    session: np.ndarray
-    step: np.ndarray
-    observations: np.ndarray
-    slates: np.ndarray
-    propensities: np.ndarray
-    clicked: np.ndarray
-    position: np.ndarray
-    purchased: np.ndarray
-    reward: np.ndarray
-    card: dict[str, Any]
-
-    def __len__(self) -> int:
-        return int(self.session.shape[0])
-
-    def position_rewards(self) -> np.ndarray:
-        """(N, k) the step's reward at the clicked slate position, 0 elsewhere (organic clicks: all 0): the rewards
-        of :func:`recgym.ope.slate_ips`."""
-        rewards = np.zeros(self.slates.shape)
-        from_slate = np.flatnonzero(self.position > 0)
-        rewards[from_slate, self.position[from_slate] - 1] = self.reward[from_slate]
-        return rewards
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the log as one ``.npz`` (arrays, and the card as JSON; no pickle), whole or not at all."""
-        path = Path(path)
-        arrays = {name: getattr(self, name) for name in _LOG_ARRAYS}
-        partial = path.with_name(f".{path.name}.partial")
-        try:
-            with partial.open("wb") as file:
-                np.savez_compressed(file, card=np.array(json.dumps(self.card)), **arrays)
-            os.replace(partial, path)
-        finally:
-            partial.unlink(missing_ok=True)
-        return path
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> SlateLog:
-        """Read a log written by :meth:`save`; RecgymDataError in one line if the file is not one."""
-        try:
-            with np.load(Path(path), allow_pickle=False) as data:
-                arrays = {name: data[name] for name in _LOG_ARRAYS}
-                card = json.loads(str(data["card"]))
-        except (OSError, KeyError, ValueError) as error:
-            raise RecgymDataError(f"{path}: not a slate log written by SlateLog.save ({error})") from None
-        return cls(**arrays, card=card)
-
-    def to_dataset(
-        self,
-        *,
-        train_fraction: float = 0.8,
-        val_fraction: float = 0.1,
-        seed: int = 0,
-        reward_click: float | None = None,
-        reward_purchase: float | None = None,
-    ) -> SessionDataset:
-        """The MDP dataset of the log: sessions split at random (``seed``) into train / val / test, each session's
-        clicks in order then its purchases (checked out after the last click, as in the generator's logs), so a click
-        row's state is the state the logger saw. The item index is the world's; rewards default to the world's."""
-        check_number("train_fraction", train_fraction, above=0, below=1)
-        check_number("val_fraction", val_fraction, at_least=0, below=1 - train_fraction)
-        world = self.card["world"]
-        rewards = {
-            "reward_click": world["reward_click"] if reward_click is None else reward_click,
-            "reward_purchase": world["reward_purchase"] if reward_purchase is None else reward_purchase,
-        }
-        for name, value in rewards.items():
-            check_number(name, value)
-        n_items, state_size = int(world["n_items"]), int(world["state_size"])
-        sessions = np.unique(self.session)
-        order = np.random.default_rng(seed).permutation(len(sessions))
-        bounds = (int(train_fraction * len(sessions)), int((train_fraction + val_fraction) * len(sessions)))
-        split_of = np.empty(int(sessions.max()) + 1 if len(sessions) else 0, dtype=np.int64)
-        for index, part in enumerate(np.split(order, bounds)):
-            split_of[sessions[part]] = index
-
-        # rows: every click, then a purchase row per bought click; clicks of a session first, purchases after
-        bought = np.flatnonzero(self.purchased)
-        row_of = np.concatenate([np.arange(len(self)), bought])
-        phase = np.repeat([0, 1], [len(self), len(bought)])
-        rows = np.lexsort((self.step[row_of], phase, self.session[row_of]))
-        row_of, phase = row_of[rows], phase[rows]
-        event_type = np.where(phase == 0, EventType.CLICK, EventType.PURCHASE).astype(np.int8)
-        slates = np.where(phase[:, None] == 0, self.slates[row_of], n_items)
-        propensities = np.where(phase[:, None] == 0, self.propensities[row_of], np.nan)
-
-        splits, counts = {}, {}
-        for index, name in enumerate(SPLIT_NAMES):
-            keep = split_of[self.session[row_of]] == index
-            split = build_split(
-                self.session[row_of][keep],
-                self.clicked[row_of][keep],
-                event_type[keep],
-                state_size=state_size,
-                pad_id=n_items,
-                **rewards,
-            )
-            splits[name] = dataclasses.replace(split, slates=slates[keep], propensities=propensities[keep])
-            counts[name] = {
-                "sessions": split.n_sessions,
-                "events": split.n_transitions,
-                "clicks": int((event_type[keep] == EventType.CLICK).sum()),
-                "purchases": int((event_type[keep] == EventType.PURCHASE).sum()),
-                "slate_clicks": int((self.position[row_of][keep & (phase == 0)] > 0).sum()),
-            }
-        train = splits["train"]
-        popularity = np.bincount(train.actions, minlength=n_items) / max(train.n_transitions, 1)
-        events = sum(split.n_transitions for split in splits.values())
-        stats = {
-            **self.card,
-            "sessions": int(len(sessions)),
-            "events": int(events),
-            "mean_session_length": events / max(len(sessions), 1),
-            "split_seed": int(seed),
-            "splits": counts,
-        }
-        return SessionDataset(
-            "synthetic-logged",
-            splits,
-            np.asarray(world["raw_item_ids"], dtype=np.int64),
-            popularity,
-            state_size=state_size,
-            stats=stats,
-            reward_click=float(rewards["reward_click"]),
-            reward_purchase=float(rewards["reward_purchase"]),
-            source=f"log of {self.card['logger']['base']} (epsilon {self.card['logger']['epsilon']}) in a world",
-        )
-
-
 def log_sessions(
     world: UserSimulator,
     logger: str | EpsilonGreedyLogger = "epsilon_greedy",
@@ -332,15 +175,12 @@ def log_sessions(
             )
             bar.update(int(outcome.done.sum()))
             sessions = after.select(~outcome.done)
-    arrays = {name: np.concatenate([part[name] for part in parts]) for name in _LOG_ARRAYS}
+    arrays = {name: np.concatenate([part[name] for part in parts]) for name in LOG_ARRAYS}
     order = np.lexsort((arrays["step"], arrays["session"]))
     card = {
         "world": {
-            **dataclasses.asdict(world.mechanics),
+            "options": world.options,
             "n_items": world.n_items,
-            "state_size": world.state_size,
-            "reward_click": world.reward_click,
-            "reward_purchase": world.reward_purchase,
             "item_index_fingerprint": world.dataset.item_index_fingerprint,
             "raw_item_ids": world.raw_item_ids.tolist(),
         },
