@@ -42,6 +42,7 @@ __all__ = [
     "ips",
     "pdis",
     "slate_ips",
+    "slate_ips_terms",
     "sndr",
     "snips",
 ]
@@ -336,12 +337,23 @@ def slate_ips(
     ``cascade`` (reward-interaction IPS): ``mean_i Σ_k (w_1 ⋯ w_k) r_k``, unbiased when it depends on the items at and
     above it (a user who scans the slate top down).
     """
+    contribution = slate_ips_terms(rewards, target, propensities, interaction=interaction)
+    return interval.estimate(_mean_of(contribution), len(contribution), clusters)
+
+
+def slate_ips_terms(
+    rewards: np.ndarray,
+    target: np.ndarray,
+    propensities: np.ndarray | None,
+    *,
+    interaction: Literal["independent", "cascade"] = "independent",
+) -> np.ndarray:
+    """Each episode's term of :func:`slate_ips` (its mean is the estimate), (episodes,) float64."""
     if interaction not in ("independent", "cascade"):
         raise InvalidOptionError(f"unknown interaction {interaction!r}; expected independent or cascade")
     log = _log(rewards, target, propensities, None)
     weights = log.weights if interaction == "independent" else log.cumulative
-    contribution = (weights * log.rewards).sum(axis=1)
-    return interval.estimate(_mean_of(contribution), len(contribution), clusters)
+    return (weights * log.rewards).sum(axis=1)
 
 
 def _mean_of(contribution: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:

@@ -16,10 +16,11 @@ LAYERS: list[tuple[str, ...]] = [
     ("recgym.errors", "recgym.version"),  # ground, in three tiers
     ("recgym.checks", "recgym.contract", "recgym.logs", "recgym.ranking"),
     ("recgym.saving",),
+    ("recgym.ope",),  # the estimators: pure functions of arrays, importing only the ground
     ("recgym.data",),  # data: readers, protocol, transitions, cache, the synthetic generator
     ("recgym.datasets",),  # the dataset object and load_dataset
     ("agents", "recgym.envs"),
-    ("recgym.evaluation", "recgym.ope"),
+    ("recgym.evaluation",),
     ("recgym.worlds",),
     ("recgym.benchmark",),
     ("recgym.cli",),

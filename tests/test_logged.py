@@ -173,3 +173,27 @@ def test_cli_writes_a_log_and_refuses_bad_input_in_one_line(world, tmp_path, cap
     assert main(common) == 2
     assert "recgym worlds log needs --out FILE.npz" in capsys.readouterr().err
     assert sorted(path.name for path in tmp_path.iterdir()) == ["log.npz"]
+
+
+def test_evaluate_reports_off_policy_estimates_equal_to_a_loop_over_the_log(world, log):
+    """``ope/iips`` and ``ope/rips`` of a policy on a test split, against a plain loop over the logged click steps."""
+    from recgym import evaluate
+    from recgym.evaluation import PopularityPolicy
+
+    dataset = load_dataset(log, seed=3)
+    policy = PopularityPolicy(dataset)
+    metrics = evaluate(policy, dataset, "test")
+    slate = np.argsort(-dataset.item_popularity, kind="stable")[:5]  # the popularity policy's slate, every state
+    test_sessions = set(dataset.split("test").session_ids.tolist())
+    iips, rips, steps = 0.0, 0.0, 0
+    for row in np.flatnonzero(np.isin(log.session, list(test_sessions))):
+        steps += 1
+        weights = [(slate[j] == log.slates[row, j]) / log.propensities[row, j] for j in range(5)]
+        shown = [j for j in range(5) if log.slates[row, j] == log.clicked[row]]
+        if shown:
+            j = shown[0]
+            iips += weights[j] * world.reward_click
+            rips += np.prod(weights[: j + 1]) * world.reward_click
+    assert metrics["ope/iips"] == pytest.approx(iips / steps)
+    assert metrics["ope/rips"] == pytest.approx(rips / steps)
+    assert "ope/iips" not in evaluate(policy, world.dataset, "test")  # organic logs have no propensities

@@ -11,13 +11,14 @@ from __future__ import annotations
 import re
 import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from recgym.checks import check_number
+from recgym.data.transitions import Split
 from recgym.errors import InvalidOptionError
 from recgym.evaluation.metrics import RankCounts
 from recgym.evaluation.scoring import (
@@ -28,6 +29,7 @@ from recgym.evaluation.scoring import (
     recommend,
     register_scorer,
 )
+from recgym.ope import slate_ips_terms
 from recgym.ranking import slate_ranks, top_k
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "default_batch_size",
     "evaluate",
     "metric_evaluators",
+    "off_policy_estimates",
     "recommend",
     "register_scorer",
 ]
@@ -63,7 +66,9 @@ def evaluate(
 
     Keys: ``click/hr@5``, ``click/ndcg@5``, ``purchase/hr@5``, ``purchase/ndcg@5``, ``reward@5`` for each k, then
     ``n_click_events``, ``n_purchase_events``, ``n_events``. HR/NDCG of an event type without events is NaN.
-    Reward@k is the raw sum of the logged rewards of the hit events (not normalised, as in the reference).
+    Reward@k is the raw sum of the logged rewards of the hit events (not normalised, as in the reference). On a split
+    of a recommender's log (with ``slates`` and ``propensities``, :mod:`recgym.data.slate_log`), also ``ope/iips`` and
+    ``ope/rips``: off-policy estimates of the policy's slates (:func:`off_policy_estimates`).
 
     A policy is a function of the observation, so by default each distinct state of the split is scored once (a
     fifth to a third of the events share their state with another event: every session starts from the empty
@@ -82,7 +87,8 @@ def evaluate(
     check_compatible(policy, dataset, allow_transfer=allow_transfer)
     events = dataset.split(split)
     scorer = as_scorer(policy)
-    max_k = min(max(ks), dataset.n_items)
+    width = events.slates.shape[1] if events.propensities is not None else 0  # a logged slate to compare with
+    max_k = min(max(*ks, width), dataset.n_items)
     if unique_states:
         states, state_of_event = np.unique(events.observations, axis=0, return_inverse=True)
     else:
@@ -100,10 +106,38 @@ def evaluate(
                     f"expected ({len(observations)}, {dataset.n_items})"
                 )
             slates[start : start + len(observations)] = top_k(scores, max_k).cpu()
+    event_slates = slates[torch.from_numpy(state_of_event.reshape(-1))]
     counts = RankCounts(max(ks))
-    ranks = slate_ranks(slates[torch.from_numpy(state_of_event.reshape(-1))], torch.from_numpy(events.actions))
+    ranks = slate_ranks(event_slates[:, : min(max(ks), dataset.n_items)], torch.from_numpy(events.actions))
     counts.update(ranks, torch.from_numpy(events.event_types), torch.from_numpy(events.rewards))
-    return counts.metrics(ks)
+    metrics = counts.metrics(ks)
+    if events.propensities is not None:
+        metrics.update(off_policy_estimates(event_slates.numpy(), events))
+    return metrics
+
+
+def off_policy_estimates(policy_slates: np.ndarray, events: Split) -> dict[str, float]:
+    """``ope/iips`` and ``ope/rips``: the slate-click reward per click step that the policy's slates would earn,
+    estimated from a recommender's log (:func:`recgym.ope.slate_ips_terms`, independent and cascade).
+
+    ``policy_slates`` (N, >= k) are the policy's top-k at each row of ``events``, a split with ``slates`` (N, k) and
+    ``propensities``. A click row's reward is at the position where the logged slate shows the clicked item (an
+    organic click of a shown item counts there, as a real log could not tell them apart); purchase rows, where
+    nothing was shown, are left out.
+    """
+    assert events.slates is not None and events.propensities is not None
+    shown = ~np.isnan(events.propensities).any(axis=1)
+    logged, propensities = events.slates[shown], events.propensities[shown]
+    width = logged.shape[1]
+    target = (policy_slates[shown, :width] == logged).astype(np.float64)
+    clicked = logged == events.actions[shown, None]
+    first = clicked & (np.cumsum(clicked, axis=1) == 1)  # an item shown twice counts at its first position
+    rewards = np.where(first, events.rewards[shown, None], 0.0)
+    interactions: dict[str, Literal["independent", "cascade"]] = {"iips": "independent", "rips": "cascade"}
+    return {
+        f"ope/{name}": float(slate_ips_terms(rewards, target, propensities, interaction=interaction).mean())
+        for name, interaction in interactions.items()
+    }
 
 
 def default_batch_size(n_items: int) -> int:
