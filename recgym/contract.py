@@ -97,8 +97,10 @@ class DatasetContract:
         """``"<n_items> items, item index <fingerprint>, train split <fingerprint>"`` for messages."""
         return f"{self.n_items} items, item index {self.item_index}, train split {self.train_split or 'not recorded'}"
 
-    def check(self, dataset: Any, *, allow_transfer: bool = False) -> None:
-        """Refuse ``dataset`` with one clear line (:class:`InvalidOptionError`) when it is not this contract's."""
+    def check(self, dataset: Any, *, allow_transfer: bool = False, check_split: bool = True) -> None:
+        """Refuse ``dataset`` with one clear line (:class:`InvalidOptionError`) when it is not this contract's.
+
+        ``check_split=False`` leaves out the train split (for a live world, whose users are in no split)."""
         name = getattr(dataset, "name", "the dataset")
         if dataset.n_items != self.n_items:
             raise InvalidOptionError(
@@ -118,7 +120,7 @@ class DatasetContract:
                 f"{dataset.item_index_fingerprint}): its item i is not {name}'s item i; pass allow_transfer=True "
                 "(recgym evaluate --allow-transfer) if the transfer is deliberate"
             )
-        if self.train_split and dataset.train_fingerprint != self.train_split:
+        if check_split and self.train_split and dataset.train_fingerprint != self.train_split:
             raise InvalidOptionError(
                 f"the model was trained on another train split (fingerprint {self.train_split}, {name}: "
                 f"{dataset.train_fingerprint}): {name}'s val and test sessions may be ones it trained on; load the "

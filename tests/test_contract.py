@@ -15,6 +15,7 @@ import recgym
 from agents import make_config
 from recgym.contract import DatasetContract, bind_contract, contract_of, item_index_fingerprint, split_fingerprint
 from recgym.errors import InvalidOptionError
+from recgym.evaluation.scoring import check_compatible
 from recgym.saving import ModelFileError, load_model, save_model
 
 FIT = dict(n_steps=2, n_steps_per_epoch=2, show_progress=False, logger_adapter=NoopAdapterFactory(), save_interval=10)
@@ -78,6 +79,9 @@ def test_a_model_is_refused_on_a_dataset_split_another_way(datasets, trained, tm
         with pytest.raises(InvalidOptionError, match="trained on another train split .* may be ones it trained on"):
             recgym.evaluate(model, resplit, split="test")
     recgym.evaluate(loaded, resplit, split="test", allow_transfer=True)  # deliberate
+    check_compatible(loaded, resplit, check_split=False)  # a live world's users are in no split: the index alone
+    with pytest.raises(InvalidOptionError, match="another item index"):
+        check_compatible(loaded, datasets[1], check_split=False)
 
 
 def test_a_contract_without_a_train_split_is_checked_without_it(datasets):

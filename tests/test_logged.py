@@ -145,6 +145,7 @@ def test_callable_base_and_bad_base_output(world):
 
 def test_save_load_round_trip_and_a_damaged_file(world, log, tmp_path):
     path = log.save(tmp_path / "log.npz")
+    assert log.save(tmp_path / "again.npz").read_bytes() == path.read_bytes()  # the same log, the same bytes
     loaded = SlateLog.load(path)
     for name in ("session", "slates", "propensities", "clicked", "purchased", "reward", "observations"):
         np.testing.assert_array_equal(getattr(loaded, name), getattr(log, name))
@@ -152,6 +153,7 @@ def test_save_load_round_trip_and_a_damaged_file(world, log, tmp_path):
     from_file = load_dataset(path)
     np.testing.assert_array_equal(from_file.split("test").actions, load_dataset(log).split("test").actions)
     assert from_file.load_arguments["dataset"] == str(path) and from_file.inputs[0]["name"] == "log.npz"
+    (tmp_path / "again.npz").unlink()
     with pytest.raises(InvalidOptionError, match="unknown option\\(s\\) n_items for a slate log"):
         load_dataset(path, n_items=3)
     (tmp_path / "bad.npz").write_bytes(b"not a log")

@@ -31,11 +31,12 @@ from recgym.benchmark.report import (
     val_metrics,
 )
 from recgym.benchmark.results import read_runs
-from recgym.benchmark.runner import ONLINE_METRICS, RunSettings
+from recgym.benchmark.runner import ONLINE_METRICS, OPE_METRICS, RunSettings
 from recgym.benchmark.specs import AgentSpec, BenchmarkError, describe_agent, resolve_agents
 from recgym.benchmark.store import claim_folder, folder_lock, json_default, load_result, run_dir, write_curves
 from recgym.benchmark.validity import format_validity, validity_tables
 from recgym.checks import check_number
+from recgym.data.slate_log import SlateLog
 from recgym.datasets import SessionDataset, load_dataset
 from recgym.envs.registration import SYNTHETIC_SESSIONS
 from recgym.version import __version__
@@ -124,8 +125,13 @@ def run_benchmark(
     _check_device(device)
     loggers = check_loggers(loggers)
 
-    online_options = _online_options(dataset, dataset_options, online)
+    if online is not None and dataset != "synthetic" and not _is_slate_log(dataset):
+        raise BenchmarkError(
+            "online evaluation needs a log of a live world: the synthetic dataset, or a recommender's slate log "
+            "(recgym worlds log)"
+        )
     data, data_description = _load(dataset, dataset_options, progress)
+    online_options = _online_options(data, dataset_options, online)
     data.require_nonempty("val", "test")
     preset = preset or (data.name if data.name in PRESETS else "synthetic")
     specs = resolve_agents(
@@ -198,7 +204,8 @@ def write_report(out: str | os.PathLike[str], *, baseline: str | None = DEFAULT_
     curves, runs = folder.curves(), folder.runs()
     write_curves(out_dir, curves)
     ks, select_by, top_n = config["ks"], config["select_by"], config["top_n_checkpoints"]
-    metrics = table_metrics(ks) + (list(ONLINE_METRICS) if "online" in config else [])
+    offline_metrics = table_metrics(ks) + (list(OPE_METRICS) if "logger" in config["dataset"]["stats"] else [])
+    metrics = offline_metrics + (list(ONLINE_METRICS) if "online" in config else [])
     table = aggregate(runs, metrics)
     table.to_csv(out_dir / "results.csv", index=False)
     comparison = compare(runs, metrics, baseline)
@@ -225,7 +232,7 @@ def write_report(out: str | os.PathLike[str], *, baseline: str | None = DEFAULT_
     sections.append(format_dynamics(dynamics))
     if "online" in config:
         baselines = [label for label, agent in config["agents"].items() if agent.get("baseline")]
-        sections.append(_write_validity(out_dir, finished, table_metrics(ks), baselines))
+        sections.append(_write_validity(out_dir, finished, offline_metrics, baselines))
     (out_dir / "results.md").write_text("\n".join(sections))
     figures = tuple(plot_results(out_dir))
     return BenchmarkResult(out_dir, digest, curves, runs, table, comparison, figures)
@@ -263,16 +270,36 @@ def _check_device(device: str) -> None:
         raise BenchmarkError(f"device {device!r} is not usable here: {str(error).strip().splitlines()[0]}") from error
 
 
-def _online_options(dataset: Any, options: Mapping[str, Any], n_sessions: int | None) -> dict[str, Any] | None:
-    """``evaluate_online`` options for the world of the synthetic dataset ``dataset`` with ``options``."""
+def _online_options(data: SessionDataset, options: Mapping[str, Any], n_sessions: int | None) -> dict[str, Any] | None:
+    """``evaluate_online`` options for the world that wrote ``data``: the synthetic generator's with the dataset
+    ``options``, or the world recorded on a recommender's slate log (with the log's slate size)."""
     if n_sessions is None:
         return None
-    if dataset != "synthetic":
-        raise BenchmarkError("online evaluation needs the synthetic dataset (the only log recgym has a live world of)")
     check_number("online (simulated sessions)", n_sessions, at_least=2, integer=True, error=BenchmarkError)
-    world = {key: value for key, value in options.items() if key != "seed"}  # the split seed is not the world's
-    log_sessions = world.pop("n_sessions", SYNTHETIC_SESSIONS)
-    return {"n_sessions": n_sessions, "slate_size": 20, "log_sessions": log_sessions, **world}
+    card = data.stats().get("world")
+    if card is None:  # the synthetic generator's logs
+        world = {key: value for key, value in options.items() if key != "seed"}  # the split seed is not the world's
+        log_sessions = world.pop("n_sessions", SYNTHETIC_SESSIONS)
+        return {"n_sessions": n_sessions, "slate_size": 20, "log_sessions": log_sessions, **world}
+    world = dict(card["options"])
+    world.update(state_size=data.state_size, reward_click=data.reward_click, reward_purchase=data.reward_purchase)
+    if options.get("data_dir") is not None:
+        world["data_dir"] = options["data_dir"]
+    log_sessions = world.pop("n_sessions")
+    return {
+        "n_sessions": n_sessions,
+        "slate_size": int(data.stats()["slate_size"]),
+        "log_sessions": log_sessions,
+        **world,
+    }
+
+
+def _is_slate_log(dataset: Any) -> bool:
+    return (
+        isinstance(dataset, SlateLog)
+        or (isinstance(dataset, (str, os.PathLike)) and Path(dataset).suffix.lower() == ".npz")
+        or (isinstance(dataset, SessionDataset) and "world" in dataset.stats())
+    )
 
 
 def _load(dataset: Any, options: Mapping[str, Any], progress: bool) -> tuple[Any, dict[str, Any]]:

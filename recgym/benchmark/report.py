@@ -33,8 +33,8 @@ _METRIC_NAMES = {"hr": "HR", "ndcg": "NDCG"}
 
 
 def metric_label(metric: str) -> str:
-    """Readable name of a metric key: ``purchase/hr@20`` -> ``Purchase HR@20``, ``reward@20`` -> ``Reward@20``;
-    training logs ``train/q_logged_mean`` -> ``q_logged_mean (train)``."""
+    """Readable name of a metric key: ``purchase/hr@20`` -> ``Purchase HR@20``, ``reward@20`` -> ``Reward@20``,
+    ``ope/iips`` -> ``IIPS``; training logs ``train/q_logged_mean`` -> ``q_logged_mean (train)``."""
     if metric.startswith("train/"):
         return f"{metric.partition('/')[2]} (train)"
     if metric == "q_bias":
@@ -43,6 +43,8 @@ def metric_label(metric: str) -> str:
         return "Online " + metric.partition("/")[2].replace("_", " ")
     if metric.startswith("reward@"):
         return "Reward@" + metric.partition("@")[2]
+    if metric in ("ope/iips", "ope/rips"):
+        return {"ope/iips": "IIPS", "ope/rips": "Cascade IPS"}[metric]
     event, _, rest = metric.partition("/")
     name, _, k = rest.partition("@")
     if event in _EVENT_NAMES and name in _METRIC_NAMES:

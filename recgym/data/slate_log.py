@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,9 @@ LOG_ARRAYS = (
     "purchased",
     "reward",
 )
+
+
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the zip format's earliest date, for every member
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -76,13 +80,18 @@ class SlateLog:
         return rewards
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the log as one ``.npz`` (arrays, and the card as JSON; no pickle), whole or not at all."""
+        """Write the log as one ``.npz`` (arrays, and the card as JSON; no pickle), whole or not at all. The bytes
+        depend on the log only (fixed zip timestamps), so the same log gives the same file and content hash."""
         path = Path(path)
-        arrays = {name: getattr(self, name) for name in LOG_ARRAYS}
+        arrays = {"card": np.array(json.dumps(self.card)), **{name: getattr(self, name) for name in LOG_ARRAYS}}
         partial = path.with_name(f".{path.name}.partial")
         try:
-            with partial.open("wb") as file:
-                np.savez_compressed(file, card=np.array(json.dumps(self.card)), **arrays)
+            with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                for name, array in arrays.items():
+                    info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_EPOCH)
+                    info.compress_type = zipfile.ZIP_DEFLATED
+                    with archive.open(info, "w", force_zip64=True) as file:
+                        np.lib.format.write_array(file, np.asanyarray(array), allow_pickle=False)
             os.replace(partial, path)
         finally:
             partial.unlink(missing_ok=True)

@@ -57,8 +57,9 @@ def evaluate_online(
     nothing (the generator's own sessions). ``options``: those of ``gym.make("RecOnline-Synthetic", ...)``, i.e. of
     :class:`~recgym.envs.simulator.UserSimulator`, except that the logged sessions that fix the item index are
     ``log_sessions`` (the ``n_sessions`` of ``load_dataset("synthetic", ...)``; 20,000 as RecReplay-Synthetic).
-    A model trained for another dataset than the world's is refused, as by :func:`recgym.evaluate`
-    (``allow_transfer``).
+    A model trained for another item index than the world's is refused, as by :func:`recgym.evaluate`
+    (``allow_transfer``); its train split is not checked (the simulated users are in no split), so a model trained on
+    a recommender's log written in this world (:mod:`recgym.worlds.logged`) is evaluated here.
 
     Keys: ``return`` (mean return per session) with ``return_ci95_low`` / ``return_ci95_high``, a normal-approximation
     95% interval (mean ± 1.96 standard errors over sessions); ``clicks_per_session``, ``purchases_per_session``,
@@ -69,7 +70,7 @@ def evaluate_online(
     check_number("slate_size", slate_size, at_least=1, integer=True)
     simulator = UserSimulator(n_sessions=log_sessions, **options)
     if policy is not None:
-        check_compatible(policy, simulator.dataset, allow_transfer=allow_transfer)
+        check_compatible(policy, simulator.dataset, allow_transfer=allow_transfer, check_split=False)
     recommend = _recommender(policy, simulator.n_items, min(slate_size, simulator.n_items), device)
     returns, clicks, purchases, slate_clicks = (np.zeros(n_sessions) for _ in range(4))
     sessions = simulator.start(seed, np.arange(n_sessions))

@@ -128,10 +128,10 @@ def recommend(policy: Any, observations: np.ndarray, k: int) -> np.ndarray:
         return top_k(as_scorer(policy)(np.asarray(observations, dtype=np.int64)), k).cpu().numpy()
 
 
-def check_compatible(policy: Any, dataset: Any, *, allow_transfer: bool = False) -> None:
+def check_compatible(policy: Any, dataset: Any, *, allow_transfer: bool = False, check_split: bool = True) -> None:
     """Refuse a model trained for another dataset (one clear line): by its :class:`~recgym.contract.DatasetContract`
-    where it carries one (``allow_transfer`` accepts another item index of the same size), else for a built d3rlpy
-    algorithm by its catalogue and state size."""
+    where it carries one (``allow_transfer`` accepts another item index of the same size; ``check_split=False``
+    leaves out its train split), else for a built d3rlpy algorithm by its catalogue and state size."""
     contract = contract_of(policy)
     if contract is None:
         impl = getattr(policy, "impl", None) if isinstance(policy, LearnableBase) else None
@@ -139,7 +139,7 @@ def check_compatible(policy: Any, dataset: Any, *, allow_transfer: bool = False)
             return
         contract = DatasetContract(impl.action_size, impl.action_size, int(impl.observation_shape[0]), "")
         allow_transfer = True  # nothing to compare the item index with
-    contract.check(dataset, allow_transfer=allow_transfer)
+    contract.check(dataset, allow_transfer=allow_transfer, check_split=check_split)
 
 
 def _to_tensor(score_fn: Callable[[np.ndarray], Any]) -> Scorer:

@@ -275,11 +275,37 @@ def test_online_columns_equal_a_direct_online_evaluation(one_thread, tmp_path):
     assert sorted(points["online/return"]) == pytest.approx(sorted(best["online/return"]))
     assert "## Offline metrics against the online return" in (tmp_path / "out" / "results.md").read_text()
     assert (tmp_path / "out" / "figures" / "offline_vs_online.png").is_file()
-    with pytest.raises(RecgymError, match="online evaluation needs the synthetic dataset"):
+    with pytest.raises(RecgymError, match="online evaluation needs a log of a live world"):
         run_benchmark(dataset, ["popularity"], seeds=1, steps=1, eval_every=1, online=40, out=tmp_path / "x")
     with pytest.raises(RecgymError, match="oracle baseline needs online evaluation"):
         run_benchmark("synthetic", ["oracle"], seeds=1, steps=1, eval_every=1, out=tmp_path / "y", **data)
     assert not (tmp_path / "y").exists()
+
+
+def test_a_benchmark_on_a_slate_log_reports_estimators_and_the_logs_world(one_thread, tmp_path):
+    """On a recommender's log the runs get ope/iips and ope/rips beside the replay metrics, the online columns come
+    from the world recorded on the log (its mechanics, its slate size), and the validity section ranks them all."""
+    from recgym.evaluation.offline import PopularityPolicy
+    from recgym.worlds import log_sessions, logging_policy, make_world
+
+    world = make_world("longterm", n_sessions=300, n_items=50, data_dir=tmp_path / "data")
+    path = log_sessions(world, logging_policy("epsilon_greedy", epsilon=0.5), n_sessions=200, slate_size=5).save(
+        tmp_path / "log.npz"
+    )
+    result = run_benchmark(
+        path, ["sasrec", "popularity"], seeds=2, steps=2, eval_every=1, top_n_checkpoints=1, progress=False,
+        agent_options={"hidden_size": 8}, online=30, out=tmp_path / "out", data_dir=tmp_path / "data",
+    )  # fmt: skip
+    assert {"ope/iips", "ope/rips", "online/return"} <= set(result.table)
+    dataset = recgym.load_dataset(path)
+    row = result.table[(result.table.agent == "popularity") & (result.table.selection == "best")].iloc[0]
+    assert row["ope/iips"] == pytest.approx(recgym.evaluate(PopularityPolicy(dataset), dataset, "test")["ope/iips"])
+    online = recgym.evaluate_online(PopularityPolicy(dataset), n_sessions=30, seed=2, slate_size=5, **{
+        "log_sessions": 300, "n_items": 50, "world": "longterm", "data_dir": tmp_path / "data"})  # fmt: skip
+    assert row["online/return"] == pytest.approx(online["return"])
+    config = json.loads((tmp_path / "out" / "config.json").read_text())["config"]
+    assert config["online"] == {"n_sessions": 30, "slate_size": 5}
+    assert "| IIPS |" in (tmp_path / "out" / "results.md").read_text()
 
 
 def test_a_changed_input_file_refuses_the_folder(tmp_path):
