@@ -42,9 +42,9 @@ import pandas as pd
 
 from recgym import ope
 from recgym.benchmark.validity import leaderboard
+from recgym.data.slate_log import SlateLog
 from recgym.envs.simulator import UserSimulator
 from recgym.ranking import top_k_array
-from recgym.data.slate_log import SlateLog
 from recgym.worlds import log_sessions, logging_policy, make_world, play
 
 Scorer = Callable[[np.ndarray, np.ndarray], np.ndarray]

@@ -10,9 +10,9 @@ import pytest
 
 from recgym import load_dataset
 from recgym.cli import main
+from recgym.data.slate_log import SlateLog
 from recgym.errors import InvalidOptionError, RecgymDataError
 from recgym.ope import slate_ips
-from recgym.data.slate_log import SlateLog
 from recgym.worlds import EpsilonGreedyLogger, log_sessions, logging_policy, make_world, play
 
 SMALL = {"n_sessions": 400, "n_items": 60}
