@@ -395,6 +395,17 @@ def test_to_minari_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     np.testing.assert_allclose(episode.rewards, val.rewards[start:stop])
 
 
+def test_a_failed_minari_export_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    minari = pytest.importorskip("minari")
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    dataset = load_dataset("synthetic", data_dir=tmp_path, **SMALL)
+    with pytest.raises(ValueError):
+        to_minari(dataset, "recgym/synthetic-fail-v0", data_format="bogus")
+    assert not (tmp_path / "minari" / "recgym" / "synthetic-fail-v0").exists()
+    assert "recgym/synthetic-fail-v0" not in minari.list_local_datasets()
+    assert to_minari(dataset, "recgym/synthetic-fail-v0", split="val").total_episodes == dataset.split("val").n_sessions
+
+
 # ---------------------------------------------------------------- inputs, sessions and splits (issue 11)
 
 BASELINE = Path(__file__).parent / "data" / "dataset_baseline.json"  # captured before time-gap sessions and splits

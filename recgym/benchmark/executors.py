@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -86,8 +88,19 @@ def _threads_per_job(jobs: int) -> int:
 _WORKER_DATASET: Any = None
 
 
+PARENT_POLL_SECONDS = 1.0  # how often a worker checks that its parent is alive
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Exit the worker at once when its parent has died (it is then reparented): no orphan goes on training."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_SECONDS)
+    os._exit(1)
+
+
 def _init_worker(threads: int, dataset: Any, quiet: bool) -> None:
     global _WORKER_DATASET
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True, name="recgym-parent-watch").start()
     torch.set_num_threads(threads)
     if quiet:
         silence_d3rlpy_logs()

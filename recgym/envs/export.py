@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from typing import Any
 
 import numpy as np
@@ -24,11 +25,13 @@ def to_minari(
     (``minari.load_dataset(id).recover_environment()``: the dataset's arguments, the split, state size, rewards
     and ``max_episode_steps`` = the longest session); a dataset built from an in-memory table has none.
     ``data_format`` "hdf5" (default: the faster, see ``benchmarks/minari_export.py``) or "arrow"; ``metadata``
-    goes to ``minari.create_dataset_from_buffers`` (author, description...).
+    goes to ``minari.create_dataset_from_buffers`` (author, description...). An export that fails (a bad option, an
+    interruption) leaves no dataset folder behind.
     """
     try:
         import minari
         from minari.data_collector import EpisodeBuffer
+        from minari.storage import get_dataset_path
     except ImportError as error:
         raise ImportError(
             f"to_minari needs the optional 'minari' package ({error}); install it with: pip install 'recgym[minari]'"
@@ -48,15 +51,22 @@ def to_minari(
                 truncations=np.zeros(stop - start, dtype=bool),
             )
         )
-    return minari.create_dataset_from_buffers(
-        dataset_id,
-        buffers,
-        env=replay_env_spec(dataset, split),
-        observation_space=spaces.Box(0, dataset.pad_id, (dataset.state_size,), np.int32),
-        action_space=spaces.Discrete(dataset.n_items),
-        data_format=data_format,
-        **{"description": f"recgym {dataset.name} dataset, {split} split", **metadata},
-    )
+    folder = get_dataset_path(dataset_id)
+    existed = folder.exists()  # then Minari refuses it before writing anything
+    try:
+        return minari.create_dataset_from_buffers(
+            dataset_id,
+            buffers,
+            env=replay_env_spec(dataset, split),
+            observation_space=spaces.Box(0, dataset.pad_id, (dataset.state_size,), np.int32),
+            action_space=spaces.Discrete(dataset.n_items),
+            data_format=data_format,
+            **{"description": f"recgym {dataset.name} dataset, {split} split", **metadata},
+        )
+    except BaseException:  # nothing half-written: a failed export leaves no folder to block the corrected one
+        if not existed:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def replay_env_spec(dataset: SessionDataset, split: str = "train") -> EnvSpec | None:
