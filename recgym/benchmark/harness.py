@@ -257,6 +257,7 @@ def _write_validity(
     tables.across.merge(tables.within, on="metric", suffixes=("", "_within")).to_csv(
         out_dir / "validity_correlations.csv", index=False
     )
+    tables.board.to_csv(out_dir / "validity_leaderboard.csv", index=False)
     if tables.selection is not None:
         tables.selection.to_csv(out_dir / "validity_selection.csv", index=False)
     return format_validity(tables)

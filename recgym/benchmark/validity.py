@@ -52,6 +52,8 @@ class ValidityTables:
     within: pd.DataFrame
     selection: pd.DataFrame | None
     """None when not every checkpoint of every trained run was evaluated on test."""
+    board: pd.DataFrame
+    """:func:`leaderboard` of the metrics over the runs, resampling agents."""
 
 
 def rank_agreement(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
@@ -69,26 +71,34 @@ def leaderboard(
     quantities: Sequence[str],
     target: str,
     *,
+    clusters: str | None = None,
     n_resamples: int = 2000,
     confidence: float = 0.95,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """How well each offline quantity (a column of ``points``, one row per policy) predicts ``target`` (its true
-    online value): Kendall τ-b, Spearman ρ, the regret of deploying the policy it ranks first (the best target minus
-    the target of its first; ties: the first row) relative to the best target, and whether that first is the best.
+    """How well each offline quantity (a column of ``points``, one row per policy or run) predicts ``target`` (its
+    true online value): Kendall τ-b, Spearman ρ, the regret of deploying the row it ranks first (the best target
+    minus the target of its first; ties: the first row) relative to the best target, and whether that first is the
+    best.
 
-    τ, ρ and the regret come with a percentile-bootstrap interval that resamples the policies (rows) with replacement,
-    so it covers which policies happened to be compared, not the noise of each estimate; ``top1_share`` is the share
-    of resamples whose first is their best. One row per quantity.
+    τ, ρ and the regret come with a percentile-bootstrap interval that resamples the rows with replacement, or whole
+    groups of rows when ``clusters`` names a column (the agent behind several seeds' runs), so it covers which
+    policies happened to be compared, not the noise of each estimate; ``top1_share`` is the share of resamples whose
+    first is their best. One row per quantity; ``n_clusters`` counts the groups (the rows without ``clusters``).
     """
+    labels = points[clusters].to_numpy() if clusters is not None else np.arange(len(points))
+    groups = [np.flatnonzero(labels == label) for label in pd.unique(labels)]
     rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(points), size=(n_resamples, len(points)))
+    draws = rng.integers(0, len(groups), size=(n_resamples, len(groups)))
     truth = points[target].to_numpy(dtype=float)
     alpha = (1.0 - confidence) / 2.0
 
     def scores(rows: np.ndarray, values: np.ndarray) -> tuple[float, float, float, float]:
         tau, rho = rank_agreement(values[rows], truth[rows])
-        chosen = truth[rows][int(np.argmax(values[rows]))]
+        known = rows[~np.isnan(values[rows])]
+        if not len(known):
+            return tau, rho, float("nan"), float("nan")
+        chosen = truth[known][int(np.argmax(values[known]))]
         best = truth[rows].max()
         regret = (best - chosen) / abs(best) if best else float("nan")
         return tau, rho, regret, float(chosen == best)
@@ -97,14 +107,15 @@ def leaderboard(
     for quantity in quantities:
         values = points[quantity].to_numpy(dtype=float)
         point = scores(np.arange(len(points)), values)
-        resampled = np.array([scores(rows, values) for rows in draws])
+        resampled = np.array([scores(np.concatenate([groups[g] for g in draw]), values) for draw in draws])
         with warnings.catch_warnings():  # a quantity constant in every resample has no τ: its interval is NaN
             warnings.simplefilter("ignore", RuntimeWarning)
             low, high = np.nanquantile(resampled, [alpha, 1.0 - alpha], axis=0)
-        row: dict[str, Any] = {"quantity": quantity, "n_policies": len(points)}
+            top1_share = float(np.nanmean(resampled[:, 3]))
+        row: dict[str, Any] = {"quantity": quantity, "n_rows": len(points), "n_clusters": len(groups)}
         for index, name in enumerate(("kendall_tau", "spearman_rho", "relative_regret")):
             row.update({name: point[index], f"{name}_low": low[index], f"{name}_high": high[index]})
-        row.update({"top1": bool(point[3]), "top1_share": float(resampled[:, 3].mean())})
+        row.update({"top1": point[3] == 1.0, "top1_share": top1_share})
         table.append(row)
     return pd.DataFrame(table)
 
@@ -203,11 +214,16 @@ def validity_tables(
         across=_across(points, metrics, baselines),
         within=within_run_agreement(checkpoints, metrics),
         selection=selection_regret(checkpoints, criteria),
+        board=leaderboard(points, metrics, ONLINE_TARGET, clusters="agent"),
     )
 
 
 def _cell(value: float, digits: int = 2) -> str:
     return "–" if np.isnan(value) else f"{value:+.{digits}f}"
+
+
+def _percent(value: float) -> str:
+    return "–" if np.isnan(value) else f"{value:.1%}"
 
 
 def _share(share: float, n: int) -> str:
@@ -241,6 +257,23 @@ def format_validity(tables: ValidityTables) -> str:
             f"{_cell(row.agents_kendall_tau)} | {_cell(row.agents_spearman_rho)} | "
             f"{_cell(inside['mean_kendall_tau'])} | {_cell(inside['mean_spearman_rho'])} | "
             f"{_share(inside['positive_share'], int(inside['n_runs']))} |"
+        )
+    lines.append("")
+    lines += [
+        f"Leaderboard: over the {n_runs} runs, the relative regret of deploying the run each metric ranks first, and "
+        f"95% bootstrap intervals that resample the {n_agents} agents (all seeds of an agent together), so they "
+        "cover which agents were compared, not the noise of each number.",
+        "",
+        "| metric | τ [95% over agents] | ρ [95% over agents] | regret of its first | its first is the best |",
+        "|---|---|---|---|---|",
+    ]
+    for row in tables.board.sort_values("kendall_tau", ascending=False, na_position="last").itertuples():
+        lines.append(
+            f"| {metric_label(row.quantity)} | {_cell(row.kendall_tau)} [{_cell(row.kendall_tau_low)}, "
+            f"{_cell(row.kendall_tau_high)}] | {_cell(row.spearman_rho)} [{_cell(row.spearman_rho_low)}, "
+            f"{_cell(row.spearman_rho_high)}] | {_percent(row.relative_regret)} [{_percent(row.relative_regret_low)}, "
+            f"{_percent(row.relative_regret_high)}] | {'yes' if row.top1 else 'no'} (in "
+            f"{'–' if np.isnan(row.top1_share) else f'{row.top1_share:.0%}'} of resamples) |"
         )
     lines.append("")
     if tables.selection is None:

@@ -306,6 +306,8 @@ def test_a_benchmark_on_a_slate_log_reports_estimators_and_the_logs_world(one_th
     config = json.loads((tmp_path / "out" / "config.json").read_text())["config"]
     assert config["online"] == {"n_sessions": 30, "slate_size": 5}
     assert "| IIPS |" in (tmp_path / "out" / "results.md").read_text()
+    board = pd.read_csv(tmp_path / "out" / "validity_leaderboard.csv").set_index("quantity")
+    assert {"ope/iips", "ope/rips", "reward@20"} <= set(board.index) and (board["n_clusters"] == 2).all()
 
 
 def test_a_changed_input_file_refuses_the_folder(tmp_path):

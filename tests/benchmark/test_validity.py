@@ -51,6 +51,26 @@ def test_leaderboard_by_hand_and_its_bootstrap_by_brute_force():
     assert board.loc["swapped", "top1_share"] == pytest.approx(np.mean(tops))
 
 
+def test_leaderboard_resamples_whole_agents():
+    """With ``clusters``, a resample draws agents and keeps all their runs: the interval equals a loop doing that."""
+    points = pd.DataFrame({"agent": ["a", "a", "b", "b", "c", "c", "d"], "truth": [1.0, 1.2, 2.0, 2.1, 3.0, 2.9, 0.5],
+                           "metric": [0.1, 0.3, 0.2, 0.5, 0.4, 0.6, 0.0]})  # fmt: skip
+    board = leaderboard(points, ["metric"], "truth", clusters="agent", n_resamples=200, seed=5).iloc[0]
+    assert (board["n_rows"], board["n_clusters"]) == (7, 4)
+    assert board["kendall_tau"] == pytest.approx(rank_agreement(points["metric"], points["truth"])[0])
+    rng = np.random.default_rng(5)
+    draws = rng.integers(0, 4, size=(200, 4))
+    groups = [np.array([0, 1]), np.array([2, 3]), np.array([4, 5]), np.array([6])]
+    taus = []
+    for draw in draws:
+        rows = np.concatenate([groups[g] for g in draw])
+        taus.append(rank_agreement(points["metric"].to_numpy()[rows], points["truth"].to_numpy()[rows])[0])
+    assert board["kendall_tau_low"] == pytest.approx(np.nanquantile(taus, 0.025))
+    assert board["kendall_tau_high"] == pytest.approx(np.nanquantile(taus, 0.975))
+    # the run ranked first by the metric (c, 0.6) earns 2.9; the best run earns 3.0
+    assert board["relative_regret"] == pytest.approx((3.0 - 2.9) / 3.0) and not board["top1"]
+
+
 def _checkpoints() -> pd.DataFrame:
     rows = []
     runs = {  # (val metric, val online, test online) per step 1..3
