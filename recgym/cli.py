@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from recgym.benchmark import parse_agents, plot_results, run_benchmark, write_report
 from recgym.benchmark.loggers import LOGGERS
+from recgym.benchmark.results import diff_runs
 from recgym.data.schema import EventType
 from recgym.datasets import load_dataset
 from recgym.errors import InvalidOptionError, RecgymError
@@ -316,6 +318,22 @@ def add_plot_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_run_plot)
 
 
+def _run_diff(args: argparse.Namespace) -> int:
+    differences = diff_runs(args.a, args.b)
+    if not differences:
+        print(f"{args.a} and {args.b} are defined alike")
+    for key, first, second in differences:
+        print(f"{key}: {json.dumps(first, default=str)} -> {json.dumps(second, default=str)}")
+    return 0
+
+
+def add_diff_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("diff", help="what differs between two benchmark runs (agent, settings, floats)")
+    parser.add_argument("a", metavar="RUN_A", help="a run folder, OUT/runs/LABEL/seedN")
+    parser.add_argument("b", metavar="RUN_B", help="another run folder")
+    parser.set_defaults(handler=_run_diff)
+
+
 def _run_worlds(args: argparse.Namespace) -> int:
     logger = logging_policy(args.logger, **dict(args.logger_options))
     if args.action == "log" and args.out is None:
@@ -380,6 +398,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_evaluate_parser,
     add_report_parser,
     add_plot_parser,
+    add_diff_parser,
     add_worlds_parser,
 ]
 

@@ -11,9 +11,10 @@ from typing import Any
 import pandas as pd
 
 from recgym.benchmark.report import curves_table, runs_table
+from recgym.benchmark.specs import BenchmarkError
 from recgym.benchmark.store import load_result, read_config, run_dir
 
-__all__ = ["BenchmarkRuns", "read_runs"]
+__all__ = ["BenchmarkRuns", "describe_run", "diff_runs", "read_runs"]
 
 
 @dataclass(frozen=True)
@@ -48,3 +49,43 @@ def read_runs(out: str | os.PathLike[str]) -> BenchmarkRuns:
     planned = [(label, int(seed)) for seed in config["seeds"] for label in config["agents"]]
     results = (load_result(run_dir(out_dir, label, seed), digest) for label, seed in planned)
     return BenchmarkRuns(out_dir, config, digest, planned, [result for result in results if result is not None])
+
+
+_FLOAT_SETTINGS = ("device", "torch_threads", "cpu_capability")
+
+
+def describe_run(run: str | os.PathLike[str]) -> dict[str, Any]:
+    """Everything that defines a run folder (``OUT/runs/LABEL/seedN``), flattened to dotted keys: its seed, its
+    agent's description (``agent.params.learning_rate``...), the folder's run settings (``dataset.*``, ``steps``...),
+    and, once it has finished, the float settings it ran under (``float.device``...)."""
+    folder = Path(run)
+    out, label, seed_name = folder.parents[2] if len(folder.parents) > 2 else folder, folder.parent.name, folder.name
+    if folder.parent.parent.name != "runs" or not seed_name.startswith("seed") or not seed_name[4:].isdigit():
+        raise BenchmarkError(f"{folder}: not a run folder (expected OUT/runs/LABEL/seedN)")
+    recorded = read_config(out)
+    config = recorded["config"]
+    if label not in config["agents"]:
+        raise BenchmarkError(f"{folder}: {out} has no agent {label!r} ({', '.join(config['agents'])})")
+    settings = {key: value for key, value in config.items() if key not in ("agents", "seeds")}
+    described = {"seed": int(seed_name[4:]), **_flat("agent", config["agents"][label]), **_flat("", settings)}
+    result = load_result(folder, recorded["config_hash"])
+    if result is not None:
+        described.update({f"float.{key}": result.get(key) for key in _FLOAT_SETTINGS})
+    return described
+
+
+def diff_runs(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> list[tuple[str, Any, Any]]:
+    """The keys of :func:`describe_run` on which two runs differ, with each one's value (None: absent), sorted."""
+    first, second = describe_run(a), describe_run(b)
+    keys = sorted(set(first) | set(second))
+    return [(key, first.get(key), second.get(key)) for key in keys if first.get(key) != second.get(key)]
+
+
+def _flat(prefix: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, Mapping) and value:
+        return {
+            key: item
+            for name, child in value.items()
+            for key, item in _flat(f"{prefix}.{name}" if prefix else str(name), child).items()
+        }
+    return {prefix: value}
