@@ -107,3 +107,15 @@ def test_the_benchmark_rows_equal_a_direct_evaluation(tmp_path):
         expected = evaluate(SessionKNNPolicy(dataset, **KNN_PRESETS[name]), dataset, split="test")
         assert row["purchase/ndcg@20"] == pytest.approx(expected["purchase/ndcg@20"])
         assert row["click/hr@20"] == pytest.approx(expected["click/hr@20"])
+
+
+def test_a_tuned_knn_row_equals_a_direct_evaluation_with_its_settings(tmp_path):
+    data = {"n_sessions": 300, "n_items": 40, "data_dir": tmp_path / "data"}
+    result = run_benchmark("synthetic", ["vsknn"], seeds=1, steps=1, eval_every=1, progress=False,
+                           grid={"vsknn.k": [3, 30]}, agent_options={"vsknn.similarity": "jaccard"},
+                           out=tmp_path / "out", **data)  # fmt: skip
+    dataset = load_dataset("synthetic", **data)
+    for k in (3, 30):
+        row = result.table[(result.table.agent == f"vsknn-k={k}") & (result.table.selection == "best")].iloc[0]
+        policy = SessionKNNPolicy(dataset, **{**KNN_PRESETS["vsknn"], "k": k, "similarity": "jaccard"})
+        assert row["reward@20"] == pytest.approx(evaluate(policy, dataset, split="test")["reward@20"])

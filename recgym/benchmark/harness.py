@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -138,6 +139,9 @@ def run_benchmark(
         agents, preset=preset, n_items=int(data.n_items), state_size=int(data.state_size), steps=int(steps),
         eval_every=int(eval_every), agent_options=agent_options, grid=grid,
     )  # fmt: skip
+    wide = _wide_selection(int(top_n_checkpoints), int(steps) // int(eval_every))
+    if wide and any(spec.config is not None for spec in specs.values()):  # baselines have one evaluation
+        warnings.warn(f"recgym: {wide}", UserWarning, stacklevel=2)
     if online_options is None and any(spec.baseline == "oracle" for spec in specs.values()):
         raise BenchmarkError("the oracle baseline needs online evaluation (--online) in the synthetic world")
     executor_fn = make_executor(executor, jobs=jobs, ray_address=ray_address)
@@ -218,6 +222,9 @@ def write_report(out: str | os.PathLike[str], *, baseline: str | None = DEFAULT_
         f"checkpoint, top{top_n} = mean of the {top_n} best. Baselines are evaluated once, untrained. "
         f"{_float_settings(finished)}"
     )
+    wide = _wide_selection(int(top_n), int(config["steps"]) // int(config["eval_every"]))
+    if wide and any("class" in agent for agent in config["agents"].values()):
+        header += f"\n\n**Note:** {wide}."
     if not folder.complete:
         header += (
             f"\n\n**Partial: {len(finished)} of {len(folder.planned)} runs have finished**; rerun the benchmark's command to "
@@ -236,6 +243,16 @@ def write_report(out: str | os.PathLike[str], *, baseline: str | None = DEFAULT_
     (out_dir / "results.md").write_text("\n".join(sections))
     figures = tuple(plot_results(out_dir))
     return BenchmarkResult(out_dir, digest, curves, runs, table, comparison, figures)
+
+
+def _wide_selection(top_n: int, evaluations: int) -> str:
+    """A sentence when the top-n selection averages more than a quarter of a run's evaluations, else ''."""
+    if 4 * top_n <= evaluations:
+        return ""
+    return (
+        f"top{top_n} averages {min(top_n, evaluations)} of the {evaluations} evaluations of a run, more than a quarter: "
+        "it mixes phases of training (early and late checkpoints); read it beside best, the val-selected checkpoint"
+    )
 
 
 def _float_settings(finished: Sequence[Mapping[str, Any]]) -> str:

@@ -128,18 +128,19 @@ def run_one(agent: ResolvedAgent, seed: int, dataset: Any, folder: Path, setting
 
 def _baseline_run(agent: ResolvedAgent, seed: int, dataset: Any, settings: RunSettings) -> dict[str, Any]:
     """A policy without training: one evaluation at step 0 on val, then on test."""
-    policy = _baseline_policy(agent.baseline, seed, dataset, settings)
+    policy = _baseline_policy(agent, seed, dataset, settings)
     curve = [{"step": 0, "epoch": 0, **_val(policy, dataset, settings)}]
     return {"curve": curve, "ranked": [0], "test": {0: _test(policy, dataset, settings)}}
 
 
-def _baseline_policy(name: str | None, seed: int, dataset: Any, settings: RunSettings) -> Any:
+def _baseline_policy(agent: ResolvedAgent, seed: int, dataset: Any, settings: RunSettings) -> Any:
+    name = agent.baseline
     if name == "popularity":
         return PopularityPolicy(dataset)
     if name == "random":
         return RandomPolicy(dataset.n_items, seed=seed)
     if name in KNN_PRESETS:
-        return SessionKNNPolicy(dataset, **KNN_PRESETS[name])
+        return SessionKNNPolicy(dataset, **{**KNN_PRESETS[name], **agent.options})
     assert name == "oracle" and settings.online is not None  # the harness refuses the oracle without a world
     world = {key: value for key, value in settings.online.items() if key not in ("n_sessions", "slate_size")}
     return OraclePolicy(UserSimulator(n_sessions=world.pop("log_sessions"), **world))

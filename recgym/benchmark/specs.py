@@ -52,7 +52,8 @@ from agents.d3rlpy_presets import ENCODER_FIELDS, for_recommendation
 from agents.encoders import ENCODERS, ItemEncoderFactory, with_backbone
 from agents.step_switches import recorded_params
 from agents.validation import check_config
-from recgym.errors import RecgymError
+from recgym.errors import InvalidOptionError, RecgymError
+from recgym.evaluation.knn import KNN_PRESETS, KNN_SETTINGS, check_knn_settings
 
 __all__ = [
     "BASELINES",
@@ -84,6 +85,8 @@ class ResolvedAgent:
     spec: str | None
     config: LearnableConfig | None
     baseline: str | None = None
+    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    """A kNN baseline's settings over its preset (:data:`~recgym.evaluation.knn.KNN_SETTINGS`)."""
 
 
 def parse_agents(text: str) -> dict[str, str]:
@@ -199,7 +202,12 @@ def _takers(agents: Mapping[str, ResolvedAgent], key: str, kind: str) -> tuple[l
             raise BenchmarkError(f"{kind} {key}: no agent is labelled {label!r} in this run ({', '.join(agents)})")
         config = agents[label].config
         if config is None:
-            raise BenchmarkError(f"{kind} {key}: {label} is a baseline and takes no training options")
+            if agents[label].baseline in KNN_PRESETS and field in KNN_SETTINGS:
+                return [label], field
+            raise BenchmarkError(
+                f"{kind} {key}: {label} is a baseline and takes no training options (the kNN baselines take "
+                f"{', '.join(KNN_SETTINGS)})"
+            )
         if not _accepts(config, field):
             raise BenchmarkError(f"{kind} {key}: {type(config).__name__} has no field {field!r}")
         return [label], field
@@ -221,11 +229,20 @@ def _apply_options(agents: dict[str, ResolvedAgent], options: Mapping[str, Any])
         for name in labels:
             per_agent[name].setdefault(field, options[key])
     return {
-        label: dataclasses.replace(agent, config=_with_options(label, agent.config, per_agent[label]))
-        if agent.config is not None and per_agent[label]
-        else agent
-        for label, agent in agents.items()
+        label: _with(agent, label, per_agent[label]) if per_agent[label] else agent for label, agent in agents.items()
     }
+
+
+def _with(agent: ResolvedAgent, label: str, options: Mapping[str, Any]) -> ResolvedAgent:
+    """``agent`` (labelled ``label``) with ``options``: fields of its config, or a kNN baseline's settings."""
+    if agent.config is not None:
+        return dataclasses.replace(agent, label=label, config=_with_options(label, agent.config, options))
+    settings = {**agent.options, **options}
+    try:
+        check_knn_settings(**settings)
+    except InvalidOptionError as error:
+        raise BenchmarkError(f"agent {label}: {error}") from None
+    return dataclasses.replace(agent, label=label, options=settings)
 
 
 def _expand_grid(agents: dict[str, ResolvedAgent], grid: Mapping[str, Sequence[Any]]) -> dict[str, ResolvedAgent]:
@@ -245,8 +262,7 @@ def _expand_grid(agents: dict[str, ResolvedAgent], grid: Mapping[str, Sequence[A
                 raise BenchmarkError(f"grid label {name!r} must match {_GRID_LABEL.pattern} (it names a folder)")
             if name in expanded:
                 raise BenchmarkError(f"grid gives two rows labelled {name!r}: a value is repeated")
-            config = _with_options(name, agent.config, point) if point else agent.config
-            expanded[name] = dataclasses.replace(agent, label=name, config=config)
+            expanded[name] = _with(agent, name, point) if point else dataclasses.replace(agent, label=name)
     return expanded
 
 
@@ -333,8 +349,12 @@ def _toy_batch(n_items: int, state_size: int, size: int = 4) -> TransitionMiniBa
 
 def describe_agent(agent: ResolvedAgent) -> dict[str, Any]:
     """The exact, JSON-able description of a row: a baseline's name, or a config's d3rlpy type, class and fields."""
-    if agent.config is None:
-        return {"spec": agent.spec, "baseline": agent.baseline}
+    if agent.config is None:  # a kNN baseline's settings only when given, so earlier folders keep their hash
+        return {
+            "spec": agent.spec,
+            "baseline": agent.baseline,
+            **({"options": dict(agent.options)} if agent.options else {}),
+        }
     cls = type(agent.config)
     params = recorded_params(agent.config)  # the step switches by their rule (agents.step_switches)
     return {

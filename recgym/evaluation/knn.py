@@ -28,7 +28,7 @@ import torch
 from recgym.checks import check_number
 from recgym.errors import InvalidOptionError
 
-__all__ = ["KNN_PRESETS", "SessionKNNPolicy"]
+__all__ = ["KNN_PRESETS", "KNN_SETTINGS", "SessionKNNPolicy", "check_knn_settings"]
 
 Similarity = Literal["cosine", "jaccard", "dot"]
 Weighting = Literal["same", "linear", "quadratic", "log"]
@@ -41,8 +41,32 @@ KNN_PRESETS: dict[str, dict[str, Any]] = {
 }
 """The benchmark's ``sknn`` and ``vsknn`` baselines: untuned, common defaults of the method (100 neighbours from the
 500 most recent candidate sessions)."""
+KNN_SETTINGS = ("k", "sample_size", "similarity", "weighting")
+"""What a kNN baseline's ``-a LABEL.setting=value`` (or ``--grid``) may change."""
 
 _ROWS_PER_CHUNK = 256  # states scored per sparse product: bounds the (states x candidate sessions) matrix
+
+
+def check_knn_settings(**settings: Any) -> None:
+    """Refuse an unknown setting or a bad value of :class:`SessionKNNPolicy` (``k``, ``sample_size``, ``similarity``,
+    ``weighting``) with one line."""
+    unknown = sorted(set(settings) - set(KNN_SETTINGS))
+    if unknown:
+        raise InvalidOptionError(
+            f"unknown kNN setting(s) {', '.join(unknown)}; expected some of {', '.join(KNN_SETTINGS)}"
+        )
+    if "k" in settings:
+        check_number("k", settings["k"], at_least=1, integer=True)
+    if "sample_size" in settings:
+        check_number("sample_size", settings["sample_size"], at_least=0, integer=True)
+    if settings.get("similarity", "cosine") not in SIMILARITIES:
+        raise InvalidOptionError(
+            f"unknown similarity {settings['similarity']!r}; expected one of {', '.join(SIMILARITIES)}"
+        )
+    if settings.get("weighting", "same") not in WEIGHTINGS:
+        raise InvalidOptionError(
+            f"unknown weighting {settings['weighting']!r}; expected one of {', '.join(WEIGHTINGS)}"
+        )
 
 
 class SessionKNNPolicy:
@@ -57,12 +81,7 @@ class SessionKNNPolicy:
         similarity: Similarity = "cosine",
         weighting: Weighting = "same",
     ) -> None:
-        check_number("k", k, at_least=1, integer=True)
-        check_number("sample_size", sample_size, at_least=0, integer=True)
-        if similarity not in SIMILARITIES:
-            raise InvalidOptionError(f"unknown similarity {similarity!r}; expected one of {', '.join(SIMILARITIES)}")
-        if weighting not in WEIGHTINGS:
-            raise InvalidOptionError(f"unknown weighting {weighting!r}; expected one of {', '.join(WEIGHTINGS)}")
+        check_knn_settings(k=k, sample_size=sample_size, similarity=similarity, weighting=weighting)
         self.k, self.sample_size, self.similarity, self.weighting = k, sample_size, similarity, weighting
         self.n_items, self.pad_id = int(dataset.n_items), int(dataset.pad_id)
         train = dataset.split("train")

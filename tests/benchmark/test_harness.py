@@ -5,6 +5,7 @@ reload safely, resume, config refusal, and bad input that writes nothing."""
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -393,3 +394,24 @@ def test_a_second_benchmark_on_a_busy_folder_stops_at_once(tmp_path, capsys):
         assert sorted(path.name for path in out.iterdir()) == [".lock"]  # nothing written
     assert main(arguments) == 0  # released: the same command runs, and leaves no lock behind
     assert (out / "results.md").is_file() and not (out / ".lock").exists()
+
+
+def test_a_top_n_over_a_quarter_of_the_evaluations_is_flagged(one_thread, tiny_dataset, tmp_path):
+    settings = dict(seeds=1, steps=8, eval_every=1, progress=False, agent_options={"hidden_size": 8})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 2 of 8 evaluations: no warning
+        run_benchmark(tiny_dataset, ["sasrec"], top_n_checkpoints=2, out=tmp_path / "narrow", **settings)
+        run_benchmark(
+            tiny_dataset,
+            ["popularity"],
+            top_n_checkpoints=5,
+            out=tmp_path / "baseline",
+            seeds=1,
+            steps=8,
+            eval_every=1,
+            progress=False,
+        )  # fmt: skip  (a baseline has one evaluation: nothing to mix)
+    assert "**Note:**" not in (tmp_path / "narrow" / "results.md").read_text()
+    with pytest.warns(UserWarning, match="top3 averages 3 of the 8 evaluations of a run, more than a quarter"):
+        run_benchmark(tiny_dataset, ["sasrec"], top_n_checkpoints=3, out=tmp_path / "wide", **settings)
+    assert "**Note:** top3 averages 3 of the 8 evaluations" in (tmp_path / "wide" / "results.md").read_text()

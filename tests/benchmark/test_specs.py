@@ -80,9 +80,25 @@ def test_options_apply_to_every_agent_with_the_field_or_to_the_labelled_one():
     assert described["params"]["encoder_factory"]["type"] == "sasrec"
 
 
+def test_knn_baselines_take_their_settings_by_label_and_in_grids():
+    resolved = resolve(["vsknn", "sknn", "sasrec"], **{"vsknn.k": 50, "vsknn.weighting": "log"})
+    assert resolved["vsknn"].options == {"k": 50, "weighting": "log"} and resolved["sknn"].options == {}
+    assert describe_agent(resolved["vsknn"]) == {"spec": "vsknn", "baseline": "vsknn",
+                                                 "options": {"k": 50, "weighting": "log"}}  # fmt: skip
+    assert describe_agent(resolved["sknn"]) == {"spec": "sknn", "baseline": "sknn"}  # earlier folders' hashes kept
+    gridded = resolve_agents(["vsknn"], preset="synthetic", n_items=N_ITEMS, state_size=STATE_SIZE, steps=STEPS,
+                             eval_every=1000, grid={"vsknn.k": [20, 200]})  # fmt: skip
+    assert {label: agent.options for label, agent in gridded.items()} == {"vsknn-k=20": {"k": 20},
+                                                                          "vsknn-k=200": {"k": 200}}  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("agents", "options", "message"),
     [
+        (["vsknn"], {"vsknn.k": 0}, "agent vsknn: k must be a finite integer >= 1, got 0"),
+        (["vsknn"], {"vsknn.similarity": "euclid"}, "agent vsknn: unknown similarity 'euclid'"),
+        (["popularity"], {"popularity.k": 5}, "popularity is a baseline and takes no training options"),
+        (["vsknn"], {"vsknn.learning_rate": 0.1}, r"the kNN baselines take k, sample_size, similarity, weighting"),
         (["sasrec"], {"foo.bar": 1}, "no agent is labelled 'foo'"),
         (["sasrec"], {"sasrec.no_such_field": 1}, "has no field 'no_such_field'"),
         (["sasrec"], {"no_such_field": 1}, "no trained agent of this run has a field 'no_such_field'"),
