@@ -420,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; returns its exit code (2 for a user error, printed as one line)."""
+    """Run one command; returns its exit code (2 for a user error, printed as one line; 130 on Ctrl-C)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.quiet:  # handlers pass progress=not args.quiet
@@ -431,6 +431,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         print(f"recgym: error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback; caches and run folders are written atomically
+        print("recgym: interrupted; nothing half-written is kept: rerun the command to go on", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ from recgym.data.protocol import SPLIT_NAMES, PreparedLog, ProtocolConfig, apply
 from recgym.data.readers import DOWNLOADS
 from recgym.data.schema import EventType
 from recgym.data.sessions import check_gap, split_sessions
-from recgym.data.slate_log import SlateLog, slate_log_splits
+from recgym.data.slate_log import SlateLog, is_slate_log, slate_log_splits
 from recgym.data.synthetic import SyntheticConfig, generate_events
 from recgym.data.transitions import Split, build_split, rewards_from_events
 from recgym.errors import DatasetNotFoundError, InvalidOptionError, RecgymDataError, RecgymError
@@ -544,7 +544,7 @@ def load_dataset(
     )
     check_number("state_size", state_size, at_least=1, integer=True)
     check_number("seed", seed, at_least=0, integer=True)
-    if _is_slate_log(name_or_path):
+    if is_slate_log(name_or_path):
         return _logged_dataset(name_or_path, int(state_size), int(seed), options, load_arguments)
     rewards = {"reward_click": options.pop("reward_click", 0.2), "reward_purchase": options.pop("reward_purchase", 1.0)}
     for name, value in rewards.items():
@@ -621,13 +621,6 @@ def load_dataset(
     for name in dataset.empty_splits():
         warnings.warn(f"recgym: {dataset._empty_split_message(name)}", RuntimeWarning, stacklevel=2)
     return dataset
-
-
-def _is_slate_log(name_or_path: Input) -> bool:
-    """A :class:`~recgym.data.slate_log.SlateLog`, or a path to the ``.npz`` one is saved as."""
-    if isinstance(name_or_path, SlateLog):
-        return True
-    return isinstance(name_or_path, (str, os.PathLike)) and Path(name_or_path).suffix.lower() == ".npz"
 
 
 _LOGGED_OPTIONS = ("train_fraction", "val_fraction", *_REWARD_OPTIONS)

@@ -40,6 +40,18 @@ def test_user_error_exits_2_with_one_line(tmp_path: Path, capsys: pytest.Capture
     assert "valid:" in capsys.readouterr().err
 
 
+def test_ctrl_c_exits_130_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("recgym.cli.load_dataset", interrupted)
+    assert main(["prepare", "synthetic", "--data-dir", str(tmp_path), *SMALL]) == 130
+    err = capsys.readouterr().err
+    assert err == "recgym: interrupted; nothing half-written is kept: rerun the command to go on\n"
+
+
 def test_parse_option() -> None:
     assert parse_option("n=5") == ("n", 5)
     assert parse_option("n_sample_sessions=None") == ("n_sample_sessions", None)

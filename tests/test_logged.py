@@ -62,6 +62,10 @@ def test_propensities_are_the_loggers_frequencies(world):
         np.testing.assert_allclose(propensities[shown == base[position], position], greedy)
         np.testing.assert_allclose(propensities[shown == other, position], epsilon / world.n_items)
     check(((slates[:, 0] == base[0]) & (slates[:, 1] == base[1])).mean(), greedy**2)
+    empty = EpsilonGreedyLogger(base="empty", epsilon=epsilon)  # nothing shown unless explored
+    slates, propensities = empty(world, sessions, k)
+    check((slates[:, 0] == world.pad_id).mean(), 1 - epsilon)
+    np.testing.assert_allclose(propensities[slates == world.pad_id], 1 - epsilon)
 
 
 def test_the_log_is_the_online_run_of_its_logger(world, log):

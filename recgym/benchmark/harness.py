@@ -37,7 +37,7 @@ from recgym.benchmark.specs import AgentSpec, BenchmarkError, describe_agent, re
 from recgym.benchmark.store import claim_folder, folder_lock, json_default, load_result, run_dir, write_curves
 from recgym.benchmark.validity import format_validity, validity_tables
 from recgym.checks import check_number
-from recgym.data.slate_log import SlateLog
+from recgym.data.slate_log import is_slate_log
 from recgym.datasets import SessionDataset, load_dataset
 from recgym.envs.registration import SYNTHETIC_SESSIONS
 from recgym.version import __version__
@@ -126,7 +126,12 @@ def run_benchmark(
     _check_device(device)
     loggers = check_loggers(loggers)
 
-    if online is not None and dataset != "synthetic" and not _is_slate_log(dataset):
+    from_world = (
+        (isinstance(dataset, str) and dataset == "synthetic")
+        or is_slate_log(dataset)
+        or (isinstance(dataset, SessionDataset) and "world" in dataset.stats())
+    )
+    if online is not None and not from_world:
         raise BenchmarkError(
             "online evaluation needs a log of a live world: the synthetic dataset, or a recommender's slate log "
             "(recgym worlds log)"
@@ -310,14 +315,6 @@ def _online_options(data: SessionDataset, options: Mapping[str, Any], n_sessions
         "log_sessions": log_sessions,
         **world,
     }
-
-
-def _is_slate_log(dataset: Any) -> bool:
-    return (
-        isinstance(dataset, SlateLog)
-        or (isinstance(dataset, (str, os.PathLike)) and Path(dataset).suffix.lower() == ".npz")
-        or (isinstance(dataset, SessionDataset) and "world" in dataset.stats())
-    )
 
 
 def _load(dataset: Any, options: Mapping[str, Any], progress: bool) -> tuple[Any, dict[str, Any]]:

@@ -22,7 +22,7 @@ from recgym.data.schema import EventType
 from recgym.data.transitions import Split, build_split
 from recgym.errors import RecgymDataError
 
-__all__ = ["LOG_ARRAYS", "SlateLog", "slate_log_splits"]
+__all__ = ["LOG_ARRAYS", "SlateLog", "is_slate_log", "slate_log_splits"]
 
 LOG_ARRAYS = (
     "session",
@@ -168,3 +168,10 @@ def slate_log_splits(
     train = splits["train"]
     popularity = np.bincount(train.actions, minlength=n_items) / max(train.n_transitions, 1)
     return splits, popularity, counts
+
+
+def is_slate_log(source: Any) -> bool:
+    """A :class:`SlateLog`, or a path to the ``.npz`` one is saved as (what ``load_dataset`` reads as a slate log)."""
+    if isinstance(source, SlateLog):
+        return True
+    return isinstance(source, (str, os.PathLike)) and Path(source).suffix.lower() == ".npz"

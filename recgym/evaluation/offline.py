@@ -87,7 +87,8 @@ def evaluate(
     check_compatible(policy, dataset, allow_transfer=allow_transfer)
     events = dataset.split(split)
     scorer = as_scorer(policy)
-    width = events.slates.shape[1] if events.propensities is not None else 0  # a logged slate to compare with
+    logged = getattr(events, "propensities", None) is not None  # a recommender's log: slates to compare with
+    width = events.slates.shape[1] if logged else 0
     max_k = min(max(*ks, width), dataset.n_items)
     if unique_states:
         states, state_of_event = np.unique(events.observations, axis=0, return_inverse=True)
@@ -111,7 +112,7 @@ def evaluate(
     ranks = slate_ranks(event_slates[:, : min(max(ks), dataset.n_items)], torch.from_numpy(events.actions))
     counts.update(ranks, torch.from_numpy(events.event_types), torch.from_numpy(events.rewards))
     metrics = counts.metrics(ks)
-    if events.propensities is not None:
+    if logged:
         metrics.update(off_policy_estimates(event_slates.numpy(), events))
     return metrics
 

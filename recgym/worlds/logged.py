@@ -10,7 +10,8 @@ world), whose splits carry ``slates`` and ``propensities``.
 
 The logger decides each slate position independently: with probability ``1 - epsilon`` it shows its base ranking's
 item for that position, else an item drawn uniformly from the catalogue. So the probability that item ``i`` is shown
-at position ``j`` is exactly ``(1 - epsilon) [i = base_j] + epsilon / n_items``, and the probability of a slate (or of
+at position ``j`` is exactly ``(1 - epsilon) [i = base_j] + epsilon / n_items`` (the pad id, which the uniform draw
+never gives, ``1 - epsilon`` where the base shows nothing), and the probability of a slate (or of
 its top ``j`` positions) is the product over positions: the assumption of the independent and cascade slate
 estimators (:func:`recgym.ope.slate_ips`) holds by construction. An item drawn twice counts at its first position
 (the world's rule). Base rankings (``base``):
@@ -42,7 +43,7 @@ from recgym.envs.simulator import Sessions, UserSimulator, mix_keys, uniform_dra
 from recgym.errors import InvalidOptionError
 from recgym.ranking import top_k_array
 
-__all__ = ["LOGGING_POLICIES", "EpsilonGreedyLogger", "SlateLog", "log_sessions", "logging_policy"]
+__all__ = ["LOGGING_POLICIES", "EpsilonGreedyLogger", "log_sessions", "logging_policy"]
 
 _LOGGER_SALT = np.uint64(0x3C6E_F372_FE94_F82B)  # the logger's draws, apart from the user's and the planner's
 _BASES = ("noisy_oracle", "popularity", "empty")
@@ -109,7 +110,8 @@ class EpsilonGreedyLogger:
         explore = draws[:, 0] < self.epsilon
         uniform_item = np.minimum((draws[:, 1] * world.n_items).astype(np.int64), world.n_items - 1)
         slates = np.where(explore, uniform_item, base)
-        propensities = (1.0 - self.epsilon) * (slates == base) + self.epsilon / world.n_items
+        uniform_share = np.where(slates < world.pad_id, self.epsilon / world.n_items, 0.0)  # never draws the pad id
+        propensities = (1.0 - self.epsilon) * (slates == base) + uniform_share
         return slates, propensities
 
 
@@ -131,8 +133,8 @@ def logging_policy(policy: str | EpsilonGreedyLogger = "epsilon_greedy", **optio
                 f"unknown logging policy {policy!r}; expected one of {', '.join(LOGGING_POLICIES)}"
             )
         policy = LOGGING_POLICIES[policy]
-    fields = {field.name for field in dataclasses.fields(EpsilonGreedyLogger)}
-    unknown = sorted(set(options) - fields)
+    fields = [field.name for field in dataclasses.fields(EpsilonGreedyLogger)]
+    unknown = sorted(set(options) - set(fields))
     if unknown:
         raise InvalidOptionError(f"unknown logger option(s) {', '.join(unknown)}; expected some of {', '.join(fields)}")
     return dataclasses.replace(policy, **options)
