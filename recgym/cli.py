@@ -13,6 +13,7 @@ import ast
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from recgym.benchmark import parse_agents, plot_results, run_benchmark, write_report
@@ -25,7 +26,7 @@ from recgym.evaluation import evaluate
 from recgym.logs import silence_d3rlpy_logs
 from recgym.saving import load_model
 from recgym.version import __version__
-from recgym.worlds import headroom, log_sessions, logging_policy, make_world
+from recgym.worlds import calibrate, fit_world, headroom, log_sessions, logging_policy, make_world, write_calibration
 
 __all__ = ["COMMANDS", "add_dataset_arguments", "main", "parse_option"]
 
@@ -146,6 +147,28 @@ def add_info_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("info", help="print the statistics of a dataset (prepares it when needed)")
     add_dataset_arguments(parser)
     parser.set_defaults(handler=_run_info)
+
+
+def _run_calibrate(args: argparse.Namespace) -> int:
+    dataset = _load(args)
+    world = fit_world(dataset, smoothing=args.smoothing)
+    report = calibrate(dataset, world, n_sessions=args.sessions, seed=args.sim_seed)
+    paths = write_calibration(report, world, args.out)
+    print(Path(paths[1]).read_text().split("\n![")[0].rstrip())
+    print(f"\nwritten: {', '.join(str(path) for path in paths)}")
+    return 0
+
+
+def add_calibrate_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "calibrate", help="fit a world to a log's train split and compare its simulated sessions with the test split"
+    )
+    add_dataset_arguments(parser)
+    parser.add_argument("--out", required=True, help="folder for calibration.md/.json/.png and the fitted world.npz")
+    parser.add_argument("--smoothing", type=float, default=1.0, help="the click chain's pseudo-counts (default: 1)")
+    parser.add_argument("--sessions", type=int, help="simulated sessions (default: as many as the test split)")
+    parser.add_argument("--sim-seed", type=int, default=0, help="the simulated users' random stream (default: 0)")
+    parser.set_defaults(handler=_run_calibrate)
 
 
 def _run_benchmark(args: argparse.Namespace) -> int:
@@ -399,6 +422,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_report_parser,
     add_plot_parser,
     add_diff_parser,
+    add_calibrate_parser,
     add_worlds_parser,
 ]
 

@@ -60,16 +60,6 @@ def test_parse_option() -> None:
         parse_option("oops")
 
 
-@pytest.fixture()
-def restore_structlog():
-    """``--quiet`` configures structlog for the whole process; put d3rlpy's configuration back afterwards."""
-    import structlog
-
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
-
-
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     import recgym
 

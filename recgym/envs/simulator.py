@@ -41,7 +41,18 @@ from recgym.envs.actions import check_slate
 from recgym.envs.mechanics import WorldMechanics, world_mechanics
 from recgym.envs.registration import SYNTHETIC_SESSIONS
 
-__all__ = ["Outcome", "RecOnlineEnv", "Sessions", "UserSimulator", "mix_keys", "uniform_draws"]
+__all__ = [
+    "Outcome",
+    "RecOnlineEnv",
+    "Sessions",
+    "UserSimulator",
+    "choose_position",
+    "mix_keys",
+    "new_sessions",
+    "shown_once",
+    "slate_weights",
+    "uniform_draws",
+]
 
 MAX_REDRAWS = 1000  # organic draws of items outside the dataset's index are redrawn at most this often
 LENGTH_GRID = np.linspace(-8.0, 8.0, 4001)  # standard-normal grid integrating the log-normal session-length rate
@@ -170,6 +181,7 @@ class UserSimulator:
         config = SyntheticConfig(n_sessions=n_sessions, **{k: v for k, v in options.items() if k in fields})
         self.model = SyntheticUserModel(config, generator_seed)
         self.raw_item_ids = self.dataset.raw_item_ids
+        self.item_popularity = self.dataset.item_popularity
         self.n_items = self.pad_id = self.dataset.n_items
         self.state_size = self.dataset.state_size
         self.reward_click, self.reward_purchase = self.dataset.reward_click, self.dataset.reward_purchase
@@ -183,13 +195,7 @@ class UserSimulator:
     # -- sessions -------------------------------------------------------------------------------------------------
     def start(self, seed: int, index: np.ndarray) -> Sessions:
         """New sessions ``index`` (int array) of the stream ``seed``, before their first click."""
-        check_number("seed", seed, at_least=0, below=2**64, integer=True)
-        index = np.asarray(index, dtype=np.int64).reshape(-1)
-        keys = mix_keys(mix_keys(np.array([seed], dtype=np.uint64)) ^ mix_keys(index.astype(np.uint64)))
-        n, topics = len(index), self.model.config.topics
-        empty = np.empty((n, 0), dtype=np.int64)
-        counts = np.zeros((n, topics), dtype=np.int64)
-        return Sessions(keys, index, empty, np.zeros(n, dtype=np.int64), empty, counts, counts.copy())
+        return new_sessions(seed, index, self.model.config.topics)
 
     def observations(self, sessions: Sessions) -> np.ndarray:
         """The last ``state_size`` clicks of each session, oldest first, right-padded with ``pad_id``: (B, L) int64."""
@@ -207,16 +213,14 @@ class UserSimulator:
         """
         history, keys = sessions.history, sessions.keys
         n, t = history.shape
-        shown = (slates < self.pad_id) & ~_repeats(slates)
+        shown = shown_once(slates, self.pad_id)
         raw = self.raw_item_ids[np.where(shown, slates, 0)]
-        position_weight = (np.arange(slates.shape[1]) + 1.0) ** -self.position_exponent
-        weight = self.slate_attention * position_weight * self._probabilities_at(history, raw) * shown
+        weight = slate_weights(
+            self._probabilities_at(history, raw) * shown, self.slate_attention, self.position_exponent
+        )
         weight = self._mechanics_weight(sessions, raw, weight)
-        cumulative = np.cumsum(weight, axis=1)
-        total = cumulative[:, -1] if slates.shape[1] else np.zeros(n)
-        choice = uniform_draws(keys, t, _CHOICE) * (1.0 + total)
-        from_slate = choice < total
-        position = np.where(from_slate, (cumulative <= choice[:, None]).sum(axis=1) + 1, 0)
+        position, total = choose_position(weight, uniform_draws(keys, t, _CHOICE))
+        from_slate = position > 0
         clicked = np.empty(n, dtype=np.int64)
         clicked[from_slate] = raw[from_slate, position[from_slate] - 1]
         organic_rows = np.flatnonzero(~from_slate)
@@ -405,11 +409,38 @@ def _row_counts(ids: np.ndarray, size: int) -> np.ndarray:
     return np.bincount(flat, minlength=n * size).reshape(n, size)
 
 
-def _repeats(slates: np.ndarray) -> np.ndarray:
-    """True where an id already appeared earlier in its row."""
+def new_sessions(seed: int, index: np.ndarray, n_topics: int) -> Sessions:
+    """Sessions ``index`` (int array) of the stream ``seed`` before their first click, with ``n_topics`` counters."""
+    check_number("seed", seed, at_least=0, below=2**64, integer=True)
+    index = np.asarray(index, dtype=np.int64).reshape(-1)
+    keys = mix_keys(mix_keys(np.array([seed], dtype=np.uint64)) ^ mix_keys(index.astype(np.uint64)))
+    n = len(index)
+    empty = np.empty((n, 0), dtype=np.int64)
+    counts = np.zeros((n, n_topics), dtype=np.int64)
+    return Sessions(keys, index, empty, np.zeros(n, dtype=np.int64), empty, counts, counts.copy())
+
+
+def shown_once(slates: np.ndarray, pad_id: int) -> np.ndarray:
+    """(B, k) True where a slate shows an item: not the pad id, and not an id already shown above it."""
     k = slates.shape[1]
     earlier = np.tril(np.ones((k, k), dtype=bool), -1)
-    return ((slates[:, :, None] == slates[:, None, :]) & earlier[None]).any(axis=2)
+    repeats = ((slates[:, :, None] == slates[:, None, :]) & earlier[None]).any(axis=2)
+    return (slates < pad_id) & ~repeats
+
+
+def slate_weights(probabilities: np.ndarray, attention: float, position_exponent: float) -> np.ndarray:
+    """The choice model's weight of each slate position: ``attention * (j + 1) ** -position_exponent * p``."""
+    position_weight = (np.arange(probabilities.shape[1]) + 1.0) ** -position_exponent
+    return attention * position_weight * probabilities
+
+
+def choose_position(weight: np.ndarray, uniform: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The 1-based slate position each user clicks, position ``j`` with probability ``w_j / (1 + sum w)``, else 0 (an
+    organic click), from one uniform per row; and the total weight (B,)."""
+    cumulative = np.cumsum(weight, axis=1)
+    total = cumulative[:, -1] if weight.shape[1] else np.zeros(len(weight))
+    choice = uniform * (1.0 + total)
+    return np.where(choice < total, (cumulative <= choice[:, None]).sum(axis=1) + 1, 0), total
 
 
 class RecOnlineEnv(gym.Env[np.ndarray, Any]):

@@ -164,7 +164,7 @@ def headroom(
 
     ``planner``: options of :class:`PlannerPolicy`.
     """
-    popular = np.argsort(-world.dataset.item_popularity, kind="stable")[:slate_size]
+    popular = np.argsort(-world.item_popularity, kind="stable")[:slate_size]
     policies: dict[str, SlatePolicy | None] = {
         "planner": PlannerPolicy(world, **(planner or {})),
         "myopic": MyopicOraclePolicy(world),
