@@ -189,6 +189,7 @@ def _run_benchmark(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         ray_address=args.ray_address,
         online=args.online,
+        world=args.world,
         state_every=args.state_every,
         loggers=args.loggers or ("file",),
         progress=not args.quiet,
@@ -269,8 +270,14 @@ def add_benchmark_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         nargs="?",
         const=2000,
-        help="also evaluate online on N simulated sessions (synthetic dataset only; default N: 2000)",
+        help="also evaluate online on N simulated sessions (default N: 2000): in the world that wrote the log (the "
+        "synthetic dataset, a slate log), or in --world",
     )
+    parser.add_argument(
+        "--world", metavar="PRESET|PATH",
+        help="with --online: a preset of the synthetic world's mechanics (myopic, longterm), or a world fitted to the "
+        "dataset (world.npz of recgym calibrate)",
+    )  # fmt: skip
     parser.set_defaults(handler=_run_benchmark)
 
 

@@ -32,15 +32,18 @@ from recgym.benchmark.report import (
     val_metrics,
 )
 from recgym.benchmark.results import read_runs
-from recgym.benchmark.runner import ONLINE_METRICS, OPE_METRICS, RunSettings
+from recgym.benchmark.runner import FITTED_WORLD, ONLINE_METRICS, OPE_METRICS, RunSettings
 from recgym.benchmark.specs import AgentSpec, BenchmarkError, describe_agent, resolve_agents
 from recgym.benchmark.store import claim_folder, folder_lock, json_default, load_result, run_dir, write_curves
 from recgym.benchmark.validity import format_validity, validity_tables
 from recgym.checks import check_number
+from recgym.data.cache import file_fingerprint
 from recgym.data.slate_log import is_slate_log
 from recgym.datasets import SessionDataset, load_dataset
+from recgym.envs.mechanics import WORLD_PRESETS
 from recgym.envs.registration import SYNTHETIC_SESSIONS
 from recgym.version import __version__
+from recgym.worlds.fitted import load_world
 
 __all__ = ["DEFAULT_BASELINE", "BenchmarkResult", "run_benchmark", "write_report"]
 
@@ -84,6 +87,7 @@ def run_benchmark(
     jobs: int = 1,
     ray_address: str | None = None,
     online: int | None = None,
+    world: str | os.PathLike[str] | None = None,
     state_every: int = 1,
     loggers: Sequence[str] = ("file",),
     progress: bool = True,
@@ -104,6 +108,9 @@ def run_benchmark(
     simulated sessions; with the synthetic dataset, every val evaluation and every test report also measures what
     the policy earns online (:func:`recgym.evaluate_online` in the world that wrote the logs: return, clicks and
     purchases per session; val and test see different simulated users), as columns and curves ``online/...``.
+    ``world``: with ``online``, another world to evaluate in: a preset of the synthetic world's mechanics
+    (``"longterm"``; the synthetic dataset only), or the path of a world fitted to this dataset
+    (:func:`recgym.worlds.fit_world`, ``recgym calibrate``), which any dataset can be evaluated in.
     ``state_every``: evaluations between two saves of a run's training state, which an interrupted run resumes from
     (always saved after the last evaluation; 0: never, an interrupted run starts over). The state is a few times
     the size of a checkpoint. ``loggers``: where each run's d3rlpy training metrics go, any of "file" (d3rlpy's CSV
@@ -131,13 +138,16 @@ def run_benchmark(
         or is_slate_log(dataset)
         or (isinstance(dataset, SessionDataset) and "world" in dataset.stats())
     )
-    if online is not None and not from_world:
+    if world is not None and online is None:
+        raise BenchmarkError("world= (--world) says where to evaluate online: give online= (--online N) too")
+    fitted = world is not None and str(world) not in WORLD_PRESETS
+    if online is not None and not (from_world or fitted):
         raise BenchmarkError(
             "online evaluation needs a log of a live world: the synthetic dataset, or a recommender's slate log "
             "(recgym worlds log)"
         )
     data, data_description = _load(dataset, dataset_options, progress)
-    online_options = _online_options(data, dataset_options, online)
+    online_options = _online_options(data, dataset_options, online, world)
     data.require_nonempty("val", "test")
     preset = preset or (data.name if data.name in PRESETS else "synthetic")
     specs = resolve_agents(
@@ -171,6 +181,8 @@ def run_benchmark(
         config["grid"] = {key: list(values) for key, values in grid.items()}
     if online_options is not None:
         config["online"] = {"n_sessions": online_options["n_sessions"], "slate_size": online_options["slate_size"]}
+        if world is not None:  # only then, so that folders evaluated in the logs' own world keep their hash
+            config["online"]["world"] = {"fitted": file_fingerprint(Path(world), {})} if fitted else str(world)
     out_dir = Path(out)
     with folder_lock(out_dir):
         digest = claim_folder(out_dir, config, data.inputs)
@@ -293,27 +305,38 @@ def _check_device(device: str) -> None:
         raise BenchmarkError(f"device {device!r} is not usable here: {str(error).strip().splitlines()[0]}") from error
 
 
-def _online_options(data: SessionDataset, options: Mapping[str, Any], n_sessions: int | None) -> dict[str, Any] | None:
-    """``evaluate_online`` options for the world that wrote ``data``: the synthetic generator's with the dataset
-    ``options``, or the world recorded on a recommender's slate log (with the log's slate size)."""
+def _online_options(
+    data: SessionDataset, options: Mapping[str, Any], n_sessions: int | None, world: str | os.PathLike[str] | None
+) -> dict[str, Any] | None:
+    """``evaluate_online`` options for the world that wrote ``data`` (the synthetic generator's with the dataset
+    ``options``, or the world recorded on a recommender's slate log, with its slate size), a preset of the synthetic
+    world's mechanics (``world``), or the fitted world of the file ``world``."""
     if n_sessions is None:
         return None
     check_number("online (simulated sessions)", n_sessions, at_least=2, integer=True, error=BenchmarkError)
     card = data.stats().get("world")
+    if world is not None and str(world) not in WORLD_PRESETS:
+        load_world(world, data)  # a damaged file or another item index: one line, before any run
+        return {"n_sessions": n_sessions, "slate_size": 20, FITTED_WORLD: str(Path(world).resolve())}
     if card is None:  # the synthetic generator's logs
-        world = {key: value for key, value in options.items() if key != "seed"}  # the split seed is not the world's
-        log_sessions = world.pop("n_sessions", SYNTHETIC_SESSIONS)
-        return {"n_sessions": n_sessions, "slate_size": 20, "log_sessions": log_sessions, **world}
-    world = dict(card["options"])
-    world.update(state_size=data.state_size, reward_click=data.reward_click, reward_purchase=data.reward_purchase)
+        settings = {key: value for key, value in options.items() if key != "seed"}  # the split seed is not the world's
+        log_sessions = settings.pop("n_sessions", SYNTHETIC_SESSIONS)
+        mechanics = {} if world is None else {"world": str(world)}
+        return {"n_sessions": n_sessions, "slate_size": 20, "log_sessions": log_sessions, **settings, **mechanics}
+    if world is not None:
+        raise BenchmarkError(
+            "a slate log is evaluated in the world that wrote it; --world takes a fitted world's file for it"
+        )
+    settings = dict(card["options"])
+    settings.update(state_size=data.state_size, reward_click=data.reward_click, reward_purchase=data.reward_purchase)
     if options.get("data_dir") is not None:
-        world["data_dir"] = options["data_dir"]
-    log_sessions = world.pop("n_sessions")
+        settings["data_dir"] = options["data_dir"]
+    log_sessions = settings.pop("n_sessions")
     return {
         "n_sessions": n_sessions,
         "slate_size": int(data.stats()["slate_size"]),
         "log_sessions": log_sessions,
-        **world,
+        **settings,
     }
 
 

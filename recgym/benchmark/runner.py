@@ -6,6 +6,7 @@ run again after an interruption, it goes on from the last saved state to the num
 
 from __future__ import annotations
 
+import functools
 import shutil
 import time
 from collections.abc import Mapping, Sequence
@@ -34,6 +35,7 @@ from recgym.evaluation.offline import PopularityPolicy, RandomPolicy, evaluate
 from recgym.evaluation.online import OraclePolicy, evaluate_online
 from recgym.evaluation.overestimation import has_q_function, q_bias
 from recgym.saving import load_model, save_model
+from recgym.worlds.fitted import FittedWorld, load_world
 
 __all__ = ["ONLINE_METRICS", "RunSettings", "run_one"]
 
@@ -62,6 +64,13 @@ _TIMES = ("train_seconds", "val_seconds", "wall_seconds")  # a training run's ti
 ONLINE_METRICS = ("online/return", "online/clicks_per_session", "online/purchases_per_session")
 OPE_METRICS = ("ope/iips", "ope/rips")  # on a recommender's slate log: off-policy estimates of the policy's slates
 ONLINE_VAL_SEED, ONLINE_TEST_SEED = 1, 2  # selection and report see different simulated users
+FITTED_WORLD = "fitted_world"  # the online options' key of a fitted world's file
+
+
+@functools.lru_cache(maxsize=2)
+def _fitted_world(path: str) -> FittedWorld:
+    """The fitted world of ``path``, read once per process (the harness checked its item index)."""
+    return load_world(path)
 
 
 def _evaluate(policy: Any, dataset: Any, split: str, ks: Sequence[int]) -> dict[str, float]:
@@ -71,7 +80,10 @@ def _evaluate(policy: Any, dataset: Any, split: str, ks: Sequence[int]) -> dict[
 def _online(policy: Any, settings: RunSettings, seed: int) -> dict[str, float]:
     if settings.online is None:
         return {}
-    metrics = evaluate_online(policy, seed=seed, **settings.online)
+    options = dict(settings.online)
+    if FITTED_WORLD in options:
+        options["simulator"] = _fitted_world(options.pop(FITTED_WORLD))
+    metrics = evaluate_online(policy, seed=seed, **options)
     return {name: float(metrics[name.partition("/")[2]]) for name in ONLINE_METRICS}
 
 
@@ -142,6 +154,8 @@ def _baseline_policy(agent: ResolvedAgent, seed: int, dataset: Any, settings: Ru
     if name in KNN_PRESETS:
         return SessionKNNPolicy(dataset, **{**KNN_PRESETS[name], **agent.options})
     assert name == "oracle" and settings.online is not None  # the harness refuses the oracle without a world
+    if FITTED_WORLD in settings.online:
+        return OraclePolicy(_fitted_world(settings.online[FITTED_WORLD]))
     world = {key: value for key, value in settings.online.items() if key not in ("n_sessions", "slate_size")}
     return OraclePolicy(UserSimulator(n_sessions=world.pop("log_sessions"), **world))
 

@@ -8,7 +8,7 @@ seed is the env's i-th episode after ``reset(seed=seed)``. :class:`OraclePolicy`
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -16,6 +16,7 @@ import torch
 from recgym.checks import check_number
 from recgym.envs.registration import SYNTHETIC_SESSIONS
 from recgym.envs.simulator import UserSimulator
+from recgym.errors import InvalidOptionError
 from recgym.evaluation.offline import SCORE_BATCH_FLOATS
 from recgym.evaluation.scoring import as_scorer, check_compatible
 from recgym.ranking import top_k
@@ -25,6 +26,12 @@ __all__ = ["OraclePolicy", "evaluate_online"]
 Z_95 = 1.959963984540054  # two-sided 95% quantile of the standard normal
 
 
+class ClickModel(Protocol):
+    """A live world's next-click model: a :class:`~recgym.envs.simulator.UserSimulator` or a fitted world."""
+
+    def click_probabilities(self, observations: np.ndarray) -> np.ndarray: ...
+
+
 class OraclePolicy:
     """Scores every item by the user model's probability that it is the next click given the observed clicks.
 
@@ -32,7 +39,7 @@ class OraclePolicy:
     the observation (the last ``state_size`` clicks), see :meth:`UserSimulator.click_probabilities`.
     """
 
-    def __init__(self, simulator: UserSimulator) -> None:
+    def __init__(self, simulator: ClickModel) -> None:
         self.simulator = simulator
 
     def scores(self, observations: np.ndarray) -> np.ndarray:
@@ -49,6 +56,7 @@ def evaluate_online(
     log_sessions: int = SYNTHETIC_SESSIONS,
     device: str | torch.device | None = None,
     allow_transfer: bool = False,
+    simulator: Any = None,
     **options: Any,
 ) -> dict[str, float]:
     """Simulate sessions ``0..n_sessions-1`` of stream ``seed`` with ``policy``'s top-``slate_size`` as the slate.
@@ -57,6 +65,8 @@ def evaluate_online(
     nothing (the generator's own sessions). ``options``: those of ``gym.make("RecOnline-Synthetic", ...)``, i.e. of
     :class:`~recgym.envs.simulator.UserSimulator`, except that the logged sessions that fix the item index are
     ``log_sessions`` (the ``n_sessions`` of ``load_dataset("synthetic", ...)``; 20,000 as RecReplay-Synthetic).
+    ``simulator``: a ready live world instead (one with the simulator's ``start`` / ``step`` / ``observations``, such
+    as a :class:`~recgym.worlds.fitted.FittedWorld`), then without ``options``.
     A model trained for another item index than the world's is refused, as by :func:`recgym.evaluate`
     (``allow_transfer``); its train split is not checked (the simulated users are in no split), so a model trained on
     a recommender's log written in this world (:mod:`recgym.worlds.logged`) is evaluated here.
@@ -68,9 +78,15 @@ def evaluate_online(
     """
     check_number("n_sessions", n_sessions, at_least=2, integer=True)
     check_number("slate_size", slate_size, at_least=1, integer=True)
-    simulator = UserSimulator(n_sessions=log_sessions, **options)
+    if simulator is None:
+        simulator = UserSimulator(n_sessions=log_sessions, **options)
+    elif options:
+        raise InvalidOptionError(
+            f"simulator= is a ready world; it takes no world options ({', '.join(sorted(options))})"
+        )
     if policy is not None:
-        check_compatible(policy, simulator.dataset, allow_transfer=allow_transfer, check_split=False)
+        items = getattr(simulator, "dataset", simulator)  # a UserSimulator's dataset, or a world that is its own index
+        check_compatible(policy, items, allow_transfer=allow_transfer, check_split=False)
     recommend = _recommender(policy, simulator.n_items, min(slate_size, simulator.n_items), device)
     returns, clicks, purchases, slate_clicks = (np.zeros(n_sessions) for _ in range(4))
     sessions = simulator.start(seed, np.arange(n_sessions))

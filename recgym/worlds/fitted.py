@@ -84,6 +84,10 @@ class FittedWorld:
         return f"FittedWorld({self.n_items} items, fitted to {self.settings.get('source')!r})"
 
     @property
+    def name(self) -> str:
+        return f"the world fitted to {self.settings.get('source')}"
+
+    @property
     def n_items(self) -> int:
         return int(len(self.first))
 

@@ -415,3 +415,36 @@ def test_a_top_n_over_a_quarter_of_the_evaluations_is_flagged(one_thread, tiny_d
     with pytest.warns(UserWarning, match="top3 averages 3 of the 8 evaluations of a run, more than a quarter"):
         run_benchmark(tiny_dataset, ["sasrec"], top_n_checkpoints=3, out=tmp_path / "wide", **settings)
     assert "**Note:** top3 averages 3 of the 8 evaluations" in (tmp_path / "wide" / "results.md").read_text()
+
+
+def test_online_in_another_world_a_preset_or_a_fitted_one(one_thread, tmp_path):
+    """``--world longterm`` evaluates the synthetic logs' policies in the longterm world; ``--world world.npz`` any
+    dataset's in the world fitted to it; the columns equal a direct evaluation there."""
+    from recgym.evaluation.offline import PopularityPolicy
+    from recgym.evaluation.online import OraclePolicy
+    from recgym.worlds import fit_world, load_world
+
+    data = {"n_sessions": 300, "n_items": 50, "data_dir": tmp_path / "data"}
+    settings = dict(seeds=1, steps=1, eval_every=1, top_n_checkpoints=1, progress=False, online=30)
+    result = run_benchmark("synthetic", ["popularity"], world="longterm", out=tmp_path / "longterm", **settings, **data)
+    dataset = recgym.load_dataset("synthetic", **data)
+    expected = recgym.evaluate_online(PopularityPolicy(dataset), n_sessions=30, seed=2, log_sessions=300, n_items=50,
+                                      world="longterm", data_dir=tmp_path / "data")  # fmt: skip
+    assert result.table.loc[result.table.selection == "best", "online/return"].iloc[0] == pytest.approx(
+        expected["return"]
+    )
+    path = fit_world(dataset).save(tmp_path / "world.npz")
+    result = run_benchmark(dataset, ["popularity", "oracle"], world=path, out=tmp_path / "fitted", **settings)
+    world = load_world(path)
+    for name, policy in (("popularity", PopularityPolicy(dataset)), ("oracle", OraclePolicy(world))):
+        row = result.table[(result.table.agent == name) & (result.table.selection == "best")].iloc[0]
+        direct = recgym.evaluate_online(policy, n_sessions=30, seed=2, simulator=world)
+        assert row["online/return"] == pytest.approx(direct["return"])
+    config = json.loads((tmp_path / "fitted" / "config.json").read_text())["config"]
+    assert len(config["online"]["world"]["fitted"]["sha256"]) == 64
+    with pytest.raises(RecgymError, match="give online= \\(--online N\\) too"):
+        run_benchmark(dataset, ["popularity"], world=path, out=tmp_path / "x", seeds=1, steps=1, eval_every=1)
+    other = recgym.load_dataset("synthetic", n_sessions=300, n_items=60, data_dir=tmp_path / "data")
+    with pytest.raises(RecgymError, match="was fitted to another item index"):
+        run_benchmark(other, ["popularity"], world=path, out=tmp_path / "y", **settings)
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
