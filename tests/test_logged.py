@@ -203,3 +203,10 @@ def test_evaluate_reports_off_policy_estimates_equal_to_a_loop_over_the_log(worl
     assert metrics["ope/iips"] == pytest.approx(iips / steps)
     assert metrics["ope/rips"] == pytest.approx(rips / steps)
     assert "ope/iips" not in evaluate(policy, world.dataset, "test")  # organic logs have no propensities
+
+
+def test_the_log_does_not_depend_on_the_chunk_size(world, log, monkeypatch):
+    monkeypatch.setattr("recgym.worlds.logged.LOG_CHUNK_SESSIONS", 7)
+    chunked = log_sessions(world, logging_policy("epsilon_greedy", epsilon=0.3), n_sessions=300, seed=4, slate_size=5)
+    for name in ("session", "step", "slates", "propensities", "clicked", "reward"):
+        np.testing.assert_array_equal(getattr(chunked, name), getattr(log, name))

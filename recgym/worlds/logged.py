@@ -47,6 +47,7 @@ __all__ = ["LOGGING_POLICIES", "EpsilonGreedyLogger", "log_sessions", "logging_p
 
 _LOGGER_SALT = np.uint64(0x3C6E_F372_FE94_F82B)  # the logger's draws, apart from the user's and the planner's
 _BASES = ("noisy_oracle", "popularity", "empty")
+LOG_CHUNK_SESSIONS = 2048  # sessions simulated at a time (each is its own random stream: the log does not depend on it)
 
 BaseRanking = Callable[[np.ndarray, int], np.ndarray]
 """``(observations (B, state_size), k) -> (B, k)`` dataset ids: a policy that sees only the logged state."""
@@ -151,32 +152,33 @@ def log_sessions(
 ) -> SlateLog:
     """Play ``logger`` (a name of :data:`LOGGING_POLICIES` or a logger) on ``n_sessions`` users of stream ``seed``
     of ``world`` and return the log; session ``i`` is the same user as in :func:`~recgym.worlds.play` with that
-    seed."""
+    seed. Sessions are simulated :data:`LOG_CHUNK_SESSIONS` at a time, which bounds memory on large catalogues."""
     logger = logging_policy(logger)
     check_number("n_sessions", n_sessions, at_least=1, integer=True)
     check_number(f"slate_size (catalogue of {world.n_items} items)", slate_size, at_least=1, at_most=world.n_items,
                  integer=True)  # fmt: skip
     parts: list[dict[str, np.ndarray]] = []
-    sessions = world.start(seed, np.arange(n_sessions))
     with tqdm(total=n_sessions, unit="session", desc="logging", disable=not progress) as bar:
-        while len(sessions):
-            slates, propensities = logger(world, sessions, slate_size)
-            outcome, after = world.step(sessions, slates)
-            parts.append(
-                {
-                    "session": sessions.index,
-                    "step": np.full(len(sessions), sessions.history.shape[1], dtype=np.int64),
-                    "observations": world.observations(sessions),
-                    "slates": slates,
-                    "propensities": propensities,
-                    "clicked": outcome.clicked,
-                    "position": outcome.position,
-                    "purchased": outcome.purchased,
-                    "reward": outcome.reward,
-                }
-            )
-            bar.update(int(outcome.done.sum()))
-            sessions = after.select(~outcome.done)
+        for first in range(0, n_sessions, LOG_CHUNK_SESSIONS):  # bounded memory: (chunk x n_items) values per step
+            sessions = world.start(seed, np.arange(first, min(first + LOG_CHUNK_SESSIONS, n_sessions)))
+            while len(sessions):
+                slates, propensities = logger(world, sessions, slate_size)
+                outcome, after = world.step(sessions, slates)
+                parts.append(
+                    {
+                        "session": sessions.index,
+                        "step": np.full(len(sessions), sessions.history.shape[1], dtype=np.int64),
+                        "observations": world.observations(sessions),
+                        "slates": slates,
+                        "propensities": propensities,
+                        "clicked": outcome.clicked,
+                        "position": outcome.position,
+                        "purchased": outcome.purchased,
+                        "reward": outcome.reward,
+                    }
+                )
+                bar.update(int(outcome.done.sum()))
+                sessions = after.select(~outcome.done)
     arrays = {name: np.concatenate([part[name] for part in parts]) for name in LOG_ARRAYS}
     order = np.lexsort((arrays["step"], arrays["session"]))
     card = {
