@@ -205,8 +205,10 @@ def validity_tables(
     results: Sequence[Mapping[str, Any]], metrics: Sequence[str], baselines: Sequence[str] = ()
 ) -> ValidityTables:
     """The three views for the offline ``metrics`` over finished runs that were evaluated online; across policies
-    also without the ``baselines`` (labels), whose distance from the trained policies makes ranking them easy."""
+    also without the ``baselines`` (labels), whose distance from the trained policies makes ranking them easy. A metric
+    no run has a value of (purchase metrics on a clicks-only log) is left out."""
     points = pd.DataFrame([{"agent": r["agent"], "seed": r["seed"], **r["selections"]["best"]} for r in results])
+    metrics = [metric for metric in metrics if metric in points and points[metric].notna().any()]
     checkpoints = checkpoint_table(results)
     criteria = [*metrics, ONLINE_TARGET]  # selecting by the online return of the val users: what a live test would do
     return ValidityTables(

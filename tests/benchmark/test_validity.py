@@ -125,7 +125,8 @@ def test_validity_tables_from_run_results():
                  {"0": {"m": 0.05, "online/return": 0.6}})]  # fmt: skip
     checkpoints = checkpoint_table(results)
     assert checkpoints.loc[(checkpoints.seed == 1) & (checkpoints.step == 2), "test/m"].item() == 0.2
-    tables = validity_tables(results, ["m"], baselines=["popularity"])
+    tables = validity_tables(results, ["m", "purchase/hr@20"], baselines=["popularity"])
+    assert list(tables.across["metric"]) == ["m"]  # a metric without any value (a clicks-only log) is left out
     # best checkpoints: seed 0 step 3 (0.3, 2.1), seed 1 step 1 (0.4, 1.2), popularity (0.05, 0.6)
     assert tables.points[["m", "online/return"]].values.tolist() == [[0.3, 2.1], [0.4, 1.2], [0.05, 0.6]]
     across = tables.across.iloc[0]
