@@ -19,6 +19,7 @@ from typing import Any
 from recgym.benchmark import parse_agents, plot_results, run_benchmark, write_report
 from recgym.benchmark.loggers import LOGGERS
 from recgym.benchmark.results import diff_runs
+from recgym.benchmark.validity import folders_leaderboard, format_folders_leaderboard
 from recgym.data.schema import EventType
 from recgym.datasets import load_dataset
 from recgym.errors import InvalidOptionError, RecgymError
@@ -334,6 +335,25 @@ def add_report_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_run_report)
 
 
+def _run_validity(args: argparse.Namespace) -> int:
+    board = folders_leaderboard(args.dirs, n_resamples=args.resamples)
+    print(format_folders_leaderboard(board))
+    if args.csv:
+        board.to_csv(args.csv, index=False)
+        print(f"written: {args.csv}")
+    return 0
+
+
+def add_validity_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "validity", help="which offline metric ranks runs as their online return does, across benchmark folders"
+    )
+    parser.add_argument("dirs", metavar="DIR", nargs="+", help="folders written by recgym benchmark with --online")
+    parser.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples of agents (default: 2000)")
+    parser.add_argument("--csv", help="also write every folder's leaderboard rows to this CSV file")
+    parser.set_defaults(handler=_run_validity)
+
+
 def _run_plot(args: argparse.Namespace) -> int:
     print(*plot_results(args.dir, band=args.band), sep="\n")
     return 0
@@ -429,6 +449,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_report_parser,
     add_plot_parser,
     add_diff_parser,
+    add_validity_parser,
     add_calibrate_parser,
     add_worlds_parser,
 ]

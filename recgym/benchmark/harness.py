@@ -27,12 +27,12 @@ from recgym.benchmark.report import (
     format_comparison,
     format_dynamics,
     format_markdown,
-    table_metrics,
+    offline_metrics,
     training_dynamics,
     val_metrics,
 )
 from recgym.benchmark.results import read_runs
-from recgym.benchmark.runner import FITTED_WORLD, ONLINE_METRICS, OPE_METRICS, RunSettings
+from recgym.benchmark.runner import FITTED_WORLD, ONLINE_METRICS, RunSettings
 from recgym.benchmark.specs import AgentSpec, BenchmarkError, describe_agent, resolve_agents
 from recgym.benchmark.store import claim_folder, folder_lock, json_default, load_result, run_dir, write_curves
 from recgym.benchmark.validity import format_validity, validity_tables
@@ -224,9 +224,9 @@ def write_report(out: str | os.PathLike[str], *, baseline: str | None = DEFAULT_
         baseline = None
     curves, runs = folder.curves(), folder.runs()
     write_curves(out_dir, curves)
-    ks, select_by, top_n = config["ks"], config["select_by"], config["top_n_checkpoints"]
-    offline_metrics = table_metrics(ks) + (list(OPE_METRICS) if "logger" in config["dataset"]["stats"] else [])
-    metrics = offline_metrics + (list(ONLINE_METRICS) if "online" in config else [])
+    select_by, top_n = config["select_by"], config["top_n_checkpoints"]
+    offline = offline_metrics(config)
+    metrics = offline + (list(ONLINE_METRICS) if "online" in config else [])
     table = aggregate(runs, metrics)
     table.to_csv(out_dir / "results.csv", index=False)
     comparison = compare(runs, metrics, baseline)
@@ -256,7 +256,7 @@ def write_report(out: str | os.PathLike[str], *, baseline: str | None = DEFAULT_
     sections.append(format_dynamics(dynamics))
     if "online" in config:
         baselines = [label for label, agent in config["agents"].items() if agent.get("baseline")]
-        sections.append(_write_validity(out_dir, finished, offline_metrics, baselines))
+        sections.append(_write_validity(out_dir, finished, offline, baselines))
     (out_dir / "results.md").write_text("\n".join(sections))
     figures = tuple(plot_results(out_dir))
     return BenchmarkResult(out_dir, digest, curves, runs, table, comparison, figures)

@@ -18,7 +18,9 @@ __all__ = [
     "format_comparison",
     "format_dynamics",
     "format_markdown",
+    "OPE_METRICS",
     "metric_label",
+    "offline_metrics",
     "runs_table",
     "select_steps",
     "selection_names",
@@ -85,6 +87,16 @@ def val_metrics(ks: Sequence[int]) -> list[str]:
 def table_metrics(ks: Sequence[int]) -> list[str]:
     """Columns of the results table, in the paper's order: Reward@max k, purchase HR/NDCG@k, click HR/NDCG@k."""
     return [f"reward@{max(ks)}"] + [m for m in val_metrics(ks) if not m.startswith("reward@")]
+
+
+OPE_METRICS = ("ope/iips", "ope/rips")
+"""On a recommender's slate log: off-policy estimates of the policy's slates (:func:`recgym.evaluate`)."""
+
+
+def offline_metrics(config: Mapping[str, Any]) -> list[str]:
+    """The offline columns of a results folder's tables: :func:`table_metrics`, and the estimates on a slate log."""
+    on_slate_log = "logger" in config["dataset"]["stats"]
+    return table_metrics(config["ks"]) + (list(OPE_METRICS) if on_slate_log else [])
 
 
 def runs_table(results: Sequence[Mapping[str, Any]]) -> pd.DataFrame:

@@ -62,7 +62,6 @@ class RunSettings:
 _TIMES = ("train_seconds", "val_seconds", "wall_seconds")  # a training run's time so far, in its saved progress
 
 ONLINE_METRICS = ("online/return", "online/clicks_per_session", "online/purchases_per_session")
-OPE_METRICS = ("ope/iips", "ope/rips")  # on a recommender's slate log: off-policy estimates of the policy's slates
 ONLINE_VAL_SEED, ONLINE_TEST_SEED = 1, 2  # selection and report see different simulated users
 FITTED_WORLD = "fitted_world"  # the online options' key of a fitted world's file
 

@@ -15,6 +15,7 @@ against the online return (:func:`recgym.evaluate_online` in the world that wrot
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,12 +25,17 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from recgym.benchmark.report import metric_label, select_steps
+from recgym.benchmark.report import metric_label, offline_metrics, select_steps
+from recgym.benchmark.results import read_runs
+from recgym.benchmark.specs import BenchmarkError
+from recgym.checks import check_number
 
 __all__ = [
     "ONLINE_TARGET",
     "ValidityTables",
     "checkpoint_table",
+    "folders_leaderboard",
+    "format_folders_leaderboard",
     "format_validity",
     "leaderboard",
     "rank_agreement",
@@ -86,6 +92,8 @@ def leaderboard(
     policies happened to be compared, not the noise of each estimate; ``top1_share`` is the share of resamples whose
     first is their best. One row per quantity; ``n_clusters`` counts the groups (the rows without ``clusters``).
     """
+    check_number("n_resamples", n_resamples, at_least=1, integer=True)
+    check_number("confidence", confidence, above=0, below=1)
     labels = points[clusters].to_numpy() if clusters is not None else np.arange(len(points))
     groups = [np.flatnonzero(labels == label) for label in pd.unique(labels)]
     rng = np.random.default_rng(seed)
@@ -202,7 +210,7 @@ def selection_regret(checkpoints: pd.DataFrame, criteria: Sequence[str]) -> pd.D
 
 
 def validity_tables(
-    results: Sequence[Mapping[str, Any]], metrics: Sequence[str], baselines: Sequence[str] = ()
+    results: Sequence[Mapping[str, Any]], metrics: Sequence[str], baselines: Sequence[str] = (), n_resamples: int = 2000
 ) -> ValidityTables:
     """The three views for the offline ``metrics`` over finished runs that were evaluated online; across policies
     also without the ``baselines`` (labels), whose distance from the trained policies makes ranking them easy. A metric
@@ -216,7 +224,7 @@ def validity_tables(
         across=_across(points, metrics, baselines),
         within=within_run_agreement(checkpoints, metrics),
         selection=selection_regret(checkpoints, criteria),
-        board=leaderboard(points, metrics, ONLINE_TARGET, clusters="agent"),
+        board=leaderboard(points, metrics, ONLINE_TARGET, clusters="agent", n_resamples=n_resamples),
     )
 
 
@@ -297,4 +305,46 @@ def format_validity(tables: ValidityTables) -> str:
             f"| {name} | {row.online_return:.3f} | {row.mean_regret:.3f} | {row.max_regret:.3f} | "
             f"{_share(row.best_share, row.n_runs)} |"
         )
+    return "\n".join([*lines, ""])
+
+
+def folders_leaderboard(folders: Sequence[str | os.PathLike[str]], n_resamples: int = 2000) -> pd.DataFrame:
+    """:func:`leaderboard` of every offline metric of each results folder evaluated online (``--online``), over its
+    finished runs and resampling its agents (``n_resamples`` times); one row per folder and metric (``folder`` its
+    path)."""
+    boards = []
+    for folder in folders:
+        runs = read_runs(folder)
+        if "online" not in runs.config:
+            raise BenchmarkError(f"{folder}: its runs were not evaluated online (--online): nothing to rank against")
+        if not runs.finished:
+            raise BenchmarkError(f"{folder}: no run has finished yet")
+        tables = validity_tables(runs.finished, offline_metrics(runs.config), n_resamples=n_resamples)
+        boards.append(tables.board.assign(folder=str(folder)))
+    return pd.concat(boards, ignore_index=True)
+
+
+def format_folders_leaderboard(board: pd.DataFrame) -> str:
+    """A Markdown table of :func:`folders_leaderboard`: one row per metric, one column per folder, each cell
+    Kendall τ [95% interval over agents]."""
+    folders = list(dict.fromkeys(board["folder"]))
+    lines = [
+        "Kendall τ of each offline metric against the online return over each folder's runs [95% bootstrap interval "
+        "resampling its agents]; – where a folder lacks the metric.",
+        "",
+        "| metric | " + " | ".join(folders) + " |",
+        "|---|" + "---|" * len(folders),
+    ]
+    cells = board.set_index(["quantity", "folder"])
+    for quantity in dict.fromkeys(board["quantity"]):
+        row = []
+        for folder in folders:
+            if (quantity, folder) in cells.index:
+                cell = cells.loc[(quantity, folder)]
+                row.append(
+                    f"{_cell(cell['kendall_tau'])} [{_cell(cell['kendall_tau_low'])}, {_cell(cell['kendall_tau_high'])}]"
+                )
+            else:
+                row.append("–")
+        lines.append(f"| {metric_label(quantity)} | " + " | ".join(row) + " |")
     return "\n".join([*lines, ""])

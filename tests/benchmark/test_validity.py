@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from recgym.benchmark.specs import BenchmarkError
 from recgym.benchmark.validity import (
     checkpoint_table,
+    folders_leaderboard,
+    format_folders_leaderboard,
     format_validity,
     leaderboard,
     rank_agreement,
@@ -17,6 +21,7 @@ from recgym.benchmark.validity import (
     validity_tables,
     within_run_agreement,
 )
+from recgym.cli import main
 
 
 def test_rank_agreement_equals_hand_counts():
@@ -138,3 +143,27 @@ def test_validity_tables_from_run_results():
     assert selection.loc["online/return", "mean_regret"] == pytest.approx(0)
     text = format_validity(tables)
     assert "| m | +0.33 | +0.50 | – |" in text and "| last checkpoint | 2.000 | 0.000 |" in text
+
+
+RESULTS = Path(__file__).resolve().parents[2] / "docs" / "results"
+
+
+def test_recgym_validity_recomputes_the_committed_leaderboards(capsys):
+    folders = [RESULTS / "ope-agents-myopic", RESULTS / "fitted-rc15-clicks"]
+    board = folders_leaderboard(folders, n_resamples=20)  # the point values do not depend on the resamples
+    for folder in folders:
+        committed = pd.read_csv(folder / "validity_leaderboard.csv").set_index("quantity")
+        mine = board[board.folder == str(folder)].set_index("quantity")
+        assert list(mine.index) == list(committed.index)
+        np.testing.assert_allclose(mine["kendall_tau"], committed["kendall_tau"])
+        np.testing.assert_allclose(mine["relative_regret"], committed["relative_regret"])
+    assert "| IIPS | +0.72 [" in format_folders_leaderboard(board)
+    assert "] | – |" in format_folders_leaderboard(board)  # the RC15 sample's log has no propensities
+    with pytest.raises(BenchmarkError, match="were not evaluated online"):
+        folders_leaderboard([RESULTS / "knn-synthetic"])
+    assert main(["validity", str(folders[1]), "--resamples", "20"]) == 0
+    assert "| Click NDCG@20 | +0.35 [" in capsys.readouterr().out
+    assert main(["validity", str(folders[1]), "--resamples", "0"]) == 2
+    assert "n_resamples must be a finite integer >= 1, got 0" in capsys.readouterr().err
+    assert main(["validity", str(RESULTS)]) == 2
+    assert "not a benchmark folder" in capsys.readouterr().err
