@@ -242,6 +242,14 @@ def write_report(out: str | os.PathLike[str], *, baseline: str | None = DEFAULT_
     wide = _wide_selection(int(top_n), int(config["steps"]) // int(config["eval_every"]))
     if wide and any("class" in agent for agent in config["agents"].values()):
         header += f"\n\n**Note:** {wide}."
+    spanning = _phase_spans(config, finished, int(top_n))
+    if spanning:
+        note = (
+            f"top{top_n} mixes checkpoints from before and after the phase switch (switch_step) in {len(spanning)} "
+            f"run(s): {', '.join(spanning)}; read best beside it"
+        )
+        warnings.warn(f"recgym: {out_dir}: {note}", UserWarning, stacklevel=2)
+        header += f"\n\n**Note:** {note}."
     if not folder.complete:
         header += (
             f"\n\n**Partial: {len(finished)} of {len(folder.planned)} runs have finished**; rerun the benchmark's command to "
@@ -260,6 +268,18 @@ def write_report(out: str | os.PathLike[str], *, baseline: str | None = DEFAULT_
     (out_dir / "results.md").write_text("\n".join(sections))
     figures = tuple(plot_results(out_dir))
     return BenchmarkResult(out_dir, digest, curves, runs, table, comparison, figures)
+
+
+def _phase_spans(config: Mapping[str, Any], finished: Sequence[Mapping[str, Any]], top_n: int) -> list[str]:
+    """The runs whose top-n checkpoints lie on both sides of their agent's phase switch (a checkpoint at the switch
+    step closes the first phase)."""
+    spans = []
+    for result in finished:
+        switch = config["agents"][result["agent"]].get("params", {}).get("switch_step")
+        steps = result.get("selected_steps", [])[:top_n]
+        if switch and steps and min(steps) <= switch < max(steps):
+            spans.append(f"{result['agent']} seed {result['seed']}")
+    return spans
 
 
 def _wide_selection(top_n: int, evaluations: int) -> str:

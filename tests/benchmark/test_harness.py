@@ -448,3 +448,13 @@ def test_online_in_another_world_a_preset_or_a_fitted_one(one_thread, tmp_path):
     with pytest.raises(RecgymError, match="was fitted to another item index"):
         run_benchmark(other, ["popularity"], world=path, out=tmp_path / "y", **settings)
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_a_top_n_across_a_phase_switch_is_flagged(one_thread, tiny_dataset, tmp_path):
+    with pytest.warns(UserWarning, match="mixes checkpoints from before and after the phase switch"):
+        run_benchmark(tiny_dataset, ["sa2c"], seeds=1, steps=4, eval_every=1, top_n_checkpoints=4, progress=False,
+                      agent_options={"hidden_size": 8, "sa2c.switch_step": 2}, out=tmp_path)  # fmt: skip
+    text = (tmp_path / "results.md").read_text()
+    assert (
+        "top4 mixes checkpoints from before and after the phase switch (switch_step) in 1 run(s): sa2c seed 0" in text
+    )
