@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recgym.benchmark.stats import mean_interval, welch_difference
+from recgym.benchmark.stats import holm, mean_interval, welch_difference
 
 __all__ = [
     "aggregate",
@@ -138,8 +138,8 @@ def aggregate(runs: pd.DataFrame, metrics: Sequence[str], confidence: float = 0.
 def compare(runs: pd.DataFrame, metrics: Sequence[str], baseline: str | None, confidence: float = 0.95) -> pd.DataFrame:
     """Every other agent against ``baseline`` per selection and metric: Welch difference, interval, p-value.
 
-    Columns: agent, selection, metric, difference, ci_low, ci_high, p_value, significant (the interval excludes 0);
-    no rows when ``baseline`` is None.
+    Columns: agent, selection, metric, difference, ci_low, ci_high, p_value, significant (the interval excludes 0),
+    p_holm (Holm-adjusted over the selection's table: all agents and metrics); no rows when ``baseline`` is None.
     """
     rows = []
     for selection, group in runs.groupby("selection", sort=False) if baseline is not None else ():
@@ -154,7 +154,11 @@ def compare(runs: pd.DataFrame, metrics: Sequence[str], baseline: str | None, co
                     "ci_low": d.low, "ci_high": d.high, "p_value": d.p_value, "significant": d.significant,
                 })  # fmt: skip
     columns = ["agent", "selection", "metric", "difference", "ci_low", "ci_high", "p_value", "significant"]
-    return pd.DataFrame(rows, columns=columns)
+    table = pd.DataFrame(rows, columns=columns)
+    table["p_holm"] = np.nan  # each selection's table is one family: every agent against the baseline on every metric
+    for _, family in table.groupby("selection", sort=False):
+        table.loc[family.index, "p_holm"] = holm(family["p_value"].to_numpy())
+    return table
 
 
 DYNAMICS_COLUMNS = (
@@ -247,6 +251,9 @@ def format_comparison(comparison: pd.DataFrame, metrics: Sequence[str], baseline
     lines = [
         f"## Against {baseline} (difference of means [95% Welch CI], Welch's t-test p; * = CI excludes 0)",
         "",
+        "Holm: the p-value adjusted for every comparison of its selection's table (all agents, all metrics); the "
+        "intervals and * are not adjusted. They cover seed noise only, not test-sample noise.",
+        "",
     ]
     for selection, group in comparison.groupby("selection", sort=False):
         lines += [f"### Selection: {selection}", ""]
@@ -258,7 +265,7 @@ def format_comparison(comparison: pd.DataFrame, metrics: Sequence[str], baseline
             for m in metrics:
                 r = by_metric.loc[m]
                 cell = _format_interval(r["difference"], r["ci_low"], r["ci_high"], _digits(m), sign="+")
-                p = "" if np.isnan(r["p_value"]) else f" p={r['p_value']:.2g}"
+                p = "" if np.isnan(r["p_value"]) else f" p={r['p_value']:.2g} (Holm {r['p_holm']:.2g})"
                 cells.append(cell + p + (" *" if r["significant"] else ""))
             lines.append(f"| {agent} | " + " | ".join(cells) + " |")
         lines.append("")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as scipy_stats
 
-__all__ = ["Difference", "Interval", "iqm", "iqm_interval", "mean_interval", "welch_difference"]
+__all__ = ["Difference", "Interval", "holm", "iqm", "iqm_interval", "mean_interval", "welch_difference"]
 
 
 @dataclass(frozen=True)
@@ -105,3 +105,15 @@ def iqm_interval(
 def _finite(values: Sequence[float]) -> np.ndarray:
     x = np.asarray(values, dtype=float)
     return x[np.isfinite(x)]
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjustment of a family of p-values (NaN left out of the family and kept NaN): the i-th
+    smallest of m becomes ``max over j <= i of min(1, (m - j + 1) p_(j))``. It controls the family-wise error rate."""
+    p = np.asarray(p_values, dtype=np.float64)
+    adjusted = np.full(p.shape, np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    order = finite[np.argsort(p[finite], kind="stable")]
+    scaled = (len(order) - np.arange(len(order))) * p[order]
+    adjusted[order] = np.minimum(1.0, np.maximum.accumulate(scaled))
+    return adjusted

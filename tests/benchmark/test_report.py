@@ -143,8 +143,11 @@ def test_compare_is_welch_against_the_baseline_per_selection_and_metric():
     assert new["p_value"] == pytest.approx(expected.pvalue) and bool(new["significant"])
     same = table[(table.agent == "same") & (table.selection == "top5")].iloc[0]
     assert not same["significant"] and same["p_value"] == pytest.approx(1.0)
+    # each selection's table is one family of 2 comparisons: Holm doubles the smaller p, keeps the larger (capped)
+    assert new["p_holm"] == pytest.approx(min(1.0, 2 * expected.pvalue))
+    assert table[(table.agent == "same") & (table.selection == "best")].iloc[0]["p_holm"] == pytest.approx(1.0)
     text = format_comparison(table, ["m"], "ref")
-    assert "## Against ref" in text and f"p={expected.pvalue:.2g} *" in text
+    assert "## Against ref" in text and f"p={expected.pvalue:.2g} (Holm {2 * expected.pvalue:.2g}) *" in text
     assert compare(runs, ["m"], None).empty
 
 

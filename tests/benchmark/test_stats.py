@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from recgym.benchmark.stats import iqm, iqm_interval, mean_interval, welch_difference
+from recgym.benchmark.stats import holm, iqm, iqm_interval, mean_interval, welch_difference
 
 
 def test_mean_interval_by_hand():
@@ -64,3 +64,11 @@ def test_iqm_interval_contains_the_estimate_and_is_seeded():
     assert first.estimate == pytest.approx(iqm(np.concatenate([scores["a"], scores["b"]])))
     # a bootstrap resample never leaves the range of the data
     assert first.low >= 0.9 and first.high <= 1.3
+
+
+def test_holm_by_hand():
+    # sorted 0.005, 0.01, 0.03, 0.04 -> 4 x 0.005, 3 x 0.01, 2 x 0.03, max(1 x 0.04, 0.06): 0.02, 0.03, 0.06, 0.06
+    np.testing.assert_allclose(holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
+    adjusted = holm([0.5, float("nan"), 0.2])  # NaN is not in the family
+    assert np.isnan(adjusted[1]) and adjusted.tolist()[::2] == [0.5, 0.4]
+    assert holm([0.9, 0.8]).tolist() == [1.0, 1.0]  # capped at 1
