@@ -42,6 +42,7 @@ __all__ = [
     "remove_dead_leftovers",
     "write_cache",
     "write_hash_memo",
+    "write_npz",
 ]
 
 FORMAT_VERSION = 4
@@ -80,6 +81,24 @@ def file_fingerprint(path: Path, memo: dict[str, Any] | None = None) -> dict[str
         if memo is not None:
             memo[where] = {"identity": identity, "sha256": sha256}
     return {"name": path.name, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha256}
+
+
+def write_npz(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) -> Path:
+    """One ``.npz`` of ``arrays`` (no pickle) whose bytes depend on the arrays only (deflated members with the zip
+    format's earliest timestamp), written whole or not at all; returns the path."""
+    path = Path(path)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, array in arrays.items():
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                with archive.open(info, "w", force_zip64=True) as file:
+                    np.lib.format.write_array(file, np.asanyarray(array), allow_pickle=False)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
 
 
 def read_hash_memo(location: Path) -> dict[str, Any]:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from recgym.checks import check_number
+from recgym.data.cache import write_npz
 from recgym.data.protocol import SPLIT_NAMES
 from recgym.data.schema import EventType
 from recgym.data.transitions import Split, build_split
@@ -35,9 +35,6 @@ LOG_ARRAYS = (
     "purchased",
     "reward",
 )
-
-
-_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the zip format's earliest date, for every member
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -81,21 +78,9 @@ class SlateLog:
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the log as one ``.npz`` (arrays, and the card as JSON; no pickle), whole or not at all. The bytes
-        depend on the log only (fixed zip timestamps), so the same log gives the same file and content hash."""
-        path = Path(path)
+        depend on the log only, so the same log gives the same file and content hash."""
         arrays = {"card": np.array(json.dumps(self.card)), **{name: getattr(self, name) for name in LOG_ARRAYS}}
-        partial = path.with_name(f".{path.name}.partial")
-        try:
-            with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-                for name, array in arrays.items():
-                    info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_EPOCH)
-                    info.compress_type = zipfile.ZIP_DEFLATED
-                    with archive.open(info, "w", force_zip64=True) as file:
-                        np.lib.format.write_array(file, np.asanyarray(array), allow_pickle=False)
-            os.replace(partial, path)
-        finally:
-            partial.unlink(missing_ok=True)
-        return path
+        return write_npz(path, arrays)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> SlateLog:

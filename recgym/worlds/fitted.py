@@ -35,6 +35,7 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from recgym.checks import check_number
+from recgym.data.cache import write_npz
 from recgym.data.schema import EventType
 from recgym.datasets import SessionDataset
 from recgym.envs.simulator import (
@@ -195,23 +196,13 @@ class FittedWorld:
     # -- files ---------------------------------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the world as one ``.npz`` (arrays and a JSON card; no pickle), whole or not at all."""
-        path = Path(path)
         card = {"format": FORMAT, "version": VERSION, "item_index": self.item_index_fingerprint, **self.settings}
         arrays = {
             "first": self.first, "popularity": self.popularity, "purchase": self.purchase, "hazard": self.hazard,
             "raw_item_ids": self.raw_item_ids, "counts_data": self.counts.data, "counts_indices": self.counts.indices,
             "counts_indptr": self.counts.indptr,
         }  # fmt: skip
-        partial = path.with_name(f".{path.name}.partial")
-        try:
-            with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-                for name, array in {"card": np.array(json.dumps(card)), **arrays}.items():
-                    with archive.open(zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0)), "w") as file:
-                        np.lib.format.write_array(file, np.asanyarray(array), allow_pickle=False)
-            os.replace(partial, path)
-        finally:
-            partial.unlink(missing_ok=True)
-        return path
+        return write_npz(path, {"card": np.array(json.dumps(card)), **arrays})
 
 
 def _draw(weights: np.ndarray, uniform: np.ndarray) -> np.ndarray:
