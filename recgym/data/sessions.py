@@ -14,7 +14,7 @@ import pandas as pd
 
 from recgym.checks import check_number
 
-__all__ = ["check_gap", "split_sessions"]
+__all__ = ["check_gap", "earlier_clicks", "split_sessions"]
 
 
 def check_gap(gap_minutes: Any) -> float:
@@ -38,3 +38,17 @@ def split_sessions(events: pd.DataFrame, gap_minutes: float) -> pd.DataFrame:
     starts = np.ones(len(events), dtype=bool)
     starts[1:] = (user[1:] != user[:-1]) | (np.diff(timestamp) > gap_ms)
     return events.assign(session_id=np.cumsum(starts, dtype=np.int64) - 1, user_id=user)
+
+
+def earlier_clicks(session: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """For each click (session-major, in time order), how many earlier clicks of its session were on the same item."""
+    if not len(items):
+        return np.zeros(0, dtype=np.int64)
+    key = session * (items.max() + 1) + items
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    new_group = np.concatenate([[True], sorted_key[1:] != sorted_key[:-1]])
+    position = np.arange(len(key))
+    earlier = np.empty(len(key), dtype=np.int64)
+    earlier[order] = position - np.maximum.accumulate(np.where(new_group, position, 0))
+    return earlier

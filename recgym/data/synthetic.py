@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 from recgym.checks import check_number
 from recgym.data.schema import EventType, validate_events
+from recgym.data.sessions import earlier_clicks
 from recgym.errors import InvalidOptionError
 
 __all__ = ["SyntheticConfig", "SyntheticUserModel", "generate_events", "write_otto_file", "write_rc15_files"]
@@ -289,7 +290,7 @@ class SyntheticUserModel:
         config = self.config
         lengths = self._session_lengths(rng, n_sessions, config.short_session_share)
         session, items = self._sample_clicks(rng, lengths)
-        earlier = self._earlier_clicks(session, items)
+        earlier = earlier_clicks(session, items)
         bought = rng.random(len(items)) < self._purchase_probability(items, earlier)
 
         # purchases are checked out after the session's last click, in the order of the clicks that led to them
@@ -382,18 +383,6 @@ class SyntheticUserModel:
         capped = np.minimum(earlier, PURCHASE_REPEAT_CAP)
         return self.item_purchase_logit[items] + self.config.repeat_purchase_weight * capped
 
-    @staticmethod
-    def _earlier_clicks(session: np.ndarray, items: np.ndarray) -> np.ndarray:
-        """For each click (session-major order), how many earlier clicks of its session were on the same item."""
-        key = session * (items.max() + 1) + items
-        order = np.argsort(key, kind="stable")
-        sorted_key = key[order]
-        new_group = np.concatenate([[True], sorted_key[1:] != sorted_key[:-1]])
-        position = np.arange(len(key))
-        earlier = np.empty(len(key), dtype=np.int64)
-        earlier[order] = position - np.maximum.accumulate(np.where(new_group, position, 0))
-        return earlier
-
     def _calibrate_purchase_bias(self, rng: np.random.Generator) -> float:
         """Solve the bias so that purchases / clicks = rate / (1 - rate) on a simulated sample of long sessions."""
         rate = self.config.purchase_rate
@@ -401,7 +390,7 @@ class SyntheticUserModel:
             return -np.inf
         lengths = self._session_lengths(rng, CALIBRATION_SESSIONS, short_share=0.0)
         session, items = self._sample_clicks(rng, lengths)
-        logit = self._purchase_logit(items, self._earlier_clicks(session, items))
+        logit = self._purchase_logit(items, earlier_clicks(session, items))
         target = rate / (1.0 - rate)
         lo, hi = -30.0, 30.0
         for _ in range(60):

@@ -49,6 +49,7 @@ __all__ = [
     "choose_position",
     "mix_keys",
     "new_sessions",
+    "padded_states",
     "shown_once",
     "slate_weights",
     "uniform_draws",
@@ -199,11 +200,7 @@ class UserSimulator:
 
     def observations(self, sessions: Sessions) -> np.ndarray:
         """The last ``state_size`` clicks of each session, oldest first, right-padded with ``pad_id``: (B, L) int64."""
-        recent = self._index_of[sessions.history[:, -self.state_size :]] if sessions.history.shape[1] else None
-        states = np.full((len(sessions), self.state_size), self.pad_id, dtype=np.int64)
-        if recent is not None:
-            states[:, : recent.shape[1]] = recent
-        return states
+        return padded_states(self._index_of[sessions.history[:, -self.state_size :]], self.state_size, self.pad_id)
 
     def step(self, sessions: Sessions, slates: np.ndarray) -> tuple[Outcome, Sessions]:
         """One click of every session given its slate ((B, k) dataset ids, ``pad_id`` = nothing shown).
@@ -418,6 +415,14 @@ def new_sessions(seed: int, index: np.ndarray, n_topics: int) -> Sessions:
     empty = np.empty((n, 0), dtype=np.int64)
     counts = np.zeros((n, n_topics), dtype=np.int64)
     return Sessions(keys, index, empty, np.zeros(n, dtype=np.int64), empty, counts, counts.copy())
+
+
+def padded_states(recent: np.ndarray, state_size: int, pad_id: int) -> np.ndarray:
+    """States (B, state_size) int64 of each session's most recent clicks (B, <= state_size) ids, oldest first,
+    right-padded with ``pad_id``."""
+    states = np.full((len(recent), state_size), pad_id, dtype=np.int64)
+    states[:, : recent.shape[1]] = recent
+    return states
 
 
 def shown_once(slates: np.ndarray, pad_id: int) -> np.ndarray:

@@ -37,12 +37,14 @@ from scipy import stats
 from recgym.checks import check_number
 from recgym.data.cache import write_npz
 from recgym.data.schema import EventType
+from recgym.data.sessions import earlier_clicks
 from recgym.datasets import SessionDataset
 from recgym.envs.simulator import (
     Outcome,
     Sessions,
     choose_position,
     new_sessions,
+    padded_states,
     shown_once,
     slate_weights,
     uniform_draws,
@@ -113,13 +115,31 @@ class FittedWorld:
         """Cumulative sums of the transition counts, row after row (each row's draws search its own segment)."""
         return np.cumsum(self.counts.data)
 
+    @functools.cached_property
+    def _popularity_cdf(self) -> np.ndarray:
+        return np.cumsum(self.popularity)
+
+    @functools.cached_property
+    def _first_cdf(self) -> np.ndarray:
+        return np.cumsum(self.first)
+
     def next_click_probabilities(self, last: np.ndarray, started: np.ndarray) -> np.ndarray:
         """``p(. | last click)`` (B, n_items), the first-click distribution where ``started`` is False."""
+        return self._probabilities(last, started, self.counts[np.where(started, last, 0)].toarray(), slice(None))
+
+    def _probabilities_at(self, last: np.ndarray, started: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """``p(items[b, j] | last click[b])`` (B, k) without the whole catalogue's row (the live step's slates)."""
+        rows = np.where(started, last, 0)
+        counts = np.asarray(self.counts[rows[:, None], items].todense()) if items.size else np.zeros(items.shape)
+        return self._probabilities(last, started, counts, items)
+
+    def _probabilities(self, last: np.ndarray, started: np.ndarray, counts: np.ndarray, items: Any) -> np.ndarray:
+        """The chain's ``(c_ij + smoothing * pop_j) / (c_i + smoothing)`` at ``items`` (their ``counts`` given), or the
+        first-click distribution where ``started`` is False."""
         smoothing = float(self.settings["smoothing"])
-        rows = self.counts[np.where(started, last, 0)].toarray()
         totals = self._row_totals[np.where(started, last, 0)]
-        chain = (rows + smoothing * self.popularity[None, :]) / (totals + smoothing)[:, None]
-        return np.where(started[:, None], chain, self.first[None, :])
+        chain = (counts + smoothing * self.popularity[items]) / (totals + smoothing)[:, None]
+        return np.where(started[:, None], chain, self.first[items])
 
     def click_probabilities(self, observations: np.ndarray) -> np.ndarray:
         """``p(item | the state's last click)`` for every item, (B, n_items), from (B, state_size) states."""
@@ -135,10 +155,7 @@ class FittedWorld:
 
     def observations(self, sessions: Sessions) -> np.ndarray:
         """The last ``state_size`` clicks of each session, oldest first, right-padded: (B, state_size) int64."""
-        states = np.full((len(sessions), self.state_size), self.pad_id, dtype=np.int64)
-        recent = sessions.history[:, -self.state_size :]
-        states[:, : recent.shape[1]] = recent
-        return states
+        return padded_states(sessions.history[:, -self.state_size :], self.state_size, self.pad_id)
 
     def slate_values(self, sessions: Sessions) -> np.ndarray:
         """Next-click probability times the expected reward of a click, per item (B, n_items): the myopic values."""
@@ -151,9 +168,7 @@ class FittedWorld:
         keys, t, n = sessions.keys, sessions.history.shape[1], len(sessions)
         last, started = self._last(sessions)
         shown = shown_once(slates, self.pad_id)
-        probabilities = np.take_along_axis(
-            self.next_click_probabilities(last, started), np.where(shown, slates, 0), axis=1
-        )
+        probabilities = self._probabilities_at(last, started, np.where(shown, slates, 0))
         settings = self.settings
         weight = slate_weights(probabilities * shown, settings["slate_attention"], settings["position_exponent"])
         position, _ = choose_position(weight, uniform_draws(keys, t, _CHOICE))
@@ -185,7 +200,7 @@ class FittedWorld:
         u_kind, u_item = uniform_draws(keys, t, _KIND), uniform_draws(keys, t, _ITEM)
         totals = self._row_totals[last]
         chain = started & (u_kind * (totals + smoothing) < totals)
-        clicks = np.where(started, _draw(self.popularity, u_item), _draw(self.first, u_item))
+        clicks = np.where(started, _draw(self._popularity_cdf, u_item), _draw(self._first_cdf, u_item))
         rows = last[chain]
         begin, end = self.counts.indptr[rows], self.counts.indptr[rows + 1]
         before = np.where(begin > 0, self._row_cumulative[np.maximum(begin - 1, 0)], 0.0)
@@ -205,10 +220,9 @@ class FittedWorld:
         return write_npz(path, {"card": np.array(json.dumps(card)), **arrays})
 
 
-def _draw(weights: np.ndarray, uniform: np.ndarray) -> np.ndarray:
-    """Inverse-CDF draws of ``weights`` (any non-negative vector), one per uniform."""
-    cumulative = np.cumsum(weights)
-    return np.minimum(np.searchsorted(cumulative, uniform * cumulative[-1], side="right"), len(weights) - 1)
+def _draw(cumulative: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+    """Inverse-CDF draws from the cumulative sums of non-negative weights, one per uniform."""
+    return np.minimum(np.searchsorted(cumulative, uniform * cumulative[-1], side="right"), len(cumulative) - 1)
 
 
 def load_world(path: str | os.PathLike[str], dataset: SessionDataset | None = None) -> FittedWorld:
@@ -311,15 +325,6 @@ def _top_share(counts: np.ndarray, fraction: float = 0.01) -> float:
     return float(np.sort(counts)[::-1][:top].sum() / max(counts.sum(), 1))
 
 
-def _repeats(sessions: np.ndarray, items: np.ndarray) -> np.ndarray:
-    """For each click (session-major), whether its session clicked the item before."""
-    key = sessions * (int(items.max()) + 1 if len(items) else 1) + items
-    _, first_index = np.unique(key, return_index=True)
-    repeated = np.ones(len(key), dtype=bool)
-    repeated[first_index] = False
-    return repeated
-
-
 def calibrate(
     dataset: SessionDataset, world: FittedWorld, *, n_sessions: int | None = None, seed: int = 0, k: int = 20
 ) -> dict[str, Any]:
@@ -381,7 +386,7 @@ def calibrate(
             "statistic": float(chi_popularity.statistic), "p_value": float(chi_popularity.pvalue),
         },
         "repeat_rate": proportions(
-            int(_repeats(sessions, items).sum()), len(items), int(_repeats(sim_sessions, sim_items).sum()),
+            int((earlier_clicks(sessions, items) > 0).sum()), len(items), int((earlier_clicks(sim_sessions, sim_items) > 0).sum()),
             len(sim_items),
         ),
         "purchase_rate": proportions(purchases, len(items), int(sim_bought.sum()), len(sim_items)),

@@ -31,6 +31,7 @@ estimators (:func:`recgym.ope.slate_ips`) holds by construction. An item drawn t
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -90,8 +91,7 @@ class EpsilonGreedyLogger:
             popular = np.argsort(-world.dataset.item_popularity, kind="stable")[:k]
             return np.broadcast_to(popular, (n, k)).copy()
         if self.base == "noisy_oracle":
-            error = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(1,))).normal(size=world.n_items)
-            values = world.slate_values(sessions) * np.exp(self.noise * error)
+            values = world.slate_values(sessions) * np.exp(self.noise * _item_errors(self.seed, world.n_items))
             return top_k_array(values, k)
         assert callable(self.base)
         slates = np.asarray(self.base(world.observations(sessions), k))
@@ -114,6 +114,14 @@ class EpsilonGreedyLogger:
         uniform_share = np.where(slates < world.pad_id, self.epsilon / world.n_items, 0.0)  # never draws the pad id
         propensities = (1.0 - self.epsilon) * (slates == base) + uniform_share
         return slates, propensities
+
+
+@functools.lru_cache(maxsize=4)
+def _item_errors(seed: int, n_items: int) -> np.ndarray:
+    """The noisy oracle's ``z_i ~ N(0, 1)`` per item, drawn once per (seed, catalogue) and shared by every step."""
+    errors = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,))).normal(size=n_items)
+    errors.flags.writeable = False
+    return errors
 
 
 LOGGING_POLICIES: dict[str, EpsilonGreedyLogger] = {
