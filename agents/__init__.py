@@ -17,7 +17,7 @@ from agents.encoders import (
     SASRecEncoderFactory,
 )
 from agents.gsasrec import GSASRecConfig
-from agents.presets import AGENTS, PRESETS, make_config
+from agents.presets import AGENTS, PRESETS, PresetFile, make_config, read_preset_file
 from agents.sa2c import SA2CConfig
 from agents.sasrec import SASRecConfig
 from agents.snqn import SNQNConfig
@@ -33,6 +33,7 @@ __all__ = [
     "GRU4RecEncoderFactory",
     "GSASRecConfig",
     "NextItNetEncoderFactory",
+    "PresetFile",
     "SA2CConfig",
     "SASRecCCQLConfig",
     "SASRecCOConfig",
@@ -42,4 +43,5 @@ __all__ = [
     "SNQNConfig",
     "SQNConfig",
     "make_config",
+    "read_preset_file",
 ]

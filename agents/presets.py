@@ -41,6 +41,10 @@ network that never syncs, would silently be another algorithm.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+import os
+from pathlib import Path
 from typing import Any
 
 from d3rlpy.base import LearnableConfig
@@ -59,7 +63,7 @@ from agents.sqn import SQNConfig
 from recgym.checks import check_number
 from recgym.errors import InvalidOptionError
 
-__all__ = ["AGENTS", "PRESETS", "make_config"]
+__all__ = ["AGENTS", "PRESETS", "PRESET_FILE_FORMAT", "PresetFile", "make_config", "read_preset_file"]
 
 AGENTS: dict[str, type[LearnableConfig]] = {
     "sasrec": SASRecConfig,
@@ -180,8 +184,56 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {"rc15": RC15, "retailrocket": R
 _ENCODER_FIELDS = frozenset(field.name for factory in ENCODERS.values() for field in dataclasses.fields(factory))
 
 
+PRESET_FILE_FORMAT = "recgym-preset/1"
+
+
+@dataclasses.dataclass(frozen=True)
+class PresetFile:
+    """A preset file (JSON, e.g. the ``preset.json`` of ``recgym tune``): a base preset of :data:`PRESETS` and, per
+    agent name, the settings that replace the base's (any key :func:`make_config` takes as an override; a kNN
+    baseline's settings for ``sknn`` / ``vsknn``). ``sha256`` is the file's content hash, which a results folder
+    records."""
+
+    path: Path
+    base: str
+    agents: dict[str, dict[str, Any]]
+    sha256: str
+
+    def describe(self) -> dict[str, str]:
+        """What a results folder records of it: the file's name and content hash (not where it lies)."""
+        return {"file": self.path.name, "sha256": self.sha256}
+
+
+def read_preset_file(path: str | os.PathLike[str]) -> PresetFile:
+    """Read and check a preset file: ``{"format": "recgym-preset/1", "base": NAME, "agents": {AGENT: {KEY: VALUE}}}``
+    (other top-level keys, such as the tuner's record of how it chose the values, are kept in the file and ignored).
+    A file that is missing, not JSON or of another shape is one line of :class:`~recgym.errors.InvalidOptionError`;
+    agent fields are checked when a config is made from it."""
+    path = Path(path).expanduser()
+    try:
+        raw = path.read_bytes()
+        content = json.loads(raw)
+    except OSError as error:
+        raise InvalidOptionError(f"preset file {path}: {error.strerror or error}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidOptionError(f"preset file {path}: not JSON ({error})") from None
+    if not isinstance(content, dict) or content.get("format") != PRESET_FILE_FORMAT:
+        raise InvalidOptionError(f'preset file {path}: expected a JSON object with "format": "{PRESET_FILE_FORMAT}"')
+    base, agents = content.get("base"), content.get("agents")
+    if base not in PRESETS:
+        raise InvalidOptionError(f"preset file {path}: base must be one of {sorted(PRESETS)}, got {base!r}")
+    if not isinstance(agents, dict) or not all(isinstance(v, dict) for v in agents.values()):
+        raise InvalidOptionError(f"preset file {path}: agents must map agent names to objects of settings")
+    return PresetFile(path, base, agents, hashlib.sha256(raw).hexdigest())
+
+
 def make_config(
-    name: str, dataset: str = "synthetic", *, steps: int | None = None, **overrides: Any
+    name: str,
+    dataset: str = "synthetic",
+    *,
+    preset: str | os.PathLike[str] | PresetFile | None = None,
+    steps: int | None = None,
+    **overrides: Any,
 ) -> LearnableConfig:
     """The config of agent ``name`` from the ``dataset`` preset, with ``overrides`` applied.
 
@@ -189,8 +241,13 @@ def make_config(
     fields (``hidden_size``, ``dropout``, ``n_items``, ...), which go into the config's ``encoder_factory``. An
     ``encoder`` or ``encoder_factory`` override replaces the preset's encoder values (the backbone's own defaults
     apply). d3rlpy's algorithms take the same preset on every dataset. ``steps``, the run's length, fits the preset's
-    step counts to the run and refuses overrides that do not fit (:mod:`agents.budget`).
+    step counts to the run and refuses overrides that do not fit (:mod:`agents.budget`). ``preset``: a preset file
+    (:func:`read_preset_file`, e.g. written by ``recgym tune``): its base replaces ``dataset`` and its settings for
+    ``name`` come before ``overrides``.
     """
+    if preset is not None:
+        chosen = preset if isinstance(preset, PresetFile) else read_preset_file(preset)
+        dataset, overrides = chosen.base, {**chosen.agents.get(name, {}), **overrides}
     if name not in AGENTS:
         raise InvalidOptionError(f"unknown agent {name!r}; expected one of {sorted(AGENTS)}")
     if dataset not in PRESETS:

@@ -7,9 +7,12 @@ import_gym_quietly()  # before d3rlpy: no "Gym has been unmaintained" notice on 
 import agents  # noqa: F401  registers the agents and the SASRec encoder with d3rlpy (load_learnable, load_model)
 import recgym.envs  # noqa: F401  registers the RecReplay-* and RecOnline-Synthetic Gymnasium ids
 from recgym import ope, worlds
+from recgym.data.dataset import SessionDataset
+from recgym.data.options import Rewards
+from recgym.data.protocol import ProtocolConfig
 from recgym.data.schema import EventType
 from recgym.data.transitions import Split
-from recgym.datasets import SessionDataset, load_dataset
+from recgym.datasets import load_dataset
 from recgym.envs.export import to_minari
 from recgym.errors import DatasetNotFoundError, InvalidOptionError, RecgymDataError, RecgymError
 from recgym.evaluation import evaluate, evaluate_online, register_scorer
@@ -21,8 +24,10 @@ __all__ = [
     "EventType",
     "InvalidOptionError",
     "ModelFileError",
+    "ProtocolConfig",
     "RecgymDataError",
     "RecgymError",
+    "Rewards",
     "SessionDataset",
     "Split",
     "__version__",

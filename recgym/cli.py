@@ -19,6 +19,7 @@ from typing import Any
 from recgym.benchmark import parse_agents, plot_results, run_benchmark, write_report
 from recgym.benchmark.loggers import LOGGERS
 from recgym.benchmark.results import diff_runs
+from recgym.benchmark.tuning import tune
 from recgym.benchmark.validity import folders_leaderboard, format_folders_leaderboard
 from recgym.data.schema import EventType
 from recgym.datasets import load_dataset
@@ -184,6 +185,7 @@ def _run_benchmark(args: argparse.Namespace) -> int:
         baseline=None if args.baseline.lower() == "none" else args.baseline,
         top_n_checkpoints=args.top_n,
         select_by=args.select_by,
+        preset=args.preset,
         agent_options=dict(args.agent_options),
         grid=dict(args.grid),
         executor=args.executor,
@@ -236,6 +238,11 @@ def add_benchmark_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--top-n", type=int, default=5, help="val checkpoints averaged by the top-n selection")
     parser.add_argument("--select-by", help="val metric ranking checkpoints (default: reward@20)")
+    parser.add_argument(
+        "--preset", metavar="NAME|FILE",
+        help="agent settings: a preset (rc15, retailrocket, synthetic; default: the dataset's, else synthetic) or a "
+        "preset file (the preset.json of recgym tune)",
+    )  # fmt: skip
     add_key_value_argument(
         parser,
         "-a",
@@ -280,6 +287,53 @@ def add_benchmark_parser(subparsers: argparse._SubParsersAction) -> None:
         "dataset (world.npz of recgym calibrate)",
     )  # fmt: skip
     parser.set_defaults(handler=_run_benchmark)
+
+
+def _run_tune(args: argparse.Namespace) -> int:
+    result = tune(
+        dataset_input(args.dataset),
+        args.agents,
+        trials=args.trials,
+        steps=args.steps,
+        eval_every=args.eval_every,
+        out=args.out,
+        trial_seed=args.trial_seed,
+        space=args.space,
+        preset=args.preset,
+        select_by=args.select_by,
+        prune=not args.no_prune,
+        device=args.device,
+        progress=not args.quiet,
+        data_dir=args.data_dir,
+        cache_dir=args.cache_dir,
+        state_size=args.state_size,
+        seed=args.seed,
+        **dict(args.options),
+    )
+    print((result.out_dir / "tune.md").read_text().split("\n![")[0].rstrip())
+    print(f"\npreset file: {result.preset_file}  (recgym benchmark --preset {result.preset_file} ...)")
+    return 0
+
+
+def add_tune_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "tune", help="search agents' hyperparameters with Optuna on val, the same trial budget each (resumable)"
+    )
+    parser.add_argument("agents", help="comma-separated agent names (e.g. sasrec,sqn,ccql,vsknn)")
+    add_dataset_arguments(parser, as_option=True)
+    parser.add_argument("--trials", type=int, required=True, help="finished trials per agent")
+    parser.add_argument("--steps", type=int, required=True, help="gradient steps per trial")
+    parser.add_argument("--eval-every", type=int, required=True, help="steps between val evaluations (pruning points)")
+    parser.add_argument("--out", required=True, help="results folder; rerun the same command to resume")
+    parser.add_argument("--space", metavar="FILE", help="search spaces over the defaults: JSON {AGENT: {KEY: DIM}}")
+    parser.add_argument("--preset", help="base preset: rc15, retailrocket, synthetic (default: the dataset's)")
+    parser.add_argument("--select-by", help="val metric maximised (default: reward@20)")
+    parser.add_argument(
+        "--trial-seed", type=int, default=0, help="training seed of every trial and the samplers' (default: 0)"
+    )
+    parser.add_argument("--no-prune", action="store_true", help="train every trial to the end (no median pruning)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    parser.set_defaults(handler=_run_tune)
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
@@ -445,6 +499,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_prepare_parser,
     add_info_parser,
     add_benchmark_parser,
+    add_tune_parser,
     add_evaluate_parser,
     add_report_parser,
     add_plot_parser,

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import recgym.datasets as datasets
-from recgym import SessionDataset, load_dataset, to_minari
+from recgym import ProtocolConfig, Rewards, SessionDataset, load_dataset, to_minari
 from recgym.data.cache import HASH_MEMO
 from recgym.data.protocol import SPLIT_NAMES
 from recgym.errors import CacheLocationError, DatasetNotFoundError, InvalidOptionError, RecgymDataError
@@ -502,6 +502,46 @@ def test_headerless_file_with_names_and_a_multi_character_separator(tmp_path: Pa
         load_dataset(path, data_dir=tmp_path / "d", sep="::", names=names[:3], columns=columns)
     with pytest.raises(RecgymDataError, match="line 1 looks like data, not a header.*names="):
         load_dataset(path, data_dir=tmp_path / "d", sep="::")
+
+
+def test_typed_option_groups_equal_the_keywords(tmp_path: Path) -> None:
+    rows = random_rows(8, n_sessions=200)
+    path = tmp_path / "log.tsv"
+    path.write_text("s\ti\tt\tk\n" + "".join(f"{s}\t{i}\t{t}\t{k}\n" for s, i, t, k in rows))
+    columns = {"session_id": "s", "item_id": "i", "timestamp": "t", "event_type": "k"}
+    keywords = load_dataset(
+        path, data_dir=tmp_path / "d", sep="\t", columns=columns, split_mode="temporal", train_fraction=0.7,
+        min_session_events=3, reward_click=0.5,
+    )  # fmt: skip
+    grouped = load_dataset(
+        path,
+        data_dir=tmp_path / "d",
+        reader={"sep": "\t", "columns": columns},
+        protocol=ProtocolConfig(split_mode="temporal", train_fraction=0.7, min_session_events=3),
+        rewards=Rewards(click=0.5),
+    )
+    assert_same_arrays(grouped, keywords)
+    assert grouped.cache_dir == keywords.cache_dir  # one cache key, whichever way the options came
+    assert grouped.split("train").rewards.tolist() == keywords.split("train").rewards.tolist()
+    assert grouped.reward_click == 0.5 and grouped.reward_purchase == 1.0
+    rebuilt = load_dataset(grouped.load_arguments.pop("dataset"), **grouped.load_arguments)  # JSON, rebuilds it
+    assert_same_arrays(rebuilt, grouped)
+    assert rebuilt.cache_dir == grouped.cache_dir
+    mixed = load_dataset(path, data_dir=tmp_path / "d", reader={"sep": "\t"}, columns=columns, protocol="generic",
+                         split_mode="temporal", train_fraction=0.7, min_session_events=3, rewards=Rewards(click=0.5))  # fmt: skip
+    assert_same_arrays(mixed, keywords)
+    for options, message in [
+        ({"reader": {"sep": "\t"}, "sep": ","}, r"^sep given twice: as a keyword and in reader=$"),
+        ({"protocol": ProtocolConfig(), "train_fraction": 0.5}, r"^train_fraction given twice: .* in protocol=$"),
+        ({"rewards": Rewards(), "reward_click": 1}, r"^reward_click given twice: as a keyword and in rewards=$"),
+        ({"rewards": {"click": 1}}, r"^rewards= must be a recgym.Rewards, got dict$"),
+        ({"protocol": 3}, r"^protocol= must be a preset name or a ProtocolConfig, got int$"),
+        ({"reader": [("sep", ",")]}, r"^reader= must be a mapping of reader options, got list$"),
+    ]:
+        with pytest.raises(InvalidOptionError, match=message):
+            load_dataset(path, data_dir=tmp_path / "d", **options)
+    with pytest.raises(InvalidOptionError, match=r"^reward_purchase must be a finite number, got nan$"):
+        Rewards(purchase=float("nan"))
 
 
 def test_session_gap_minutes_for_a_table_with_user_ids(tmp_path: Path) -> None:

@@ -17,8 +17,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("recgym.checks", "recgym.contract", "recgym.logs", "recgym.ranking"),
     ("recgym.saving",),
     ("recgym.ope",),  # the estimators: pure functions of arrays, importing only the ground
-    ("recgym.data",),  # data: readers, protocol, transitions, cache, the synthetic generator
-    ("recgym.datasets",),  # the dataset object and load_dataset
+    ("recgym.data",),  # data: readers, protocol, transitions, cache, the generator, sources, the dataset object
+    ("recgym.datasets",),  # load_dataset: resolve, build, cache
     ("agents", "recgym.envs"),
     ("recgym.evaluation",),
     ("recgym.worlds",),

@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from agents import PRESETS
+from agents import PRESETS, PresetFile, read_preset_file
 from recgym.benchmark.executors import Unit, make_executor
 from recgym.benchmark.loggers import check_loggers
 from recgym.benchmark.plotting import plot_results
@@ -38,14 +38,15 @@ from recgym.benchmark.store import claim_folder, folder_lock, json_default, load
 from recgym.benchmark.validity import format_validity, validity_tables
 from recgym.checks import check_number
 from recgym.data.cache import file_fingerprint
+from recgym.data.dataset import SessionDataset
 from recgym.data.slate_log import is_slate_log
-from recgym.datasets import SessionDataset, load_dataset
+from recgym.datasets import load_dataset
 from recgym.envs.mechanics import WORLD_PRESETS
 from recgym.envs.registration import SYNTHETIC_SESSIONS
 from recgym.version import __version__
 from recgym.worlds.fitted import load_world
 
-__all__ = ["DEFAULT_BASELINE", "BenchmarkResult", "run_benchmark", "write_report"]
+__all__ = ["DEFAULT_BASELINE", "BenchmarkResult", "check_device", "load_for_benchmark", "run_benchmark", "write_report"]
 
 DEFAULT_BASELINE = "sasrec"
 
@@ -80,7 +81,7 @@ def run_benchmark(
     top_n_checkpoints: int = 5,
     select_by: str | None = None,
     baseline: str | None = DEFAULT_BASELINE,
-    preset: str | None = None,
+    preset: str | os.PathLike[str] | None = None,
     agent_options: Mapping[str, Any] | None = None,
     grid: Mapping[str, Sequence[Any]] | None = None,
     executor: str = "local",
@@ -97,8 +98,8 @@ def run_benchmark(
 
     ``dataset``: "synthetic" / "rc15" / "retailrocket", a path (both loaded with ``recgym.load_dataset(dataset,
     **dataset_options)``), or a ``SessionDataset``. ``agents``: a list of specs or a mapping label -> spec
-    (:mod:`recgym.benchmark.specs`); named agents take the ``preset`` (default: the dataset's name when it is a
-    preset, else "synthetic"); ``agent_options`` are ``-a`` options and ``grid`` maps an option key to the values
+    (:mod:`recgym.benchmark.specs`); named agents take the ``preset`` (a name of ``agents.PRESETS``, default: the
+    dataset's name when it is one, else "synthetic"; or a preset file, e.g. ``recgym tune``'s ``preset.json``); ``agent_options`` are ``-a`` options and ``grid`` maps an option key to the values
     crossed with the agents (each point a row, :mod:`recgym.benchmark.specs`). ``executor`` runs the (agent, seed)
     units: "local" (sequential, or ``jobs`` processes) or "ray" (``ray_address``; :mod:`recgym.benchmark.executors`);
     every unit writes its run folder the same way, so resume and tables do not depend on it. ``seeds``: a count
@@ -130,7 +131,7 @@ def run_benchmark(
     check_number("top_n_checkpoints", top_n_checkpoints, at_least=1, integer=True, error=BenchmarkError)
     if select_by not in val_metrics(ks):
         raise BenchmarkError(f"select_by must be one of {val_metrics(ks)}, got {select_by!r}")
-    _check_device(device)
+    check_device(device)
     loggers = check_loggers(loggers)
 
     from_world = (
@@ -146,12 +147,13 @@ def run_benchmark(
             "online evaluation needs a log of a live world: the synthetic dataset, or a recommender's slate log "
             "(recgym worlds log)"
         )
-    data, data_description = _load(dataset, dataset_options, progress)
+    data, data_description = load_for_benchmark(dataset, dataset_options, progress)
     online_options = _online_options(data, dataset_options, online, world)
     data.require_nonempty("val", "test")
     preset = preset or (data.name if data.name in PRESETS else "synthetic")
+    chosen_preset: str | PresetFile = str(preset) if str(preset) in PRESETS else read_preset_file(preset)
     specs = resolve_agents(
-        agents, preset=preset, n_items=int(data.n_items), state_size=int(data.state_size), steps=int(steps),
+        agents, preset=chosen_preset, n_items=int(data.n_items), state_size=int(data.state_size), steps=int(steps),
         eval_every=int(eval_every), agent_options=agent_options, grid=grid,
     )  # fmt: skip
     wide = _wide_selection(int(top_n_checkpoints), int(steps) // int(eval_every))
@@ -166,7 +168,7 @@ def run_benchmark(
         baseline = None
     config = {
         "dataset": data_description,
-        "agent_preset": preset,
+        "agent_preset": chosen_preset.describe() if isinstance(chosen_preset, PresetFile) else chosen_preset,
         "agents": {label: describe_agent(agent) for label, agent in specs.items()},
         "seeds": seed_list,
         "steps": int(steps),
@@ -283,8 +285,9 @@ def _phase_spans(config: Mapping[str, Any], finished: Sequence[Mapping[str, Any]
 
 
 def _wide_selection(top_n: int, evaluations: int) -> str:
-    """A sentence when the top-n selection averages more than a quarter of a run's evaluations, else ''."""
-    if 4 * top_n <= evaluations:
+    """A sentence when the top-n selection averages more than a quarter of a run's evaluations, else '' (top1 is the
+    best checkpoint: it averages nothing)."""
+    if top_n == 1 or 4 * top_n <= evaluations:
         return ""
     return (
         f"top{top_n} averages {min(top_n, evaluations)} of the {evaluations} evaluations of a run, more than a quarter: "
@@ -317,7 +320,7 @@ def _write_validity(
     return format_validity(tables)
 
 
-def _check_device(device: str) -> None:
+def check_device(device: str) -> None:
     """Refuse a device this torch cannot use before any data is prepared."""
     try:
         torch.empty(0, device=device)
@@ -360,7 +363,7 @@ def _online_options(
     }
 
 
-def _load(dataset: Any, options: Mapping[str, Any], progress: bool) -> tuple[Any, dict[str, Any]]:
+def load_for_benchmark(dataset: Any, options: Mapping[str, Any], progress: bool) -> tuple[Any, dict[str, Any]]:
     """The SessionDataset and the JSON-able description of where it came from (``data_dir`` left out).
 
     ``dataset`` is a ``SessionDataset`` or anything ``recgym.load_dataset`` reads: a name, a path, a list of files,

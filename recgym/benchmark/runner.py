@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from recgym.evaluation.overestimation import has_q_function, q_bias
 from recgym.saving import load_model, save_model
 from recgym.worlds.fitted import FittedWorld, load_world
 
-__all__ = ["ONLINE_METRICS", "RunSettings", "run_one"]
+__all__ = ["ONLINE_METRICS", "RunSettings", "run_one", "val_curve"]
 
 
 @dataclass(frozen=True)
@@ -179,29 +179,10 @@ def _train_run(
     start, curve, kept = progress["step"], progress["curve"], set(progress["kept"])
     earlier = {name: progress[name] for name in _TIMES}
     val_seconds = 0.0
-    log_folder = "d3rlpy" if start == 0 else f"d3rlpy-from-step{start}"
-    shutil.rmtree(folder / log_folder, ignore_errors=True)  # a second interruption before the next evaluation
-    epochs = (
-        algo.fitter(
-            train,
-            n_steps=settings.steps - start,
-            n_steps_per_epoch=settings.eval_every,
-            experiment_name=log_folder,
-            with_timestamp=False,
-            logger_adapter=logger_factory(settings.loggers, folder, f"{agent.label}/{folder.name}"),
-            show_progress=settings.progress,
-            save_interval=settings.steps + 1,  # never: checkpoints are written below, as safe model files
-        )
-        if start < settings.steps
-        else iter(())
-    )
-    for epoch, logged in epochs:
-        step = start + epoch * settings.eval_every
-        tick = time.perf_counter()
-        val = {**_val(algo, dataset, settings), **_q_bias(algo, dataset)}
-        val_seconds += time.perf_counter() - tick
-        train_metrics = {f"train/{k}": float(v) for k, v in logged.items() if not k.startswith("time_")}
-        curve.append({"step": step, "epoch": step // settings.eval_every, **val, **train_metrics})
+    for row in _evaluations(algo, train, dataset, settings, folder, agent.label, start):
+        val_seconds += row.pop("val_seconds")
+        step = row["step"]
+        curve.append(row)
         save_model(algo, checkpoints / f"step{step}.pt", dataset=dataset)
         kept.add(step)
         keep = set(select_steps(pd.DataFrame(curve), settings.select_by, settings.top_n))
@@ -228,6 +209,63 @@ def _train_run(
         "resumed_at": progress["resumed_at"],
         "earlier_wall_seconds": earlier["wall_seconds"],
     }
+
+
+def _evaluations(
+    algo: Any, train: Any, dataset: Any, settings: RunSettings, folder: Path, label: str, start: int = 0
+) -> Iterator[dict[str, Any]]:
+    """Train ``algo`` from step ``start`` to ``settings.steps`` and yield each val evaluation's curve row (with its
+    ``val_seconds``); d3rlpy's logs go to ``folder``."""
+    if start >= settings.steps:
+        return
+    log_folder = "d3rlpy" if start == 0 else f"d3rlpy-from-step{start}"
+    shutil.rmtree(folder / log_folder, ignore_errors=True)  # a second interruption before the next evaluation
+    epochs = algo.fitter(
+        train,
+        n_steps=settings.steps - start,
+        n_steps_per_epoch=settings.eval_every,
+        experiment_name=log_folder,
+        with_timestamp=False,
+        logger_adapter=logger_factory(settings.loggers, folder, f"{label}/{folder.name}"),
+        show_progress=settings.progress,
+        save_interval=settings.steps + 1,  # never: checkpoints are written by the caller, as safe model files
+    )
+    for epoch, logged in epochs:
+        step = start + epoch * settings.eval_every
+        tick = time.perf_counter()
+        val = {**_val(algo, dataset, settings), **_q_bias(algo, dataset)}
+        seconds = time.perf_counter() - tick
+        train_metrics = {f"train/{k}": float(v) for k, v in logged.items() if not k.startswith("time_")}
+        yield {"step": step, "epoch": step // settings.eval_every, **val, **train_metrics, "val_seconds": seconds}
+
+
+def val_curve(
+    agent: ResolvedAgent,
+    seed: int,
+    dataset: Any,
+    folder: Path,
+    settings: RunSettings,
+    on_evaluation: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """The val curve of ``agent`` trained with ``seed`` (a baseline: its one evaluation at step 0), as
+    :func:`run_one` would record it, without checkpoints, training state or any test evaluation (what a tuner
+    selects on). ``on_evaluation`` sees each row as it comes (a tuner's pruning raises from it)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    d3rlpy.seed(seed)
+    if agent.config is None:
+        rows: Iterable[dict[str, Any]] = [
+            {"step": 0, "epoch": 0, **_val(_baseline_policy(agent, seed, dataset, settings), dataset, settings)}
+        ]
+    else:
+        algo = agent.config.create(device=settings.device)
+        rows = _evaluations(algo, dataset.to_d3rlpy("train"), dataset, settings, folder, agent.label)
+    curve = []
+    for row in rows:
+        row.pop("val_seconds", None)
+        curve.append(row)
+        if on_evaluation is not None:
+            on_evaluation(row)
+    return curve
 
 
 def _saves_state(step: int, settings: RunSettings) -> bool:

@@ -46,7 +46,7 @@ from d3rlpy.base import LearnableConfig
 from d3rlpy.constants import ActionSpace
 from d3rlpy.dataset import MDPDataset, TransitionMiniBatch
 
-from agents import AGENTS, make_config
+from agents import AGENTS, PresetFile, make_config
 from agents.budget import check_budget
 from agents.d3rlpy_presets import ENCODER_FIELDS, for_recommendation
 from agents.encoders import ENCODERS, ItemEncoderFactory, with_backbone
@@ -113,7 +113,7 @@ def default_label(spec: AgentSpec) -> str:
 def resolve_agents(
     agents: Sequence[AgentSpec] | Mapping[str, AgentSpec],
     *,
-    preset: str,
+    preset: str | PresetFile,
     n_items: int,
     state_size: int,
     steps: int,
@@ -122,7 +122,8 @@ def resolve_agents(
     grid: Mapping[str, Sequence[Any]] | None = None,
 ) -> dict[str, ResolvedAgent]:
     """Label -> :class:`ResolvedAgent` with the options and grid applied, for a run of ``steps`` evaluated every
-    ``eval_every``; every problem is a :class:`BenchmarkError`."""
+    ``eval_every``; every problem is a :class:`BenchmarkError`. ``preset``: a name of ``agents.PRESETS`` or a preset
+    file (``agents.read_preset_file``, e.g. ``recgym tune``'s ``preset.json``)."""
     items = agents.items() if isinstance(agents, Mapping) else [(default_label(spec), spec) for spec in agents]
     resolved: dict[str, ResolvedAgent] = {}
     for label, spec in items:
@@ -141,7 +142,13 @@ def resolve_agents(
     return resolved
 
 
-def _resolve(label: str, spec: AgentSpec, *, preset: str, n_items: int, steps: int) -> ResolvedAgent:
+def _resolve(label: str, spec: AgentSpec, *, preset: str | PresetFile, n_items: int, steps: int) -> ResolvedAgent:
+    """The agent of ``spec`` from ``preset``; a preset file's settings for a named agent or baseline are applied
+    over its base preset as ``-a`` options are (the same checks)."""
+    if isinstance(preset, PresetFile):
+        agent = _resolve(label, spec, preset=preset.base, n_items=n_items, steps=steps)
+        settings = preset.agents.get(spec, {}) if isinstance(spec, str) else {}
+        return _with(agent, label, settings) if settings else agent
     if isinstance(spec, str) and spec in BASELINES:
         return ResolvedAgent(label, spec, None, baseline=spec)
     if isinstance(spec, LearnableConfig):

@@ -9,7 +9,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.envs.registration import EnvSpec
 
-from recgym.datasets import SessionDataset
+from recgym.data.dataset import SessionDataset
 from recgym.envs.registration import REPLAY_ENTRY_POINT
 
 __all__ = ["replay_env_spec", "to_minari"]

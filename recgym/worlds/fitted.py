@@ -36,9 +36,9 @@ from scipy import stats
 
 from recgym.checks import check_number
 from recgym.data.cache import write_npz
+from recgym.data.dataset import SessionDataset
 from recgym.data.schema import EventType
 from recgym.data.sessions import earlier_clicks
-from recgym.datasets import SessionDataset
 from recgym.envs.simulator import (
     Outcome,
     Sessions,
