@@ -249,8 +249,8 @@ def val_curve(
 ) -> list[dict[str, Any]]:
     """The val curve of ``agent`` trained with ``seed`` (a baseline: its one evaluation at step 0), as
     :func:`run_one` would record it, without checkpoints, training state or any test evaluation (what a tuner
-    selects on). ``on_evaluation`` sees each row as it comes (a tuner's pruning raises from it)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    selects on); d3rlpy's logs go to ``folder`` when ``settings.loggers`` name any. ``on_evaluation`` sees each row
+    as it comes (a tuner's pruning raises from it)."""
     d3rlpy.seed(seed)
     if agent.config is None:
         rows: Iterable[dict[str, Any]] = [

@@ -89,7 +89,7 @@ SEARCH_SPACES: dict[str, Space] = {
         "contrastive_weight": {"float": [0.01, 1.0], "log": True},
     },
     "sknn": _KNN,
-    "vsknn": {**_KNN, "weighting": {"choices": ["same", "linear", "div", "log", "quadratic"]}},
+    "vsknn": {**_KNN, "weighting": {"choices": ["same", "linear", "quadratic", "log"]}},
     "dqn": _D3RLPY,
     "double_dqn": _D3RLPY,
     "nfq": _D3RLPY,
@@ -260,9 +260,8 @@ def tune(
     preset = preset or (data.name if data.name in PRESETS else "synthetic")
     if preset not in PRESETS:
         raise BenchmarkError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
-    for name in names:  # every key and the corners of every range build and update (nothing written yet)
-        for corner in (0, -1):
-            settings = {key: _corner(dimension, corner, steps, eval_every) for key, dimension in spaces[name].items()}
+    for name in names:  # every key, both ends of every range and every choice build and update (nothing written)
+        for settings in _probes(spaces[name], steps, eval_every):
             _agent(name, preset, settings, data, steps, eval_every)
     config = {
         "dataset": description,
@@ -278,7 +277,7 @@ def tune(
         "prune": prune,
     }
     out_dir = Path(out)
-    settings_of_run = RunSettings(steps, eval_every, ks, 1, select_by, device, False)
+    settings_of_run = RunSettings(steps, eval_every, ks, 1, select_by, device, False, loggers=())  # no training logs
     with folder_lock(out_dir):
         claim_folder(out_dir, config, data.inputs)
         storage = f"sqlite:///{(out_dir / 'tune.db').resolve()}"
@@ -299,6 +298,16 @@ def fit_to_catalogue(space: Space, n_items: int) -> Space:
         cap = max(1, n_items - 1)
         fitted["n_negatives"] = {**fitted["n_negatives"], "int": [min(low, cap), min(high, cap)]}
     return fitted
+
+
+def _probes(space: Mapping[str, Mapping[str, Any]], steps: int, eval_every: int) -> list[dict[str, Any]]:
+    """Settings that together try every key at both ends of its range and every one of its choices."""
+    corners = [{key: _corner(dimension, corner, steps, eval_every) for key, dimension in space.items()}
+               for corner in (0, -1)]  # fmt: skip
+    choices = [
+        {**corners[0], key: choice} for key, dimension in space.items() for choice in dimension.get("choices", [])
+    ]
+    return corners + choices
 
 
 def _corner(dimension: Mapping[str, Any], corner: int, steps: int, eval_every: int) -> Any:

@@ -116,6 +116,10 @@ def test_pruning_stops_trials_below_the_median_and_the_budget_counts_them(tiny_d
         ({"space": {"ccql": {}}}, r"names agents not tuned here: ccql"),
         ({"agents": "popularity"}, r"no search space for 'popularity'"),
         ({"space": {"sasrec": {"hidden_size": {"int": [0, 8]}}}}, r"hidden_size"),
+        (
+            {"agents": "vsknn", "space": {"vsknn": {"weighting": {"choices": ["same", "div", "log"]}}}},
+            r"unknown weighting 'div'",
+        ),
     ],
 )
 def test_bad_arguments_are_one_line_and_write_nothing(tiny_dataset, tmp_path, arguments, message):
@@ -143,9 +147,7 @@ def test_a_preset_file_with_a_bad_field_is_refused(tiny_dataset, tmp_path):
 
 def test_every_default_search_space_samples_configs_that_build(tiny_dataset):
     for name, default in SEARCH_SPACES.items():
-        space = tuning.fit_to_catalogue(default, tiny_dataset.n_items)
-        for corner in (0, -1):
-            settings = {key: tuning._corner(dimension, corner, 100, 10) for key, dimension in space.items()}
+        for settings in tuning._probes(tuning.fit_to_catalogue(default, tiny_dataset.n_items), 100, 10):
             tuning._agent(name, "synthetic", settings, tiny_dataset, 100, 10)
 
 
