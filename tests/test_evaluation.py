@@ -11,6 +11,7 @@ import torch
 
 import recgym
 from recgym.datasets import load_dataset
+from recgym.evaluation.metrics import metrics_from_parts, part_columns
 from recgym.evaluation.offline import (
     MetricEvaluator,
     PopularityPolicy,
@@ -18,6 +19,7 @@ from recgym.evaluation.offline import (
     as_scorer,
     default_batch_size,
     evaluate,
+    evaluate_sessions,
     metric_evaluators,
 )
 
@@ -111,6 +113,32 @@ def test_popularity_matches_a_brute_force_loop(synthetic) -> None:
             math.fsum(g for g, p in zip(gains, purchases) if not p) / (~purchases).sum(), abs=1e-12
         )
         assert m[f"reward@{k}"] == pytest.approx(math.fsum(float(r) for r, h in zip(val.rewards, hits) if h), abs=1e-9)
+
+
+def test_per_session_parts_match_a_loop_and_sum_to_the_metrics(synthetic) -> None:
+    policy = PopularityPolicy(synthetic)
+    metrics, parts = evaluate_sessions(policy, synthetic, "val", ks=(5, 20))
+    assert metrics == evaluate(policy, synthetic, "val", ks=(5, 20))  # the same numbers, bit for bit
+    val = synthetic.split("val")
+    assert parts.shape == (val.n_sessions, len(part_columns((5, 20))))
+    popularity = synthetic.item_popularity.astype(np.float32).tolist()
+    ranking = sorted(range(synthetic.n_items), key=lambda item: (-popularity[item], item))
+    rank_of = {item: position + 1 for position, item in enumerate(ranking)}
+    column = {name: index for index, name in enumerate(part_columns((5, 20)))}
+    for session in (0, 7, val.n_sessions - 1):  # one session's sums by a loop over its events
+        rows = range(val.episode_starts[session], val.episode_starts[session + 1])
+        for k in (5, 20):
+            hits = [r for r in rows if rank_of[int(val.actions[r])] <= k]
+            clicks = [r for r in hits if val.event_types[r] == 0]
+            assert parts[session, column[f"click/hits@{k}"]] == len(clicks)
+            assert parts[session, column[f"click/dcg@{k}"]] == pytest.approx(
+                sum(1 / math.log2(rank_of[int(val.actions[r])] + 1) for r in clicks)
+            )
+            assert parts[session, column[f"reward@{k}"]] == pytest.approx(sum(float(val.rewards[r]) for r in hits))
+        assert parts[session, column["n_purchase_events"]] == sum(val.event_types[r] == 1 for r in rows)
+    from_parts = metrics_from_parts(parts.sum(axis=0), (5, 20))
+    for name, value in from_parts.items():
+        assert float(value) == pytest.approx(metrics[name], rel=1e-12)
 
 
 def test_default_batch_size_is_24_mb_of_scores_within_64_to_4096_states() -> None:

@@ -25,10 +25,13 @@ purchase-only metrics). Ties go to the earlier step. Fewer than ``n`` eval point
                              d3rlpy-from-step<N>/ for a run resumed at step N),
                              checkpoints/step<N>.pt: safe model files (:func:`recgym.load_model`); during training
                              the ``top_n_checkpoints`` best so far, after the test evaluation only the best one;
-                             training_state.pt while the run is unfinished (see Resume)
+                             training_state.pt while the run is unfinished (see Resume), test_sessions.npz
+                             (the best checkpoint's per-session test sums, for the session bootstrap)
     results.csv, results.md  the test metrics of the val-selected checkpoints over seeds: mean, std, 95% CI; results.md
                              also has the comparison with the baseline and the training dynamics on val
     comparison.csv           every agent against the baseline: difference, 95% CI, p-value, per selection and metric
+    sessions.csv,            the best selection with 95% intervals over seeds and test sessions (hierarchical
+    sessions_comparison.csv  bootstrap, paired over sessions) and every agent against the baseline by it
     dynamics.csv             peak, final and final − peak of the val curves (seed mean; per seed with 95% CI)
     figures/                 val and training curves (mean, 95% CI band, switch markers, baselines as flat lines) and
                              the test metrics with their intervals, each as PNG and PDF

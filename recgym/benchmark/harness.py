@@ -27,7 +27,10 @@ from recgym.benchmark.report import (
     format_comparison,
     format_dynamics,
     format_markdown,
+    format_session_tables,
     offline_metrics,
+    session_tables,
+    table_metrics,
     training_dynamics,
     val_metrics,
 )
@@ -263,6 +266,13 @@ def write_report(out: str | os.PathLike[str], *, baseline: str | None = DEFAULT_
     sections = [format_markdown(table, metrics, header)]
     if baseline is not None:
         sections.append(format_comparison(comparison, metrics, baseline))
+    parts = folder.session_parts()
+    if parts is not None:
+        ranking = table_metrics(config["ks"])
+        cells, paired = session_tables(parts, config["ks"], ranking, baseline)
+        cells.to_csv(out_dir / "sessions.csv", index=False)
+        paired.to_csv(out_dir / "sessions_comparison.csv", index=False)
+        sections.append(format_session_tables(cells, paired, ranking, baseline))
     sections.append(format_dynamics(dynamics))
     if "online" in config:
         baselines = [label for label, agent in config["agents"].items() if agent.get("baseline")]

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recgym.benchmark.stats import holm, mean_interval, welch_difference
+from recgym.benchmark.stats import bootstrap_p_value, holm, mean_interval, session_bootstrap, welch_difference
+from recgym.evaluation.metrics import metrics_from_parts
 
 __all__ = [
     "aggregate",
@@ -18,12 +19,14 @@ __all__ = [
     "format_comparison",
     "format_dynamics",
     "format_markdown",
+    "format_session_tables",
     "OPE_METRICS",
     "metric_label",
     "offline_metrics",
     "runs_table",
     "select_steps",
     "selection_names",
+    "session_tables",
     "summarize_run",
     "table_metrics",
     "training_dynamics",
@@ -268,5 +271,103 @@ def format_comparison(comparison: pd.DataFrame, metrics: Sequence[str], baseline
                 p = "" if np.isnan(r["p_value"]) else f" p={r['p_value']:.2g} (Holm {r['p_holm']:.2g})"
                 cells.append(cell + p + (" *" if r["significant"] else ""))
             lines.append(f"| {agent} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+SESSION_RESAMPLES = 2000
+"""Replicates of the session bootstrap of :func:`session_tables` (seeded: the same folder gives the same tables)."""
+
+
+def session_tables(
+    parts: Mapping[str, Sequence[np.ndarray]], ks: Sequence[int], metrics: Sequence[str], baseline: str | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``best`` selection's test metrics with intervals over seeds *and* test sessions, and the differences from
+    ``baseline`` paired over sessions (:func:`recgym.benchmark.stats.session_bootstrap`, 95% percentile intervals).
+
+    ``parts[agent]``: each run's per-session sums of its best checkpoint (``test_sessions.npz``). The point estimate
+    is the mean over seeds of the whole test split's metric (``results.csv``'s ``best`` mean). Returns the cell
+    table (agent, n_seeds, then ``<metric>``, ``_ci_low``, ``_ci_high``) and the comparison (agent, metric,
+    difference, ci_low, ci_high, relative (difference / the baseline's value), p_value, p_holm over the table).
+    """
+    ks = tuple(sorted(int(k) for k in ks))
+
+    def statistic(summed: np.ndarray) -> np.ndarray:
+        computed = metrics_from_parts(summed, ks)
+        return np.stack([computed[m] for m in metrics], axis=-1)
+
+    point = {agent: np.mean([statistic(p.sum(axis=0)) for p in group], axis=0) for agent, group in parts.items()}
+    replicates = session_bootstrap(parts, statistic, n_resamples=SESSION_RESAMPLES, seed=0)
+    cells = []
+    for agent, values in replicates.items():
+        low, high = np.nanpercentile(values, [2.5, 97.5], axis=0)
+        row: dict[str, Any] = {"agent": agent, "n_seeds": len(parts[agent])}
+        for index, metric in enumerate(metrics):
+            row.update({metric: point[agent][index], f"{metric}_ci_low": low[index], f"{metric}_ci_high": high[index]})
+        cells.append(row)
+    rows = [] if baseline is None or baseline not in replicates else _paired_rows(replicates, point, baseline, metrics)
+    columns = ["agent", "metric", "difference", "ci_low", "ci_high", "relative", "p_value"]
+    comparison = pd.DataFrame(rows, columns=columns)
+    comparison["p_holm"] = holm(comparison["p_value"].to_numpy())
+    return pd.DataFrame(cells), comparison
+
+
+def _paired_rows(
+    replicates: Mapping[str, np.ndarray], point: Mapping[str, np.ndarray], baseline: str, metrics: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Every other agent minus ``baseline``, per metric, from replicates that share their session draws."""
+    rows = []
+    for agent, values in replicates.items():
+        if agent == baseline:
+            continue
+        differences = values - replicates[baseline]
+        low, high = np.nanpercentile(differences, [2.5, 97.5], axis=0)
+        p_values = bootstrap_p_value(differences)
+        for index, metric in enumerate(metrics):
+            difference, reference = point[agent][index] - point[baseline][index], point[baseline][index]
+            rows.append({
+                "agent": agent, "metric": metric, "difference": difference, "ci_low": low[index],
+                "ci_high": high[index], "relative": difference / reference if reference else np.nan,
+                "p_value": p_values[index],
+            })  # fmt: skip
+    return rows
+
+
+def format_session_tables(
+    cells: pd.DataFrame, comparison: pd.DataFrame, metrics: Sequence[str], baseline: str | None
+) -> str:
+    """The ``results.md`` section of :func:`session_tables`."""
+    lines = [
+        "## Intervals over seeds and test sessions (selection: best)",
+        "",
+        f"Mean over seeds [95% hierarchical bootstrap interval: seeds and test sessions resampled, {SESSION_RESAMPLES} "
+        "replicates]. The intervals above cover seed noise only; these also cover which sessions are in the test "
+        "split.",
+        "",
+        "| agent | seeds | " + " | ".join(metric_label(m) for m in metrics) + " |",
+        "|---" * (len(metrics) + 2) + "|",
+    ]
+    for _, row in cells.iterrows():
+        formatted = [_format_interval(row[m], row[f"{m}_ci_low"], row[f"{m}_ci_high"], _digits(m)) for m in metrics]
+        lines.append(f"| {row['agent']} | {row['n_seeds']} | " + " | ".join(formatted) + " |")
+    lines.append("")
+    if baseline is not None and len(comparison):
+        lines += [
+            f"### Against {baseline}, paired over test sessions (difference [95% CI], relative difference, bootstrap "
+            "p, Holm-adjusted over this table; * = CI excludes 0)",
+            "",
+            "| agent | " + " | ".join(metric_label(m) for m in metrics) + " |",
+            "|---" * (len(metrics) + 1) + "|",
+        ]
+        for agent, group in comparison.groupby("agent", sort=False):
+            by_metric = group.set_index("metric")
+            formatted = []
+            for m in metrics:
+                r = by_metric.loc[m]
+                cell = _format_interval(r["difference"], r["ci_low"], r["ci_high"], _digits(m), sign="+")
+                relative = "" if np.isnan(r["relative"]) else f" ({r['relative']:+.1%})"
+                significant = " *" if (r["ci_low"] > 0 or r["ci_high"] < 0) else ""
+                formatted.append(f"{cell}{relative} p={r['p_value']:.2g} (Holm {r['p_holm']:.2g}){significant}")
+            lines.append(f"| {agent} | " + " | ".join(formatted) + " |")
         lines.append("")
     return "\n".join(lines)

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from recgym.benchmark.report import curves_table, runs_table
+from recgym.benchmark.runner import SESSIONS_FILE
 from recgym.benchmark.specs import BenchmarkError
 from recgym.benchmark.store import load_result, read_config, run_dir
 
@@ -39,6 +41,25 @@ class BenchmarkRuns:
     def curves(self) -> pd.DataFrame:
         """One row per finished run and evaluation step: the val metrics and the epoch-mean training logs."""
         return curves_table(self.finished)
+
+    def session_parts(self) -> dict[str, list[np.ndarray]] | None:
+        """Agent -> each finished run's per-session test sums of its best checkpoint (``test_sessions.npz``, rows in
+        the test split's session order), or None when a finished run has none (runs written before these files existed kept
+        only the totals). A run whose test sessions differ from the others' is a :class:`BenchmarkError`."""
+        parts: dict[str, list[np.ndarray]] = {}
+        reference = None
+        for result in self.finished:
+            path = run_dir(self.out_dir, result["agent"], result["seed"]) / SESSIONS_FILE
+            if not path.is_file():
+                return None
+            with np.load(path, allow_pickle=False) as stored:
+                sessions, values = stored["session_ids"], stored["parts"]
+            if reference is None:
+                reference = sessions
+            elif not np.array_equal(sessions, reference):
+                raise BenchmarkError(f"{path}: its test sessions differ from the other runs' (another split?)")
+            parts.setdefault(result["agent"], []).append(values)
+        return parts
 
 
 def read_runs(out: str | os.PathLike[str]) -> BenchmarkRuns:

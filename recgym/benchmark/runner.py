@@ -29,15 +29,16 @@ from recgym.benchmark.training_state import (
     restore_training_state,
     save_training_state,
 )
+from recgym.data.cache import write_npz
 from recgym.envs.simulator import UserSimulator
 from recgym.evaluation.knn import KNN_PRESETS, SessionKNNPolicy
-from recgym.evaluation.offline import PopularityPolicy, RandomPolicy, evaluate
+from recgym.evaluation.offline import PopularityPolicy, RandomPolicy, evaluate, evaluate_sessions
 from recgym.evaluation.online import OraclePolicy, evaluate_online
 from recgym.evaluation.overestimation import has_q_function, q_bias
 from recgym.saving import load_model, save_model
 from recgym.worlds.fitted import FittedWorld, load_world
 
-__all__ = ["ONLINE_METRICS", "RunSettings", "run_one", "val_curve"]
+__all__ = ["ONLINE_METRICS", "SESSIONS_FILE", "RunSettings", "run_one", "val_curve"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ _TIMES = ("train_seconds", "val_seconds", "wall_seconds")  # a training run's ti
 ONLINE_METRICS = ("online/return", "online/clicks_per_session", "online/purchases_per_session")
 ONLINE_VAL_SEED, ONLINE_TEST_SEED = 1, 2  # selection and report see different simulated users
 FITTED_WORLD = "fitted_world"  # the online options' key of a fitted world's file
+SESSIONS_FILE = "test_sessions.npz"  # the best checkpoint's per-session test sums: parts (S, C), session_ids (S,)
 
 
 @functools.lru_cache(maxsize=2)
@@ -91,8 +93,16 @@ def _val(policy: Any, dataset: Any, settings: RunSettings) -> dict[str, float]:
     return {**offline, **_online(policy, settings, ONLINE_VAL_SEED)}
 
 
-def _test(policy: Any, dataset: Any, settings: RunSettings) -> dict[str, float]:
-    return {**_evaluate(policy, dataset, "test", settings.ks), **_online(policy, settings, ONLINE_TEST_SEED)}
+def _test(policy: Any, dataset: Any, settings: RunSettings, parts_file: Path | None = None) -> dict[str, float]:
+    """Test metrics (offline and online); with ``parts_file``, also the per-session sums behind the offline ones
+    (:func:`~recgym.evaluation.offline.evaluate_sessions`), saved there for the session bootstrap of the report."""
+    if parts_file is None:
+        offline = _evaluate(policy, dataset, "test", settings.ks)
+    else:
+        metrics, parts = evaluate_sessions(policy, dataset, "test", settings.ks)
+        write_npz(parts_file, {"parts": parts, "session_ids": dataset.split("test").session_ids})
+        offline = {k: float(v) for k, v in metrics.items()}
+    return {**offline, **_online(policy, settings, ONLINE_TEST_SEED)}
 
 
 def _q_bias(algo: Any, dataset: Any) -> dict[str, float]:
@@ -113,7 +123,7 @@ def run_one(agent: ResolvedAgent, seed: int, dataset: Any, folder: Path, setting
     d3rlpy.seed(seed)
     started = time.perf_counter()
     if agent.config is None:
-        outcome = _baseline_run(agent, seed, dataset, settings)
+        outcome = _baseline_run(agent, seed, dataset, folder, settings)
     else:
         outcome = _train_run(agent, dataset, folder, settings, digest, state)
     earlier_seconds = outcome.pop("earlier_wall_seconds", 0.0)
@@ -137,11 +147,11 @@ def run_one(agent: ResolvedAgent, seed: int, dataset: Any, folder: Path, setting
     return result
 
 
-def _baseline_run(agent: ResolvedAgent, seed: int, dataset: Any, settings: RunSettings) -> dict[str, Any]:
+def _baseline_run(agent: ResolvedAgent, seed: int, dataset: Any, folder: Path, settings: RunSettings) -> dict[str, Any]:
     """A policy without training: one evaluation at step 0 on val, then on test."""
     policy = _baseline_policy(agent, seed, dataset, settings)
     curve = [{"step": 0, "epoch": 0, **_val(policy, dataset, settings)}]
-    return {"curve": curve, "ranked": [0], "test": {0: _test(policy, dataset, settings)}}
+    return {"curve": curve, "ranked": [0], "test": {0: _test(policy, dataset, settings, folder / SESSIONS_FILE)}}
 
 
 def _baseline_policy(agent: ResolvedAgent, seed: int, dataset: Any, settings: RunSettings) -> Any:
@@ -197,8 +207,9 @@ def _train_run(
     fitted = time.perf_counter()
     ranked = select_steps(pd.DataFrame(curve), settings.select_by, settings.top_n)
     test = {}
-    for step in ranked:
-        test[step] = _test(load_model(checkpoints / f"step{step}.pt", settings.device), dataset, settings)
+    for step in ranked:  # the best checkpoint's per-session sums are kept for the report's session bootstrap
+        parts_file = folder / SESSIONS_FILE if step == ranked[0] else None
+        test[step] = _test(load_model(checkpoints / f"step{step}.pt", settings.device), dataset, settings, parts_file)
     return {
         "curve": curve,
         "ranked": ranked,

@@ -9,17 +9,30 @@
 - An aggregate over tasks (datasets × metrics): the interquartile mean (IQM) of normalised scores with a 95%
   stratified-bootstrap interval, as in rliable (Agarwal et al., NeurIPS 2021): seeds are resampled with replacement
   within each task, the IQM recomputed, and the 2.5 / 97.5 percentiles taken.
+- Seeds and test sessions together (:func:`session_bootstrap`): a hierarchical bootstrap that resamples the runs of
+  each agent and the test sessions (one draw shared by all agents), so an interval covers both the training noise
+  and the noise of which sessions happen to be in the test split; differences are paired over sessions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats as scipy_stats
 
-__all__ = ["Difference", "Interval", "holm", "iqm", "iqm_interval", "mean_interval", "welch_difference"]
+__all__ = [
+    "Difference",
+    "Interval",
+    "bootstrap_p_value",
+    "holm",
+    "iqm",
+    "iqm_interval",
+    "mean_interval",
+    "session_bootstrap",
+    "welch_difference",
+]
 
 
 @dataclass(frozen=True)
@@ -117,3 +130,45 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
     scaled = (len(order) - np.arange(len(order))) * p[order]
     adjusted[order] = np.minimum(1.0, np.maximum.accumulate(scaled))
     return adjusted
+
+
+def session_bootstrap(
+    runs: Mapping[str, Sequence[np.ndarray]],
+    statistic: Callable[[np.ndarray], np.ndarray],
+    *,
+    n_resamples: int = 2000,
+    seed: int = 0,
+    chunk: int = 250,
+) -> dict[str, np.ndarray]:
+    """Replicates of each agent's mean over runs of ``statistic`` under a two-level (hierarchical) bootstrap.
+
+    ``runs[agent]``: one (S, C) array per run (seed) of per-session sums, the rows the same S test sessions in every
+    run of every agent; ``statistic`` maps column sums (..., C) to metrics (..., M). Each replicate draws the test
+    sessions with replacement (as multinomial counts, one draw shared by every agent: comparisons are paired over
+    sessions) and, per agent, its runs with replacement (runs of two agents are independent trainings), and averages
+    the statistic of the drawn sessions over the drawn runs. Returns agent -> (n_resamples, M); deterministic for a
+    ``seed`` (drawn in chunks of ``chunk`` replicates, so memory stays bounded).
+    """
+    rng = np.random.default_rng(seed)
+    n_sessions = {parts.shape[0] for group in runs.values() for parts in group}
+    if len(n_sessions) != 1:
+        raise ValueError(f"every run must have the same test sessions, got row counts {sorted(n_sessions)}")
+    (size,) = n_sessions
+    replicates: dict[str, list[np.ndarray]] = {agent: [] for agent in runs}
+    for start in range(0, n_resamples, chunk):
+        count = min(chunk, n_resamples - start)
+        weights = rng.multinomial(size, np.full(size, 1.0 / size), size=count).astype(np.float64)
+        for agent, group in runs.items():
+            per_run = np.stack([statistic(weights @ parts) for parts in group], axis=1)  # (count, R, M)
+            drawn = rng.integers(0, len(group), size=(count, len(group)))
+            replicates[agent].append(np.take_along_axis(per_run, drawn[..., None], axis=1).mean(axis=1))
+    return {agent: np.concatenate(chunks) for agent, chunks in replicates.items()}
+
+
+def bootstrap_p_value(replicates: np.ndarray) -> np.ndarray:
+    """Two-sided bootstrap p-value of "no difference" per column of (B, M) difference replicates:
+    ``min(1, 2 min(#(d <= 0) + 1, #(d >= 0) + 1) / (B + 1))`` (NaN replicates left out)."""
+    finite = np.isfinite(replicates)
+    below = ((replicates <= 0) & finite).sum(axis=0) + 1
+    above = ((replicates >= 0) & finite).sum(axis=0) + 1
+    return np.minimum(1.0, 2 * np.minimum(below, above) / (finite.sum(axis=0) + 1))

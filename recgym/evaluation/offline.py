@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from recgym.checks import check_number
 from recgym.data.transitions import Split
 from recgym.errors import InvalidOptionError
-from recgym.evaluation.metrics import RankCounts
+from recgym.evaluation.metrics import RankCounts, session_parts
 from recgym.evaluation.scoring import (
     PopularityPolicy,
     RandomPolicy,
@@ -39,6 +39,7 @@ __all__ = [
     "as_scorer",
     "default_batch_size",
     "evaluate",
+    "evaluate_sessions",
     "metric_evaluators",
     "off_policy_estimates",
     "recommend",
@@ -80,6 +81,34 @@ def evaluate(
     another dataset is refused (:mod:`recgym.contract`); ``allow_transfer`` accepts another item index of the same
     size, for a deliberate transfer.
     """
+    metrics, _ = _evaluate(policy, dataset, split, ks, batch_size, device, progress, unique_states, allow_transfer)
+    return metrics
+
+
+def evaluate_sessions(
+    policy: Any, dataset: Any, split: str = "test", ks: Sequence[int] = DEFAULT_KS, **options: Any
+) -> tuple[dict[str, float], np.ndarray]:
+    """:func:`evaluate`'s metrics (the same numbers, bit for bit) and the per-session sums behind them
+    (:func:`~recgym.evaluation.metrics.session_parts`, one row per session of ``split`` in its order, columns
+    :func:`~recgym.evaluation.metrics.part_columns`), from one scoring pass. ``options``: those of :func:`evaluate`."""
+    metrics, ranks = _evaluate(policy, dataset, split, ks, **options)
+    events = dataset.split(split)
+    parts = session_parts(ranks, events.event_types, events.rewards, events.episode_starts, _check_ks(ks))
+    return metrics, parts
+
+
+def _evaluate(
+    policy: Any,
+    dataset: Any,
+    split: str,
+    ks: Sequence[int],
+    batch_size: int | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+    unique_states: bool = True,
+    allow_transfer: bool = False,
+) -> tuple[dict[str, float], np.ndarray]:
+    """:func:`evaluate`'s metrics and each event's rank (1-based in the top ``max(ks)``, 0 when absent)."""
     ks = _check_ks(ks)
     if batch_size is None:
         batch_size = default_batch_size(dataset.n_items)
@@ -114,7 +143,7 @@ def evaluate(
     metrics = counts.metrics(ks)
     if logged:
         metrics.update(off_policy_estimates(event_slates.numpy(), events))
-    return metrics
+    return metrics, ranks.numpy()
 
 
 def off_policy_estimates(policy_slates: np.ndarray, events: Split) -> dict[str, float]:

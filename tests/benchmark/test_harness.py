@@ -51,7 +51,8 @@ def run_results(out) -> list[dict]:
 
 def test_folder_layout_and_config(finished):
     out = finished.out_dir
-    for name in ("config.json", "curves.csv", "results.csv", "results.md", "comparison.csv", "dynamics.csv"):
+    for name in ("config.json", "curves.csv", "results.csv", "results.md", "comparison.csv", "dynamics.csv",
+                 "sessions.csv", "sessions_comparison.csv"):  # fmt: skip
         assert (out / name).is_file(), name
     config = json.loads((out / "config.json").read_text())
     assert config["config_hash"] == finished.config_hash == config_hash(config["config"])
@@ -136,6 +137,33 @@ def test_table_and_comparison_equal_independent_computations_from_run_jsons(fini
     assert "## Against sasrec" in text and "| popularity |" in text and "Purchase HR@20" in text
     isa = torch.backends.cpu.get_cpu_capability()
     assert f"Runs ({len(AGENTS) * SEEDS} on cpu, 1 torch thread(s), {isa}) reproduce bit for bit" in text
+
+
+def test_session_intervals_center_on_the_best_selection_and_pair_with_the_baseline(finished, tiny_dataset):
+    out = finished.out_dir
+    cells = pd.read_csv(out / "sessions.csv").set_index("agent")
+    best = finished.table[finished.table["selection"] == "best"].set_index("agent")
+    metrics = table_metrics((5, 10, 20))
+    for agent in AGENTS:
+        for metric in metrics:  # the point is the seed mean of the whole split's metric, as in results.csv
+            if np.isnan(best.loc[agent, metric]):
+                continue
+            assert cells.loc[agent, metric] == pytest.approx(best.loc[agent, metric], rel=1e-9, abs=1e-12)
+            assert cells.loc[agent, f"{metric}_ci_low"] <= cells.loc[agent, metric] + 1e-12
+            assert cells.loc[agent, f"{metric}_ci_high"] >= cells.loc[agent, metric] - 1e-12
+    test = tiny_dataset.split("test")
+    for run in out.glob("runs/*/seed*"):  # every run keeps its best checkpoint's per-session sums
+        with np.load(run / "test_sessions.npz", allow_pickle=False) as stored:
+            np.testing.assert_array_equal(stored["session_ids"], test.session_ids)
+            assert stored["parts"].shape[0] == test.n_sessions
+    paired = pd.read_csv(out / "sessions_comparison.csv")
+    assert set(paired["agent"]) == set(AGENTS) - {"sasrec"} and len(paired) == (len(AGENTS) - 1) * len(metrics)
+    popularity = paired[(paired["agent"] == "popularity") & (paired["metric"] == "reward@20")].iloc[0]
+    assert popularity["difference"] == pytest.approx(
+        cells.loc["popularity", "reward@20"] - cells.loc["sasrec", "reward@20"]
+    )
+    assert (paired["p_holm"] >= paired["p_value"] - 1e-15).all()
+    assert "## Intervals over seeds and test sessions (selection: best)" in (out / "results.md").read_text()
 
 
 def test_kept_checkpoints_reload_safely_and_reproduce_the_reported_test_numbers(finished, tiny_dataset):

@@ -7,7 +7,15 @@ import math
 import numpy as np
 import pytest
 
-from recgym.benchmark.stats import holm, iqm, iqm_interval, mean_interval, welch_difference
+from recgym.benchmark.stats import (
+    bootstrap_p_value,
+    holm,
+    iqm,
+    iqm_interval,
+    mean_interval,
+    session_bootstrap,
+    welch_difference,
+)
 
 
 def test_mean_interval_by_hand():
@@ -72,3 +80,47 @@ def test_holm_by_hand():
     adjusted = holm([0.5, float("nan"), 0.2])  # NaN is not in the family
     assert np.isnan(adjusted[1]) and adjusted.tolist()[::2] == [0.5, 0.4]
     assert holm([0.9, 0.8]).tolist() == [1.0, 1.0]  # capped at 1
+
+
+def ratio(summed: np.ndarray) -> np.ndarray:
+    """Column 0 over column 1: a per-event mean from per-session sums, as HR is."""
+    return summed[..., :1] / summed[..., 1:2]
+
+
+def test_session_bootstrap_of_one_run_has_the_standard_error_of_a_mean_over_sessions():
+    rng = np.random.default_rng(0)
+    values = rng.normal(3.0, 2.0, size=800)
+    parts = np.stack([values, np.ones_like(values)], axis=1)  # one event per session: the ratio is a plain mean
+    replicates = session_bootstrap({"a": [parts]}, ratio, n_resamples=4000, seed=1)["a"][:, 0]
+    closed_form = values.std(ddof=0) / np.sqrt(len(values))
+    assert replicates.std() == pytest.approx(closed_form, rel=0.06)
+    assert replicates.mean() == pytest.approx(values.mean(), abs=3 * closed_form / np.sqrt(4000) + 1e-3)
+
+
+def test_session_bootstrap_over_runs_alone_has_the_spread_of_a_mean_of_runs():
+    levels = np.array([1.0, 2.0, 4.0, 7.0])  # each run gives every session the same value: only runs vary
+    runs = [np.stack([np.full(300, level), np.ones(300)], axis=1) for level in levels]
+    replicates = session_bootstrap({"a": runs}, ratio, n_resamples=6000, seed=2)["a"][:, 0]
+    closed_form = levels.std(ddof=0) / np.sqrt(len(levels))  # a mean of R draws with replacement from R values
+    assert replicates.std() == pytest.approx(closed_form, rel=0.05)
+
+
+def test_differences_are_paired_over_sessions_and_deterministic():
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=500)
+    parts = np.stack([values, np.ones(500)], axis=1)
+    shifted = np.stack([values + 0.01, np.ones(500)], axis=1)  # the same sessions, a tiny constant gain
+    replicates = session_bootstrap({"base": [parts], "better": [shifted]}, ratio, n_resamples=500, seed=4)
+    differences = replicates["better"] - replicates["base"]
+    np.testing.assert_allclose(differences, 0.01, atol=1e-12)  # session noise cancels in a paired difference
+    assert bootstrap_p_value(differences)[0] == pytest.approx(2 / 501)
+    again = session_bootstrap({"base": [parts], "better": [shifted]}, ratio, n_resamples=500, seed=4)
+    np.testing.assert_array_equal(again["base"], replicates["base"])
+    with pytest.raises(ValueError, match="the same test sessions"):
+        session_bootstrap({"a": [parts], "b": [parts[:10]]}, ratio)
+
+
+def test_bootstrap_p_value_by_hand():
+    differences = np.array([[-1.0, 1.0], [2.0, 1.0], [3.0, -2.0], [4.0, 0.5]])
+    # column 0: 1 replicate <= 0, 3 >= 0 -> 2 * (1 + 1) / 5; column 1: 1 <= 0, 3 >= 0 -> the same
+    np.testing.assert_allclose(bootstrap_p_value(differences), [0.8, 0.8])
