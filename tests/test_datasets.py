@@ -544,6 +544,37 @@ def test_typed_option_groups_equal_the_keywords(tmp_path: Path) -> None:
         Rewards(purchase=float("nan"))
 
 
+def test_session_folds_put_every_session_in_exactly_one_test_fold(tmp_path: Path) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame(random_rows(9, n_sessions=203), columns=["session_id", "item_id", "timestamp", "event_type"])
+    plain = load_dataset(frame, data_dir=tmp_path)
+    every = set().union(*(plain.split(name).session_ids.tolist() for name in SPLIT_NAMES))
+    tests = []
+    for fold in range(5):
+        dataset = load_dataset(frame, data_dir=tmp_path, n_folds=5, fold=fold)
+        ids = {name: set(dataset.split(name).session_ids.tolist()) for name in SPLIT_NAMES}
+        assert not (ids["train"] & ids["val"]) and not (ids["train"] & ids["test"]) and not (ids["val"] & ids["test"])
+        assert ids["train"] | ids["val"] | ids["test"] == every
+        assert len(ids["test"]) in (len(every) // 5, len(every) // 5 + 1)
+        assert len(ids["val"]) == int(0.1 * len(every))
+        tests.append(ids["test"])
+    assert set().union(*tests) == every and sum(map(len, tests)) == len(every)  # a partition of the sessions
+    wide_val = load_dataset(frame, data_dir=tmp_path, n_folds=2, val_fraction=0.3)  # train_fraction plays no part
+    assert wide_val.split("val").n_sessions == int(0.3 * len(every))
+    assert "n_folds" not in ProtocolConfig().key() and "fold" not in ProtocolConfig().key()  # old cache keys stand
+    for options, message in [
+        ({"n_folds": 1}, r"^n_folds must be a finite integer >= 2, got 1$"),
+        ({"n_folds": 5, "fold": 5}, r"^fold must be a finite integer >= 0 and < 5, got 5$"),
+        ({"fold": 2}, r"^fold needs n_folds"),
+        ({"n_folds": 3, "split_mode": "temporal"}, r"needs split_mode='random'$"),
+        ({"n_folds": 2, "val_fraction": 0.5}, r"leave no train sessions$"),
+        ({"n_folds": 3, "test": frame}, r"give no explicit test= log$"),
+    ]:
+        with pytest.raises(InvalidOptionError, match=message):
+            load_dataset(frame, data_dir=tmp_path, **options)
+
+
 def test_session_gap_minutes_for_a_table_with_user_ids(tmp_path: Path) -> None:
     path = tmp_path / "users.csv"  # user 7: 0, 1 min | 40 min gap | 41 min; user 8: 0, 2 min
     path.write_text("uid,item,t\n7,1,0\n7,2,60\n7,3,2460\n8,4,0\n8,5,120\n7,6,2500\n8,1,200\n" * 1)

@@ -15,7 +15,8 @@ count, e.g. ``switch_step``, at that fraction of the run).
 **Equal budgets.** Every agent of one call gets ``trials`` finished trials (complete or pruned).
 
 **Resume and determinism.** Rerunning the same call goes on: finished trials are kept, a trial left running by an
-interrupted process is marked failed and asked again. The sampler of the k-th finished trial is seeded from
+interrupted process is marked failed and asked again. Pruning stops a trained agent's trial at an evaluation before
+its last one (a trial at its last evaluation, or a baseline's single evaluation, has nothing left to save). The sampler of the k-th finished trial is seeded from
 (``trial_seed``, k), and training is seeded with ``trial_seed``, so a resumed tune asks and scores the same trials as an
 uninterrupted one (bit for bit on CPU) and ends on the same best trial.
 
@@ -347,9 +348,10 @@ def _run_study(
         agent = _agent(name, preset, chosen, data, settings.steps, settings.eval_every)
         folder = out_dir / "trials" / name / f"trial{trial.number}"
 
-        def report(row: dict[str, Any], trial: Any = trial) -> None:
-            trial.report(float(row[settings.select_by]), int(row["step"]))
-            if trial.should_prune():
+        def report(row: dict[str, Any], trial: Any = trial, trained: bool = agent.config is not None) -> None:
+            step = int(row["step"])
+            trial.report(float(row[settings.select_by]), step)
+            if trained and step < settings.steps and trial.should_prune():  # the last evaluation has nothing to save
                 raise optuna.TrialPruned()
 
         try:

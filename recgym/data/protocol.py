@@ -25,6 +25,11 @@ Items absent from the train split are counted per split; ``unseen_items="keep"``
 on train can only miss them), ``"drop"`` removes those val/test events (sessions then left shorter than the session
 filters are dropped too).
 
+Session cross-validation (``n_folds``, ``fold``; random split only): the filtered sessions are shuffled with the
+seed and cut into ``n_folds`` folds; fold ``fold`` is the test split, the first ``val_fraction`` of all sessions among
+the others val, the rest train (``train_fraction`` is not used). For one seed every session is in exactly one test
+fold across ``fold = 0 .. n_folds - 1``.
+
 Duplicate events (same session, item, timestamp and type) are kept by default, as in the reference;
 ``drop_duplicates=True`` removes them before any filter.
 """
@@ -78,6 +83,8 @@ class ProtocolConfig:
     test_start: int | str | None = None  # temporal cut-off: ms since the epoch or an ISO-8601 date-time
     val_start: int | str | None = None  # temporal: start of val (before test_start); None: the latest val_fraction
     unseen_items: str = "keep"  # val/test events of items absent from train: "keep" or "drop"
+    n_folds: int | None = None  # session cross-validation: the shuffled sessions in n_folds test folds
+    fold: int = 0  # with n_folds: the fold that is the test split (0 .. n_folds - 1)
 
     def __post_init__(self) -> None:
         for name in ("min_session_clicks", "min_session_events", "min_item_events"):
@@ -88,7 +95,8 @@ class ProtocolConfig:
         if self.n_sample_sessions is not None:
             check_number("n_sample_sessions", self.n_sample_sessions, at_least=1, integer=True)
         fractions = (self.train_fraction, self.val_fraction)
-        if not all(isinstance(f, (int, float)) and 0 < f < 1 for f in fractions) or sum(fractions) >= 1:
+        summed = sum(fractions) if self.n_folds is None else 0  # with folds, train is what val and test leave
+        if not all(isinstance(f, (int, float)) and 0 < f < 1 for f in fractions) or summed >= 1:
             raise InvalidOptionError(
                 f"train_fraction and val_fraction must be in (0, 1) with a sum below 1, got {fractions}"
             )
@@ -98,6 +106,17 @@ class ProtocolConfig:
             raise InvalidOptionError(
                 f"unseen_items must be one of {', '.join(UNSEEN_ITEMS)}, got {self.unseen_items!r}"
             )
+        if self.n_folds is not None:
+            check_number("n_folds", self.n_folds, at_least=2, integer=True)
+            check_number("fold", self.fold, at_least=0, below=self.n_folds, integer=True)
+            if self.split_mode != "random":
+                raise InvalidOptionError("n_folds (session cross-validation) needs split_mode='random'")
+            if self.val_fraction + 1 / self.n_folds >= 1:
+                raise InvalidOptionError(
+                    f"val_fraction ({self.val_fraction}) and a test fold of 1/{self.n_folds} leave no train sessions"
+                )
+        elif self.fold != 0:
+            raise InvalidOptionError("fold needs n_folds (the number of cross-validation folds)")
         if (self.test_start is not None or self.val_start is not None) and self.split_mode != "temporal":
             raise InvalidOptionError("test_start and val_start need split_mode='temporal'")
         if self.val_start is not None and self.test_start is None:
@@ -122,7 +141,7 @@ class ProtocolConfig:
         }
 
 
-_SPLIT_FIELDS = ("split_mode", "test_start", "val_start", "unseen_items")
+_SPLIT_FIELDS = ("split_mode", "test_start", "val_start", "unseen_items", "n_folds", "fold")
 
 
 def cutoff_ms(name: str, value: object) -> int:
@@ -303,15 +322,27 @@ def _random_split(
 
     rows = _Rows.of(events, keep)
     kept_codes = np.flatnonzero(kept_sessions)  # the kept sessions in ascending id
-    n = len(kept_codes)
-    bounds = (int(config.train_fraction * n), int((config.train_fraction + config.val_fraction) * n))
     split_of_code = np.empty(len(session_uniques), dtype=np.int8)
-    for index, part in enumerate(np.split(rng.permutation(n), bounds)):
+    for index, part in enumerate(_random_parts(len(kept_codes), config, rng)):
         split_of_code[kept_codes[part]] = index
     row_split = split_of_code[session_codes if len(rows.session) == len(keep) else session_codes[keep]]
     del session_codes, keep
     splits = {name: rows.where(row_split == index) for index, name in enumerate(SPLIT_NAMES)}
     return splits, {"raw_sessions": int(len(session_uniques)), "filtered_sessions": filtered_sessions}
+
+
+def _random_parts(n: int, config: ProtocolConfig, rng: np.random.Generator) -> list[np.ndarray]:
+    """Train, val and test positions of ``n`` shuffled sessions: by the fractions, or with ``n_folds`` the fold
+    ``fold`` of ``np.array_split`` of the shuffled order as test (every session in exactly one test fold for one
+    seed) and the first ``val_fraction`` of all sessions among the others as val."""
+    order = rng.permutation(n)
+    if config.n_folds is None:
+        bounds = (int(config.train_fraction * n), int((config.train_fraction + config.val_fraction) * n))
+        return np.split(order, bounds)
+    folds = np.array_split(order, config.n_folds)
+    rest = np.concatenate([fold for index, fold in enumerate(folds) if index != config.fold])
+    n_val = int(config.val_fraction * n)
+    return [rest[n_val:], rest[:n_val], folds[config.fold]]
 
 
 ORDER_CHECK_ROWS = 1 << 20  # rows compared at a time by _in_event_order
@@ -417,6 +448,8 @@ def apply_protocol(
     held_out = dict(held_out or {})
     if set(held_out) - {"val", "test"} or ("val" in held_out and "test" not in held_out):
         raise InvalidOptionError(f"held-out logs are a test log and optionally a val log, got {sorted(held_out)}")
+    if held_out and config.n_folds is not None:
+        raise InvalidOptionError("n_folds (session cross-validation) makes the test split: give no explicit test= log")
     rng = np.random.default_rng(seed)
     raw_rows = len(events)
     events, duplicates = _drop_duplicates(events, config)

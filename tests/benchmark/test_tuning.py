@@ -100,6 +100,11 @@ def test_pruning_stops_trials_below_the_median_and_the_budget_counts_them(tiny_d
     pruned = trials[trials["state"] == "pruned"]
     assert len(pruned) >= 1  # the tiny learning rates of this range fall below the median at their first evaluation
     assert (pruned["value"] < trials.loc[trials["state"] == "complete", "value"].max()).all()
+    study = tuning._optuna().load_study(study_name="sasrec", storage=f"sqlite:///{tmp_path / 'out' / 'tune.db'}")
+    stopped_at = [max(t.intermediate_values) for t in study.trials if t.state.name == "PRUNED"]
+    assert stopped_at and max(stopped_at) < 30  # never at the last evaluation, where nothing is left to save
+    knn = tune(tiny_dataset, "vsknn", out=tmp_path / "knn", trials=7, steps=30, eval_every=10, progress=False)
+    assert (knn.trials["state"] == "complete").all()  # one evaluation each: nothing to prune
 
 
 @pytest.mark.parametrize(
