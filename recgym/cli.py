@@ -196,6 +196,7 @@ def _run_benchmark(args: argparse.Namespace) -> int:
         state_every=args.state_every,
         loggers=args.loggers or ("file",),
         progress=not args.quiet,
+        splits=args.splits,
         data_dir=args.data_dir,
         cache_dir=args.cache_dir,
         state_size=args.state_size,
@@ -203,7 +204,8 @@ def _run_benchmark(args: argparse.Namespace) -> int:
         **dict(args.options),
     )
     print((result.out_dir / "results.md").read_text())
-    print("figures:", *result.figures, sep="\n  ")
+    if result.figures:
+        print("figures:", *result.figures, sep="\n  ")
     return 0
 
 
@@ -224,6 +226,10 @@ def add_benchmark_parser(subparsers: argparse._SubParsersAction) -> None:
         "--baseline", default="sasrec", help="agent label every other agent is compared with, or none (default: sasrec)"
     )
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per agent (default: 5)")
+    parser.add_argument(
+        "--splits", type=int, default=1, metavar="N",
+        help="session cross-validation: the benchmark on each of N folds (OUT/fold<k>), pooled in OUT (default: 1)",
+    )  # fmt: skip
     parser.add_argument("--steps", type=int, required=True, help="gradient steps per run")
     parser.add_argument("--eval-every", type=int, required=True, help="steps between val evaluations / checkpoints")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")

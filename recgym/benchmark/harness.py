@@ -37,7 +37,16 @@ from recgym.benchmark.report import (
 from recgym.benchmark.results import read_runs
 from recgym.benchmark.runner import FITTED_WORLD, ONLINE_METRICS, RunSettings
 from recgym.benchmark.specs import AgentSpec, BenchmarkError, describe_agent, resolve_agents
-from recgym.benchmark.store import claim_folder, folder_lock, json_default, load_result, run_dir, write_curves
+from recgym.benchmark.store import (
+    CONFIG_FILE,
+    claim_folder,
+    config_hash,
+    folder_lock,
+    json_default,
+    load_result,
+    run_dir,
+    write_curves,
+)
 from recgym.benchmark.validity import format_validity, validity_tables
 from recgym.checks import check_number
 from recgym.data.cache import file_fingerprint
@@ -49,7 +58,16 @@ from recgym.envs.registration import SYNTHETIC_SESSIONS
 from recgym.version import __version__
 from recgym.worlds.fitted import load_world
 
-__all__ = ["DEFAULT_BASELINE", "BenchmarkResult", "check_device", "load_for_benchmark", "run_benchmark", "write_report"]
+__all__ = [
+    "DEFAULT_BASELINE",
+    "FOLD_PREFIX",
+    "BenchmarkResult",
+    "check_device",
+    "load_for_benchmark",
+    "run_benchmark",
+    "write_report",
+    "write_splits_report",
+]
 
 DEFAULT_BASELINE = "sasrec"
 
@@ -95,6 +113,7 @@ def run_benchmark(
     state_every: int = 1,
     loggers: Sequence[str] = ("file",),
     progress: bool = True,
+    splits: int = 1,
     **dataset_options: Any,
 ) -> BenchmarkResult:
     """Train every agent with every seed, select checkpoints on val, report test; resumable (see the package doc).
@@ -119,7 +138,16 @@ def run_benchmark(
     (always saved after the last evaluation; 0: never, an interrupted run starts over). The state is a few times
     the size of a checkpoint. ``loggers``: where each run's d3rlpy training metrics go, any of "file" (d3rlpy's CSV
     files in the run folder), "tensorboard", "wandb" (:mod:`recgym.benchmark.loggers`); not part of the config.
+    ``splits``: with N > 1, session cross-validation: the same benchmark on each of N folds of the log's sessions
+    (``n_folds=N, fold=k``, :mod:`recgym.data.protocol`; every session is in exactly one test fold), each into its own
+    results folder ``out/fold<k>``, then :func:`write_splits_report` pools them in ``out``.
     """
+    arguments = {
+        key: value for key, value in locals().items() if key not in ("dataset", "out", "splits", "dataset_options")
+    }
+    check_number("splits", splits, at_least=1, integer=True, error=BenchmarkError)
+    if splits > 1:
+        return _run_splits(dataset, Path(out), int(splits), arguments, dataset_options)
     seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
     ks = tuple(sorted(int(k) for k in ks))
     select_by = select_by or f"reward@{ks[-1]}"
@@ -217,8 +245,11 @@ def write_report(out: str | os.PathLike[str], *, baseline: str | None = DEFAULT_
     """Write the tables and figures of a results folder from its ``config.json`` and the runs that have finished.
 
     ``run_benchmark`` calls it at the end; called on a folder whose benchmark is still running or was interrupted
-    (``recgym report DIR``), it reports the finished runs and says in ``results.md`` how many are missing.
+    (``recgym report DIR``), it reports the finished runs and says in ``results.md`` how many are missing. On the
+    folder of a cross-validated benchmark (``splits``) it writes :func:`write_splits_report`.
     """
+    if not (Path(out) / CONFIG_FILE).exists() and (Path(out) / f"{FOLD_PREFIX}0" / CONFIG_FILE).exists():
+        return write_splits_report(out, baseline=baseline)  # a cross-validated benchmark's folder
     folder = read_runs(out)
     out_dir, config, digest, finished = folder.out_dir, folder.config, folder.config_hash, folder.finished
     if not finished:
@@ -269,7 +300,7 @@ def write_report(out: str | os.PathLike[str], *, baseline: str | None = DEFAULT_
     parts = folder.session_parts()
     if parts is not None:
         ranking = table_metrics(config["ks"])
-        cells, paired = session_tables(parts, config["ks"], ranking, baseline)
+        cells, paired = session_tables([parts], config["ks"], ranking, baseline)
         cells.to_csv(out_dir / "sessions.csv", index=False)
         paired.to_csv(out_dir / "sessions_comparison.csv", index=False)
         sections.append(format_session_tables(cells, paired, ranking, baseline))
@@ -280,6 +311,75 @@ def write_report(out: str | os.PathLike[str], *, baseline: str | None = DEFAULT_
     (out_dir / "results.md").write_text("\n".join(sections))
     figures = tuple(plot_results(out_dir))
     return BenchmarkResult(out_dir, digest, curves, runs, table, comparison, figures)
+
+
+def _run_splits(
+    dataset: Any, out: Path, splits: int, arguments: Mapping[str, Any], dataset_options: Mapping[str, Any]
+) -> BenchmarkResult:
+    """One benchmark per session fold into ``out/fold<k>``, then the pooled report."""
+    if isinstance(dataset, SessionDataset) or is_slate_log(dataset):
+        raise BenchmarkError(
+            "splits re-split the log: give the dataset by name or path, not a loaded dataset or slate log"
+        )
+    given = sorted({"n_folds", "fold"} & set(dataset_options))
+    if given:
+        raise BenchmarkError(f"splits sets the folds itself: drop {', '.join(given)}")
+    for fold in range(splits):
+        run_benchmark(dataset, out=out / f"{FOLD_PREFIX}{fold}", n_folds=splits, fold=fold, **arguments,
+                      **dataset_options)  # fmt: skip
+    return write_splits_report(out, baseline=arguments["baseline"])
+
+
+FOLD_PREFIX = "fold"
+"""The results folder of session fold k of a cross-validated benchmark is ``out/fold<k>``."""
+
+
+def write_splits_report(out: str | os.PathLike[str], *, baseline: str | None = DEFAULT_BASELINE) -> BenchmarkResult:
+    """Pool the fold folders of a cross-validated benchmark (``out/fold<k>``): ``results.md`` / ``results.csv`` over
+    every run of every fold (seeds × folds, Student-t intervals), the Welch comparison, and the session bootstrap
+    stratified by fold. Each fold folder keeps its own report."""
+    out_dir = Path(out)
+    folders = sorted(
+        out_dir.glob(f"{FOLD_PREFIX}*/config.json"), key=lambda path: int(path.parent.name[len(FOLD_PREFIX) :])
+    )
+    if not folders:
+        raise BenchmarkError(f"{out_dir}: no fold folder ({FOLD_PREFIX}0, ...) with a config.json")
+    folds = [read_runs(path.parent) for path in folders]
+    config = folds[0].config
+    if baseline is not None and baseline not in config["agents"]:
+        baseline = None
+    runs = pd.concat([fold.runs().assign(fold=index) for index, fold in enumerate(folds) if fold.finished])
+    curves = pd.concat([fold.curves().assign(fold=index) for index, fold in enumerate(folds) if fold.finished])
+    metrics = offline_metrics(config) + (list(ONLINE_METRICS) if "online" in config else [])
+    table = aggregate(runs, metrics)
+    table.to_csv(out_dir / "results.csv", index=False)
+    comparison = compare(runs, metrics, baseline)
+    comparison.to_csv(out_dir / "comparison.csv", index=False)
+    name = config["dataset"]["stats"].get("name", config["dataset"]["source"])
+    header = (
+        f"# Benchmark on {name} over {len(folds)} session folds\n\n"
+        f"Each fold is its own results folder ({', '.join(path.parent.name for path in folders)}). Test metrics of "
+        f"checkpoints selected on val by {config['select_by']}: mean [95% Student-t CI] over every run of every "
+        f"fold (seeds {config['seeds']} × {len(folds)} folds); {config['steps']} steps, evaluated every "
+        f"{config['eval_every']}."
+    )
+    finished = sum(len(fold.finished) for fold in folds)
+    planned = sum(len(fold.planned) for fold in folds)
+    if finished < planned:
+        header += f"\n\n**Partial: {finished} of {planned} runs have finished**; rerun the command to resume."
+    sections = [format_markdown(table, metrics, header)]
+    if baseline is not None:
+        sections.append(format_comparison(comparison, metrics, baseline))
+    parts = [fold.session_parts() for fold in folds]
+    if all(part is not None for part in parts):
+        ranking = table_metrics(config["ks"])
+        cells, paired = session_tables([p for p in parts if p is not None], config["ks"], ranking, baseline)
+        cells.to_csv(out_dir / "sessions.csv", index=False)
+        paired.to_csv(out_dir / "sessions_comparison.csv", index=False)
+        sections.append(format_session_tables(cells, paired, ranking, baseline, n_folds=len(folds)))
+    (out_dir / "results.md").write_text("\n".join(sections))
+    digest = config_hash({"folds": [fold.config_hash for fold in folds]})
+    return BenchmarkResult(out_dir, digest, curves, runs, table, comparison, ())
 
 
 def _phase_spans(config: Mapping[str, Any], finished: Sequence[Mapping[str, Any]], top_n: int) -> list[str]:

@@ -280,14 +280,16 @@ SESSION_RESAMPLES = 2000
 
 
 def session_tables(
-    parts: Mapping[str, Sequence[np.ndarray]], ks: Sequence[int], metrics: Sequence[str], baseline: str | None
+    folds: Sequence[Mapping[str, Sequence[np.ndarray]]], ks: Sequence[int], metrics: Sequence[str], baseline: str | None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ``best`` selection's test metrics with intervals over seeds *and* test sessions, and the differences from
     ``baseline`` paired over sessions (:func:`recgym.benchmark.stats.session_bootstrap`, 95% percentile intervals).
 
-    ``parts[agent]``: each run's per-session sums of its best checkpoint (``test_sessions.npz``). The point estimate
-    is the mean over seeds of the whole test split's metric (``results.csv``'s ``best`` mean). Returns the cell
-    table (agent, n_seeds, then ``<metric>``, ``_ci_low``, ``_ci_high``) and the comparison (agent, metric,
+    ``folds``: per session fold (one for a single split), ``{agent: each run's per-session sums of its best
+    checkpoint}`` (``test_sessions.npz``). Each fold is bootstrapped on its own (seeded by its index) and the
+    replicates are averaged over folds (stratified by fold). The point estimate is the mean over folds of the mean
+    over runs of the whole test split's metric (``results.csv``'s ``best`` mean for one split). Returns the cell
+    table (agent, n_runs, then ``<metric>``, ``_ci_low``, ``_ci_high``) and the comparison (agent, metric,
     difference, ci_low, ci_high, relative (difference / the baseline's value), p_value, p_holm over the table).
     """
     ks = tuple(sorted(int(k) for k in ks))
@@ -296,12 +298,20 @@ def session_tables(
         computed = metrics_from_parts(summed, ks)
         return np.stack([computed[m] for m in metrics], axis=-1)
 
-    point = {agent: np.mean([statistic(p.sum(axis=0)) for p in group], axis=0) for agent, group in parts.items()}
-    replicates = session_bootstrap(parts, statistic, n_resamples=SESSION_RESAMPLES, seed=0)
+    agents = list(folds[0])
+    if any(list(parts) != agents for parts in folds):
+        raise ValueError("every fold must hold runs of the same agents")
+    point = {
+        agent: np.mean([np.mean([statistic(p.sum(axis=0)) for p in parts[agent]], axis=0) for parts in folds], axis=0)
+        for agent in agents
+    }
+    per_fold = [session_bootstrap(parts, statistic, n_resamples=SESSION_RESAMPLES, seed=index)
+                for index, parts in enumerate(folds)]  # fmt: skip
+    replicates = {agent: np.mean([fold[agent] for fold in per_fold], axis=0) for agent in agents}
     cells = []
     for agent, values in replicates.items():
         low, high = np.nanpercentile(values, [2.5, 97.5], axis=0)
-        row: dict[str, Any] = {"agent": agent, "n_seeds": len(parts[agent])}
+        row: dict[str, Any] = {"agent": agent, "n_runs": sum(len(parts[agent]) for parts in folds)}
         for index, metric in enumerate(metrics):
             row.update({metric: point[agent][index], f"{metric}_ci_low": low[index], f"{metric}_ci_high": high[index]})
         cells.append(row)
@@ -334,22 +344,23 @@ def _paired_rows(
 
 
 def format_session_tables(
-    cells: pd.DataFrame, comparison: pd.DataFrame, metrics: Sequence[str], baseline: str | None
+    cells: pd.DataFrame, comparison: pd.DataFrame, metrics: Sequence[str], baseline: str | None, n_folds: int = 1
 ) -> str:
-    """The ``results.md`` section of :func:`session_tables`."""
+    """The ``results.md`` section of :func:`session_tables` (``n_folds``: the session folds it averages)."""
+    within = f" within each of {n_folds} session folds, averaged over the folds" if n_folds > 1 else ""
     lines = [
         "## Intervals over seeds and test sessions (selection: best)",
         "",
-        f"Mean over seeds [95% hierarchical bootstrap interval: seeds and test sessions resampled, {SESSION_RESAMPLES} "
-        "replicates]. The intervals above cover seed noise only; these also cover which sessions are in the test "
-        "split.",
+        f"Mean over runs [95% hierarchical bootstrap interval: seeds and test sessions resampled{within}, "
+        f"{SESSION_RESAMPLES} replicates]. Intervals over seeds alone cover training noise only; these also cover "
+        "which sessions are in the test split.",
         "",
-        "| agent | seeds | " + " | ".join(metric_label(m) for m in metrics) + " |",
+        "| agent | runs | " + " | ".join(metric_label(m) for m in metrics) + " |",
         "|---" * (len(metrics) + 2) + "|",
     ]
     for _, row in cells.iterrows():
         formatted = [_format_interval(row[m], row[f"{m}_ci_low"], row[f"{m}_ci_high"], _digits(m)) for m in metrics]
-        lines.append(f"| {row['agent']} | {row['n_seeds']} | " + " | ".join(formatted) + " |")
+        lines.append(f"| {row['agent']} | {row['n_runs']} | " + " | ".join(formatted) + " |")
     lines.append("")
     if baseline is not None and len(comparison):
         lines += [

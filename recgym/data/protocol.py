@@ -95,8 +95,9 @@ class ProtocolConfig:
         if self.n_sample_sessions is not None:
             check_number("n_sample_sessions", self.n_sample_sessions, at_least=1, integer=True)
         fractions = (self.train_fraction, self.val_fraction)
-        summed = sum(fractions) if self.n_folds is None else 0  # with folds, train is what val and test leave
-        if not all(isinstance(f, (int, float)) and 0 < f < 1 for f in fractions) or summed >= 1:
+        numbers = all(isinstance(f, (int, float)) and 0 < f < 1 for f in fractions)
+        summed = sum(fractions) if numbers and self.n_folds is None else 0  # with folds, train is what is left
+        if not numbers or summed >= 1:
             raise InvalidOptionError(
                 f"train_fraction and val_fraction must be in (0, 1) with a sum below 1, got {fractions}"
             )

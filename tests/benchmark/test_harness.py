@@ -486,3 +486,42 @@ def test_a_top_n_across_a_phase_switch_is_flagged(one_thread, tiny_dataset, tmp_
     assert (
         "top4 mixes checkpoints from before and after the phase switch (switch_step) in 1 run(s): sa2c seed 0" in text
     )
+
+
+def test_splits_run_one_folder_per_session_fold_and_pool_them(one_thread, tmp_path, capsys):
+    from recgym.cli import main
+
+    options = {"n_sessions": 300, "n_items": 50, "data_dir": tmp_path / "data"}
+    settings = dict(seeds=[0, 1], steps=2, eval_every=1, top_n_checkpoints=1, progress=False,
+                    agent_options={"hidden_size": 8})  # fmt: skip
+    result = run_benchmark("synthetic", ["sasrec", "popularity"], out=tmp_path / "cv", splits=3, **settings, **options)
+    every = recgym.load_dataset("synthetic", **options)
+    all_sessions = set().union(*(every.split(name).session_ids.tolist() for name in ("train", "val", "test")))
+    tested = []
+    for fold in range(3):
+        with np.load(tmp_path / "cv" / f"fold{fold}" / "runs" / "sasrec" / "seed0" / "test_sessions.npz") as stored:
+            tested.append(set(stored["session_ids"].tolist()))
+        recorded = json.loads((tmp_path / "cv" / f"fold{fold}" / "config.json").read_text())["config"]
+        assert recorded["dataset"]["options"]["n_folds"] == 3 and recorded["dataset"]["options"]["fold"] == fold
+    assert set().union(*tested) == all_sessions and sum(map(len, tested)) == len(all_sessions)  # one test fold each
+    best = result.table[result.table["selection"] == "best"].set_index("agent")
+    assert best.loc["sasrec", "n_seeds"] == 6  # 2 seeds x 3 folds
+    folds = [pd.read_csv(tmp_path / "cv" / f"fold{k}" / "results.csv") for k in range(3)]
+    fold_means = [f[(f.agent == "popularity") & (f.selection == "best")]["reward@20"].item() for f in folds]
+    cells = pd.read_csv(tmp_path / "cv" / "sessions.csv").set_index("agent")
+    assert cells.loc["popularity", "reward@20"] == pytest.approx(np.mean(fold_means))  # the mean of the folds' points
+    assert "over 3 session folds" in (tmp_path / "cv" / "results.md").read_text()
+    assert "within each of 3 session folds" in (tmp_path / "cv" / "results.md").read_text()
+    again = recgym.benchmark.write_report(tmp_path / "cv")  # recgym report DIR on the pooled folder
+    pd.testing.assert_frame_equal(again.table, result.table)
+    with pytest.raises(RecgymError, match=r"^splits must be a finite integer >= 1, got 0$"):
+        run_benchmark("synthetic", ["sasrec"], out=tmp_path / "bad", splits=0, **settings, **options)
+    with pytest.raises(RecgymError, match="give the dataset by name or path"):
+        run_benchmark(every, ["sasrec"], out=tmp_path / "bad", splits=2, **settings)
+    with pytest.raises(RecgymError, match="drop n_folds"):
+        run_benchmark("synthetic", ["sasrec"], out=tmp_path / "bad", splits=2, n_folds=2, **settings, **options)
+    assert not (tmp_path / "bad").exists()
+    common = ["--dataset", "synthetic", "-o", "n_sessions=300", "-o", "n_items=50", "--data-dir", str(tmp_path / "data"),
+              "--agents", "popularity", "--seeds", "1", "--steps", "1", "--eval-every", "1", "--splits", "2"]  # fmt: skip
+    assert main(["-q", "benchmark", *common, "--out", str(tmp_path / "cli")]) == 0
+    assert "over 2 session folds" in capsys.readouterr().out
