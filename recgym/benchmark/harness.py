@@ -262,11 +262,7 @@ def write_report(out: str | os.PathLike[str], *, baseline: str | None = DEFAULT_
     write_curves(out_dir, curves)
     select_by, top_n = config["select_by"], config["top_n_checkpoints"]
     offline = offline_metrics(config)
-    metrics = offline + (list(ONLINE_METRICS) if "online" in config else [])
-    table = aggregate(runs, metrics)
-    table.to_csv(out_dir / "results.csv", index=False)
-    comparison = compare(runs, metrics, baseline)
-    comparison.to_csv(out_dir / "comparison.csv", index=False)
+    metrics, table, comparison = _write_tables(out_dir, config, runs, baseline)
     name = config["dataset"]["stats"].get("name", config["dataset"]["source"])
     header = (
         f"# Benchmark on {name} (config {digest})\n\n"
@@ -299,11 +295,7 @@ def write_report(out: str | os.PathLike[str], *, baseline: str | None = DEFAULT_
         sections.append(format_comparison(comparison, metrics, baseline))
     parts = folder.session_parts()
     if parts is not None:
-        ranking = table_metrics(config["ks"])
-        cells, paired = session_tables([parts], config["ks"], ranking, baseline)
-        cells.to_csv(out_dir / "sessions.csv", index=False)
-        paired.to_csv(out_dir / "sessions_comparison.csv", index=False)
-        sections.append(format_session_tables(cells, paired, ranking, baseline))
+        sections.append(_write_session_tables(out_dir, config, [parts], baseline))
     sections.append(format_dynamics(dynamics))
     if "online" in config:
         baselines = [label for label, agent in config["agents"].items() if agent.get("baseline")]
@@ -311,6 +303,30 @@ def write_report(out: str | os.PathLike[str], *, baseline: str | None = DEFAULT_
     (out_dir / "results.md").write_text("\n".join(sections))
     figures = tuple(plot_results(out_dir))
     return BenchmarkResult(out_dir, digest, curves, runs, table, comparison, figures)
+
+
+def _write_tables(
+    out_dir: Path, config: Mapping[str, Any], runs: pd.DataFrame, baseline: str | None
+) -> tuple[list[str], pd.DataFrame, pd.DataFrame]:
+    """The metrics of a folder's tables, and its ``results.csv`` and ``comparison.csv`` (written)."""
+    metrics = offline_metrics(config) + (list(ONLINE_METRICS) if "online" in config else [])
+    table = aggregate(runs, metrics)
+    table.to_csv(out_dir / "results.csv", index=False)
+    comparison = compare(runs, metrics, baseline)
+    comparison.to_csv(out_dir / "comparison.csv", index=False)
+    return metrics, table, comparison
+
+
+def _write_session_tables(
+    out_dir: Path, config: Mapping[str, Any], folds: Sequence[Mapping[str, Sequence[Any]]], baseline: str | None
+) -> str:
+    """``sessions.csv`` and ``sessions_comparison.csv`` of the session bootstrap over ``folds``; its ``results.md``
+    section."""
+    ranking = table_metrics(config["ks"])
+    cells, paired = session_tables(folds, config["ks"], ranking, baseline)
+    cells.to_csv(out_dir / "sessions.csv", index=False)
+    paired.to_csv(out_dir / "sessions_comparison.csv", index=False)
+    return format_session_tables(cells, paired, ranking, baseline, n_folds=len(folds))
 
 
 def _run_splits(
@@ -350,11 +366,7 @@ def write_splits_report(out: str | os.PathLike[str], *, baseline: str | None = D
         baseline = None
     runs = pd.concat([fold.runs().assign(fold=index) for index, fold in enumerate(folds) if fold.finished])
     curves = pd.concat([fold.curves().assign(fold=index) for index, fold in enumerate(folds) if fold.finished])
-    metrics = offline_metrics(config) + (list(ONLINE_METRICS) if "online" in config else [])
-    table = aggregate(runs, metrics)
-    table.to_csv(out_dir / "results.csv", index=False)
-    comparison = compare(runs, metrics, baseline)
-    comparison.to_csv(out_dir / "comparison.csv", index=False)
+    metrics, table, comparison = _write_tables(out_dir, config, runs, baseline)
     name = config["dataset"]["stats"].get("name", config["dataset"]["source"])
     header = (
         f"# Benchmark on {name} over {len(folds)} session folds\n\n"
@@ -372,11 +384,7 @@ def write_splits_report(out: str | os.PathLike[str], *, baseline: str | None = D
         sections.append(format_comparison(comparison, metrics, baseline))
     parts = [fold.session_parts() for fold in folds]
     if all(part is not None for part in parts):
-        ranking = table_metrics(config["ks"])
-        cells, paired = session_tables([p for p in parts if p is not None], config["ks"], ranking, baseline)
-        cells.to_csv(out_dir / "sessions.csv", index=False)
-        paired.to_csv(out_dir / "sessions_comparison.csv", index=False)
-        sections.append(format_session_tables(cells, paired, ranking, baseline, n_folds=len(folds)))
+        sections.append(_write_session_tables(out_dir, config, [p for p in parts if p is not None], baseline))
     (out_dir / "results.md").write_text("\n".join(sections))
     digest = config_hash({"folds": [fold.config_hash for fold in folds]})
     return BenchmarkResult(out_dir, digest, curves, runs, table, comparison, ())
