@@ -43,6 +43,7 @@ from agents.sampled_softmax import PROPOSALS, draw_sampled_negatives, log_propos
 from agents.step_log import StepLog
 from agents.step_switches import step_switch
 from agents.validation import check_config
+from recgym.checks import check_states
 from recgym.contract import bind_contract, contract_of
 from recgym.errors import InvalidOptionError
 from recgym.ranking import top_k
@@ -601,6 +602,7 @@ class SASRecAlgoBase(QLearningAlgoBase[SASRecImpl, SASRecBaseConfig]):
 
     def build_with_dataset(self, dataset: ReplayBufferBase) -> None:
         super().build_with_dataset(dataset)
+        self._check_shapes(dataset)
         self._keep_contract(dataset)
         self._keep_item_counts(dataset)
 
@@ -612,11 +614,31 @@ class SASRecAlgoBase(QLearningAlgoBase[SASRecImpl, SASRecBaseConfig]):
                 f"log_every={self._config.log_every} must divide n_steps_per_epoch={n_steps_per_epoch}, so that "
                 "each epoch's logged means cover exactly its steps"
             )
+        self._check_shapes(dataset)
         self._keep_contract(dataset)
         if self._impl is None and self._config.sampled_proposal == "popularity":
             super().build_with_dataset(dataset)  # the networks now, so the item counts have an Impl to go to
         self._keep_item_counts(dataset)
         yield from super().fitter(dataset, n_steps, n_steps_per_epoch, *args, **kwargs)
+
+    def _check_shapes(self, dataset: ReplayBufferBase) -> None:
+        """Refuse (one line) to train a built model on data of another catalogue or state width."""
+        if self._impl is None:
+            return
+        info = dataset.dataset_info
+        width = info.observation_signature.shape[0][0]
+        built = (self._impl.action_size, self._impl.observation_shape[0])
+        if (info.action_size, width) != built:
+            raise ValueError(
+                f"this {type(self).__name__} was built for {built[0]} items and states of {built[1]}, the dataset has "
+                f"{info.action_size} items and states of {width}: build a new model for it"
+            )
+
+    def predict(self, x: Observations) -> np.ndarray:
+        """d3rlpy's ``predict`` (the argmax of :meth:`scores`), refusing another dataset's item ids in one line."""
+        if self._impl is not None:
+            check_states(x, self._impl.observation_shape[0], self._impl.action_size)
+        return super().predict(x)
 
     def _keep_item_counts(self, dataset: ReplayBufferBase) -> None:
         """The training item counts, which the popularity proposal of the sampled softmax draws from."""
@@ -642,12 +664,7 @@ class SASRecAlgoBase(QLearningAlgoBase[SASRecImpl, SASRecBaseConfig]):
         """(B, n_items) float32 item scores on the algo's device from N1's ``score_head``; no grad, eval mode."""
         assert self._impl is not None, "call fit or build_with_dataset first"
         x = torch.as_tensor(observations)
-        pad_id = self._impl.action_size
-        if x.numel() and (x.min() < 0 or x.max() > pad_id):
-            raise ValueError(
-                f"observations hold item ids in [{int(x.min())}, {int(x.max())}], but this model knows items "
-                f"0..{pad_id - 1} and the pad id {pad_id}: was it trained on another dataset?"
-            )
+        check_states(x, self._impl.observation_shape[0], self._impl.action_size)
         return self._impl.scores(x.to(self._device))
 
     def recommend(self, observations: Observations, k: int) -> np.ndarray:

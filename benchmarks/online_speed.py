@@ -3,7 +3,8 @@
 The policy is an untrained SASRec agent (``agents.make_config("sasrec", n_items=...)``, built on the
 ``RecOnline-Synthetic`` env): scoring cost is what matters, not what it learned. The same run times
 ``recgym.evaluate`` on the val split (20,000 sessions of the 200,000-session log), ``recgym.evaluate_online`` on as
-many simulated sessions, and the simulation alone (no recommendation), so the ratios compare like with like.
+many simulated sessions, and the simulation alone (no recommendation), so the ratios compare like with like; the
+online rows once per world preset (``--worlds``, default ``myopic longterm``: the mechanics' cost).
 
     .venv/bin/python benchmarks/online_speed.py [--data-dir DIR] [--n-sessions 20000] [--slate-size 20]
 """
@@ -27,6 +28,7 @@ def main() -> None:
     parser.add_argument("--data-dir", default=None, help="recgym data directory (default: recgym's cache directory)")
     parser.add_argument("--n-sessions", type=int, default=None, help="simulated sessions (default: the val split's)")
     parser.add_argument("--slate-size", type=int, default=20)
+    parser.add_argument("--worlds", nargs="+", default=["myopic", "longterm"], help="world presets of the online rows")
     args = parser.parse_args()
 
     start = time.perf_counter()
@@ -44,21 +46,24 @@ def main() -> None:
     recgym.evaluate(algo, dataset, split="val")
     offline_s = time.perf_counter() - start
     rows.append(("recgym.evaluate, val split", offline_s, val.n_sessions, val.n_transitions))
-    for label, policy in (("evaluate_online, SASRec", algo), ("evaluate_online, no recommendation", None)):
-        start = time.perf_counter()
-        result = recgym.evaluate_online(policy, n_sessions=n_sessions, seed=0, **options)
-        rows.append((label, time.perf_counter() - start, n_sessions, result["n_steps"]))
+    for world in args.worlds:
+        for label, policy in (("SASRec", algo), ("no recommendation", None)):
+            start = time.perf_counter()
+            result = recgym.evaluate_online(policy, n_sessions=n_sessions, seed=0, world=world, **options)
+            rows.append(
+                (f"evaluate_online, {label}, {world}", time.perf_counter() - start, n_sessions, result["n_steps"])
+            )
 
     print(
         f"synthetic, {dataset.n_items:,} items (log of {LOG_SESSIONS:,} sessions; dataset + world ready in "
         f"{setup_s:.1f} s); slate {args.slate_size}; torch threads {torch.get_num_threads()}"
     )
     print(
-        f"{'what':<36} {'sessions':>8} {'steps':>8} {'seconds':>8} {'sessions/s':>11} {'steps/s':>9} {'x evaluate':>10}"
+        f"{'what':<46} {'sessions':>8} {'steps':>8} {'seconds':>8} {'sessions/s':>11} {'steps/s':>9} {'x evaluate':>10}"
     )
     for label, seconds, sessions, steps in rows:
         rates = f"{sessions / seconds:11,.0f} {steps / seconds:9,.0f} {seconds / offline_s:10.2f}"
-        print(f"{label:<36} {sessions:8,} {steps:8,} {seconds:8.2f} {rates}")
+        print(f"{label:<46} {sessions:8,} {steps:8,} {seconds:8.2f} {rates}")
     print("steps: events for evaluate (one prediction each), clicks for evaluate_online (one slate each)")
 
 

@@ -41,3 +41,20 @@ def check_number(
         limits = " and ".join(f"{sign} {bound:g}" for bound, sign, _ in bounds if bound is not None)
         what = f"a finite {'integer' if integer else 'number'}" + (f" {limits}" if limits else "")
         raise error(f"{name} must be {what}, got {value!r}")
+
+
+def check_states(states: Any, state_size: int, n_items: int) -> None:
+    """Refuse (one line) a batch of states (a numpy array or a torch tensor) of another width than a model's
+    ``state_size`` or holding ids outside ``[0, n_items]`` (``n_items`` is the pad id): another dataset's states."""
+    if states.ndim != 2 or states.shape[1] != state_size:
+        raise ValueError(
+            f"states of shape {tuple(states.shape)}, but this model reads (batch, {state_size}): was it trained on "
+            "another dataset?"
+        )
+    if states.shape[0]:
+        low, high = int(states.min()), int(states.max())
+        if low < 0 or high > n_items:
+            raise ValueError(
+                f"states hold item ids in [{low}, {high}], but this model knows items 0..{n_items - 1} and the pad "
+                f"id {n_items}: was it trained on another dataset?"
+            )

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from recgym.benchmark import parse_agents, plot_results, run_benchmark, write_report
+from recgym.benchmark import BenchmarkResult, parse_agents, plot_results, run_benchmark, write_report
 from recgym.benchmark.loggers import LOGGERS
 from recgym.benchmark.results import diff_runs
 from recgym.benchmark.tuning import tune
@@ -174,35 +174,35 @@ def add_calibrate_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_benchmark(args: argparse.Namespace) -> int:
+    baseline = None if args.baseline.lower() == "none" else args.baseline
     result = run_benchmark(
-        dataset_input(args.dataset),
-        parse_agents(args.agents),
-        seeds=args.seeds,
-        steps=args.steps,
-        eval_every=args.eval_every,
-        device=args.device,
-        out=args.out,
-        baseline=None if args.baseline.lower() == "none" else args.baseline,
-        top_n_checkpoints=args.top_n,
-        select_by=args.select_by,
-        preset=args.preset,
-        agent_options=dict(args.agent_options),
-        grid=dict(args.grid),
-        executor=args.executor,
-        jobs=args.jobs,
-        ray_address=args.ray_address,
-        online=args.online,
-        world=args.world,
-        state_every=args.state_every,
-        loggers=args.loggers or ("file",),
-        progress=not args.quiet,
-        splits=args.splits,
-        data_dir=args.data_dir,
-        cache_dir=args.cache_dir,
-        state_size=args.state_size,
-        seed=args.seed,
-        **dict(args.options),
+        dataset_input(args.dataset), parse_agents(args.agents), baseline=baseline, grid=dict(args.grid),
+        **_run_options(args),
+    )  # fmt: skip
+    return _print_report(result)
+
+
+def _run_ablate(args: argparse.Namespace) -> int:
+    result = run_benchmark(
+        dataset_input(args.dataset), [], ablate=args.agent, ablation_reference=args.reference, **_run_options(args)
     )
+    return _print_report(result)
+
+
+def _run_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of :func:`run_benchmark` that ``benchmark`` and ``ablate`` share."""
+    return {
+        "seeds": args.seeds, "steps": args.steps, "eval_every": args.eval_every, "device": args.device,
+        "out": args.out, "top_n_checkpoints": args.top_n, "select_by": args.select_by, "preset": args.preset,
+        "agent_options": dict(args.agent_options), "executor": args.executor, "jobs": args.jobs,
+        "ray_address": args.ray_address, "online": args.online, "world": args.world, "state_every": args.state_every,
+        "loggers": args.loggers or ("file",), "progress": not args.quiet, "splits": args.splits,
+        "data_dir": args.data_dir, "cache_dir": args.cache_dir, "state_size": args.state_size, "seed": args.seed,
+        **dict(args.options),
+    }  # fmt: skip
+
+
+def _print_report(result: BenchmarkResult) -> int:
     print((result.out_dir / "results.md").read_text())
     if result.figures:
         print("figures:", *result.figures, sep="\n  ")
@@ -225,6 +225,36 @@ def add_benchmark_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--baseline", default="sasrec", help="agent label every other agent is compared with, or none (default: sasrec)"
     )
+    _add_run_arguments(parser)
+    parser.add_argument(
+        "--grid",
+        action="append",
+        type=parse_grid,
+        default=[],
+        metavar="KEY=V1,V2,...",
+        help="values to cross with agents and seeds, keys as -a (e.g. ccql.n_negatives=10,30,50); repeatable, crossed",
+    )
+    parser.set_defaults(handler=_run_benchmark)
+
+
+def add_ablate_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "ablate",
+        help="one-factor ablation of an agent: its loss components switched on one at a time, then each schedule "
+        "or optimiser setting in which it differs from the reference, one row each (resumable)",
+    )
+    parser.add_argument("agent", metavar="AGENT", help="an agent with loss components (sqn, snqn, sa2c, co, ccql...)")
+    add_dataset_arguments(parser, as_option=True)
+    parser.add_argument(
+        "--reference", default="sasrec", help="agent whose settings the setting rows take (default: sasrec)"
+    )
+    _add_run_arguments(parser)
+    parser.set_defaults(handler=_run_ablate)
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options ``benchmark`` and ``ablate`` share: seeds, budget, folder, selection, agent options, executors,
+    online evaluation."""
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per agent (default: 5)")
     parser.add_argument(
         "--splits", type=int, default=1, metavar="N",
@@ -258,14 +288,6 @@ def add_benchmark_parser(subparsers: argparse._SubParsersAction) -> None:
         "(repeatable)",
     )
     parser.add_argument(
-        "--grid",
-        action="append",
-        type=parse_grid,
-        default=[],
-        metavar="KEY=V1,V2,...",
-        help="values to cross with agents and seeds, keys as -a (e.g. ccql.n_negatives=10,30,50); repeatable, crossed",
-    )
-    parser.add_argument(
         "--executor", choices=("local", "ray"), default="local", help="where runs execute (default: local)"
     )
     parser.add_argument("--jobs", type=int, default=1, help="local processes running runs in parallel (default: 1)")
@@ -289,10 +311,9 @@ def add_benchmark_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--world", metavar="PRESET|PATH",
-        help="with --online: a preset of the synthetic world's mechanics (myopic, longterm), or a world fitted to the "
-        "dataset (world.npz of recgym calibrate)",
+        help="with --online: a preset of the synthetic world's mechanics (myopic, longterm, longterm-v0), or a world "
+        "fitted to the dataset (world.npz of recgym calibrate)",
     )  # fmt: skip
-    parser.set_defaults(handler=_run_benchmark)
 
 
 def _run_tune(args: argparse.Namespace) -> int:
@@ -477,7 +498,9 @@ def add_worlds_parser(subparsers: argparse._SubParsersAction) -> None:
         "action", choices=("headroom", "log"),
         help="headroom: planner, myopic, popularity, empty slate; log: write a logging policy's slate log to --out",
     )  # fmt: skip
-    parser.add_argument("--world", default="longterm", help="a preset: myopic or longterm (default: longterm)")
+    parser.add_argument(
+        "--world", default="longterm", help="a preset: myopic, longterm or longterm-v0 (default: longterm)"
+    )
     parser.add_argument("--sessions", type=int, default=1000, help="simulated sessions (default: 1000)")
     parser.add_argument("--seed", type=int, default=0, help="the sessions' random stream (default: 0)")
     parser.add_argument("--slate-size", type=int, default=20, help="(default: 20)")
@@ -505,6 +528,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_prepare_parser,
     add_info_parser,
     add_benchmark_parser,
+    add_ablate_parser,
     add_tune_parser,
     add_evaluate_parser,
     add_report_parser,

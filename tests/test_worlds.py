@@ -12,7 +12,7 @@ from recgym.cli import main
 from recgym.envs.mechanics import WORLD_PRESETS, WorldMechanics, world_mechanics
 from recgym.envs.simulator import Outcome, Sessions
 from recgym.errors import InvalidOptionError
-from recgym.worlds import MyopicOraclePolicy, PlannerPolicy, headroom, make_world, play
+from recgym.worlds import MyopicOraclePolicy, PlannerPolicy, headroom, make_world, planning, play
 
 SMALL = {"n_sessions": 400, "n_items": 60}
 
@@ -39,10 +39,13 @@ def run_steps(simulator, slate_of, n_sessions=2000, steps=6, seed=0):
 
 
 def test_presets_and_bad_mechanics_are_one_line_errors():
-    assert WORLD_PRESETS["myopic"] == WorldMechanics(satiation=0, leave_annoyance=0, intent_gain=0, drift=0)
+    assert WORLD_PRESETS["myopic"] == WorldMechanics(
+        satiation=0, leave_annoyance=0, intent_gain=0, drift=0, clickbait=0, retention=0
+    )
     assert all(value > 0 for value in dataclasses.astuple(WORLD_PRESETS["longterm"]))
+    assert WORLD_PRESETS["longterm-v0"] == WorldMechanics(satiation=0.5, leave_annoyance=0.1, intent_gain=0.7, drift=1)
     assert world_mechanics("longterm", satiation=0.0).satiation == 0.0
-    with pytest.raises(InvalidOptionError, match="unknown world 'far'; expected one of myopic, longterm"):
+    with pytest.raises(InvalidOptionError, match="unknown world 'far'; expected one of myopic, longterm, longterm-v0"):
         world_mechanics("far")
     with pytest.raises(InvalidOptionError, match="unknown mechanic\\(s\\) boredom"):
         world_mechanics("myopic", boredom=1.0)
@@ -50,6 +53,44 @@ def test_presets_and_bad_mechanics_are_one_line_errors():
         WorldMechanics(satiation=1.0)
     with pytest.raises(InvalidOptionError, match="leave_annoyance must be a finite number >= 0 and <= 1"):
         WorldMechanics(leave_annoyance=-0.1)
+    with pytest.raises(InvalidOptionError, match="clickbait must be a finite number >= 0, got -1"):
+        WorldMechanics(clickbait=-1)
+
+
+def test_clickbait_makes_the_worst_items_the_most_tempting(data_dir):
+    baited, plain = world(data_dir, clickbait=1.0), world(data_dir)
+    sessions = baited.start(0, np.arange(4000))
+    quality = baited.quality[baited.raw_item_ids]
+    worst, best = int(np.argmin(quality)), int(np.argmax(quality))
+    expected = np.exp(-quality - 0.5)  # exp(-clickbait * q - clickbait ** 2 / 2)
+    first = sessions.select(np.arange(1))
+    np.testing.assert_allclose(baited.slate_values(first)[0] / plain.slate_values(first)[0], expected, rtol=1e-12)
+    for item, more in ((worst, True), (best, False)):
+        slate = np.full((4000, 1), item)
+        ratio = baited.step(sessions, slate)[0].from_slate.mean() / plain.step(sessions, slate)[0].from_slate.mean()
+        assert bool(ratio > 1.5) is more
+    # the item's quality is the world's own draw: not the generator's, so the logs are those of every preset
+    assert baited.dataset.train_fingerprint == plain.dataset.train_fingerprint
+
+
+def test_retention_scales_the_odds_of_leaving_by_the_satisfaction(data_dir):
+    kept = world(data_dir, retention=1.5)
+    sessions = kept.start(0, np.arange(40_000))
+    empty = np.full((40_000, 1), kept.pad_id)
+    for _ in range(3):  # three organic clicks: no slate click, so the satisfaction is not shrunk (1 + 0 clicks)
+        sessions = kept.step(sessions, empty)[1]
+    hazard = kept._hazard[4]
+    for satisfaction in (-1.0, 0.0, 1.0):
+        moved = dataclasses.replace(sessions, satisfaction=np.full(40_000, satisfaction))
+        left = kept.step(moved, empty)[0].done.mean()
+        odds = np.exp(-1.5 * satisfaction)
+        exact = hazard * odds / (1 - hazard + hazard * odds)
+        assert left == pytest.approx(exact, abs=4 * np.sqrt(exact * (1 - exact) / 40_000))
+    # a clicked recommendation adds its quality to the satisfaction, an organic click nothing
+    item = int(np.argmax(kept.dataset.item_popularity))
+    outcome, after = kept.step(sessions, np.full((40_000, 1), item))
+    quality = kept.quality[kept.raw_item_ids[item]]
+    np.testing.assert_array_equal(after.satisfaction, np.where(outcome.from_slate, quality, 0.0))
 
 
 def test_satiation_wears_out_an_item_shown_again_and_again(data_dir):
@@ -107,7 +148,8 @@ def test_drift_raises_the_slate_share_of_a_topic_the_user_clicked_into(data_dir)
 
 def test_myopic_world_is_the_default_world(data_dir):
     default = make_world(data_dir=data_dir, **SMALL)
-    explicit = world(data_dir, satiation=0.0, leave_annoyance=0.0, intent_gain=0.0, drift=0.0)
+    explicit = world(data_dir, satiation=0.0, leave_annoyance=0.0, intent_gain=0.0, drift=0.0, clickbait=0.0,
+                     retention=0.0)  # fmt: skip
     policy = MyopicOraclePolicy(default)
     for simulator in (default, explicit):
         np.testing.assert_array_equal(
@@ -124,12 +166,29 @@ def test_the_online_env_runs_a_world_by_name(data_dir):
     assert reward >= env.unwrapped.simulator.reward_click
 
 
-def test_a_planner_of_one_candidate_is_the_myopic_oracle(data_dir):
-    simulator = world(data_dir, "longterm")
-    planner = PlannerPolicy(simulator, candidates=1, rollouts=2, horizon=2)
+def test_a_planner_of_one_candidate_is_its_base_the_myopic_oracle_without_retention(data_dir):
+    for simulator in (world(data_dir, "longterm-v0"), world(data_dir, "longterm")):
+        planner = PlannerPolicy(simulator, candidates=1, rollouts=2, horizon=2, search_sessions=50)
+        base = planner.base(4)
+        assert (base.tilt == 0) is (simulator.mechanics.retention == 0)
+        np.testing.assert_array_equal(
+            play(simulator, planner, n_sessions=200, seed=3, slate_size=4),
+            play(simulator, base, n_sessions=200, seed=3, slate_size=4),
+        )
+
+
+def test_the_planner_bases_itself_on_the_tilt_that_earns_most_and_tilting_pays_where_clicks_bait(data_dir):
+    simulator = world(data_dir, clickbait=0.5, retention=3.0)
+    planner = PlannerPolicy(simulator, tilts=(1.0, 2.0), search_sessions=300, seed=5)
+    family = [MyopicOraclePolicy(simulator, tilt) for tilt in (0.0, 1.0, 2.0)]
+    earned = {policy.tilt: play(simulator, policy, n_sessions=2000, seed=11, slate_size=3).mean() for policy in family}
+    assert max(earned[1.0], earned[2.0]) > 1.1 * earned[0.0]  # the conflict exists: clicks now against users kept
+    base = planner.base(3)
+    assert base.tilt == max(earned, key=earned.get)  # the search (300 sessions of its own stream) finds the best
+    assert planner.base(3) is base  # searched once per slate size
     np.testing.assert_array_equal(
-        play(simulator, planner, n_sessions=200, seed=3, slate_size=4),
-        play(simulator, MyopicOraclePolicy(simulator), n_sessions=200, seed=3, slate_size=4),
+        base(simulator.start(0, np.arange(5)), 3),
+        family[[0.0, 1.0, 2.0].index(base.tilt)](simulator.start(0, np.arange(5)), 3),
     )
 
 
@@ -155,7 +214,9 @@ def test_cli_prints_the_headroom_table_and_refuses_an_unknown_world(data_dir, ca
     assert lines[0].startswith("world longterm: mean return per session over 100 simulated sessions")
     assert [line.split()[0] for line in lines[1:]] == ["planner", "myopic", "popularity", "empty", "headroom"]
     assert main(["worlds", "headroom", "--world", "far", *options]) == 2
-    assert capsys.readouterr().err == "recgym: error: unknown world 'far'; expected one of myopic, longterm\n"
+    assert (
+        capsys.readouterr().err == "recgym: error: unknown world 'far'; expected one of myopic, longterm, longterm-v0\n"
+    )
 
 
 class BaitWorld:
@@ -171,7 +232,9 @@ class BaitWorld:
         empty = np.zeros((n, 0), dtype=np.int64)
         counts = np.zeros((n, 1), dtype=np.int64)
         keys = np.arange(n, dtype=np.uint64) + np.uint64(seed)
-        return Sessions(keys, np.asarray(index), empty, np.zeros(n, dtype=np.int64), empty, counts, counts.copy())
+        return Sessions(
+            keys, np.asarray(index), empty, np.zeros(n, dtype=np.int64), empty, counts, counts.copy(), np.zeros(n)
+        )
 
     def slate_values(self, sessions):
         return np.tile([1.0, 0.6], (len(sessions), 1))
@@ -199,3 +262,11 @@ def test_the_planner_finds_the_hand_computed_optimum_that_the_myopic_oracle_miss
     assert planner.mean() >= 1.59
     blind = play(toy, PlannerPolicy(toy, candidates=16, rollouts=2, horizon=1), n_sessions=200, seed=0, slate_size=1)
     np.testing.assert_array_equal(blind, 1.0)  # a one-step horizon cannot see the second step: it is the myopic oracle
+
+
+def test_the_planner_plans_in_chunks_with_the_same_slates(data_dir, monkeypatch):
+    simulator = world(data_dir, "longterm")
+    planner = PlannerPolicy(simulator, candidates=3, rollouts=2, search_sessions=50)
+    whole = play(simulator, planner, n_sessions=60, seed=4, slate_size=3)
+    monkeypatch.setattr(planning, "PLANNER_CHUNK_CELLS", 3 * 2 * simulator.n_items * 7)  # 7 sessions at a time
+    np.testing.assert_array_equal(play(simulator, planner, n_sessions=60, seed=4, slate_size=3), whole)

@@ -33,6 +33,7 @@ purchase-only metrics). Ties go to the earlier step. Fewer than ``n`` eval point
     sessions.csv,            the best selection with 95% intervals over seeds and test sessions (hierarchical
     sessions_comparison.csv  bootstrap, paired over sessions) and every agent against the baseline by it
     dynamics.csv             peak, final and final − peak of the val curves (seed mean; per seed with 95% CI)
+    ablation.csv             an ablation folder's rows against the rows they change (``recgym ablate``)
     figures/                 val and training curves (mean, 95% CI band, switch markers, baselines as flat lines) and
                              the test metrics with their intervals, each as PNG and PDF
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import warnings
@@ -17,13 +18,16 @@ import torch
 from tqdm.auto import tqdm
 
 from agents import PRESETS, PresetFile, read_preset_file
+from recgym.benchmark.ablation import ablation_rows
 from recgym.benchmark.executors import Unit, make_executor
 from recgym.benchmark.loggers import check_loggers
 from recgym.benchmark.plotting import plot_results
 from recgym.benchmark.report import (
+    ablation_steps,
     aggregate,
     compare,
     curves_table,
+    format_ablation,
     format_comparison,
     format_dynamics,
     format_markdown,
@@ -114,6 +118,8 @@ def run_benchmark(
     loggers: Sequence[str] = ("file",),
     progress: bool = True,
     splits: int = 1,
+    ablate: str | None = None,
+    ablation_reference: str = "sasrec",
     **dataset_options: Any,
 ) -> BenchmarkResult:
     """Train every agent with every seed, select checkpoints on val, report test; resumable (see the package doc).
@@ -141,6 +147,9 @@ def run_benchmark(
     ``splits``: with N > 1, session cross-validation: the same benchmark on each of N folds of the log's sessions
     (``n_folds=N, fold=k``, :mod:`recgym.data.protocol`; every session is in exactly one test fold), each into its own
     results folder ``out/fold<k>``, then :func:`write_splits_report` pools them in ``out``.
+    ``ablate``: an agent name to ablate instead of ``agents`` (give an empty list): its one-factor ablation against
+    ``ablation_reference`` (:mod:`recgym.benchmark.ablation`), compared with its cross-entropy-only row; ``results.md``
+    reads each row against the one it changes.
     """
     arguments = {
         key: value for key, value in locals().items() if key not in ("dataset", "out", "splits", "dataset_options")
@@ -183,10 +192,20 @@ def run_benchmark(
     data.require_nonempty("val", "test")
     preset = preset or (data.name if data.name in PRESETS else "synthetic")
     chosen_preset: str | PresetFile = str(preset) if str(preset) in PRESETS else read_preset_file(preset)
-    specs = resolve_agents(
-        agents, preset=chosen_preset, n_items=int(data.n_items), state_size=int(data.state_size), steps=int(steps),
-        eval_every=int(eval_every), agent_options=agent_options, grid=grid,
+    resolve = functools.partial(
+        resolve_agents, preset=chosen_preset, n_items=int(data.n_items), state_size=int(data.state_size),
+        steps=int(steps), eval_every=int(eval_every),
     )  # fmt: skip
+    ablation = None
+    if ablate is not None:
+        if agents or grid:
+            raise BenchmarkError("an ablation builds its own rows: give no agents and no grid beside ablate")
+        ablation = ablation_rows(ablate, ablation_reference, lambda rows: resolve(rows, agent_options=agent_options))
+        agents = {label: ablate for label, _, _ in ablation}
+        agent_options = {**(agent_options or {}), **{f"{label}.{field}": value for label, _, options in ablation
+                                                     for field, value in options.items()}}  # fmt: skip
+        baseline = ablation[0][0]
+    specs = resolve(agents, agent_options=agent_options, grid=grid)
     wide = _wide_selection(int(top_n_checkpoints), int(steps) // int(eval_every))
     if wide and any(spec.config is not None for spec in specs.values()):  # baselines have one evaluation
         warnings.warn(f"recgym: {wide}", UserWarning, stacklevel=2)
@@ -212,6 +231,9 @@ def run_benchmark(
     }
     if grid:  # only then, so that folders of runs without a grid keep their hash
         config["grid"] = {key: list(values) for key, values in grid.items()}
+    if ablation is not None:
+        config["ablation"] = {"agent": ablate, "reference": ablation_reference,
+                              "rows": [[label, against] for label, against, _ in ablation]}  # fmt: skip
     if online_options is not None:
         config["online"] = {"n_sessions": online_options["n_sessions"], "slate_size": online_options["slate_size"]}
         if world is not None:  # only then, so that folders evaluated in the logs' own world keep their hash
@@ -254,6 +276,7 @@ def write_report(out: str | os.PathLike[str], *, baseline: str | None = DEFAULT_
     out_dir, config, digest, finished = folder.out_dir, folder.config, folder.config_hash, folder.finished
     if not finished:
         raise BenchmarkError(f"{out_dir}: no run has finished yet")
+    baseline = _ablation_baseline(config, baseline)
     if baseline is not None and baseline not in config["agents"]:
         if baseline != DEFAULT_BASELINE:
             raise BenchmarkError(f"baseline {baseline!r} is not an agent of {out_dir} ({', '.join(config['agents'])})")
@@ -293,9 +316,7 @@ def write_report(out: str | os.PathLike[str], *, baseline: str | None = DEFAULT_
     sections = [format_markdown(table, metrics, header)]
     if baseline is not None:
         sections.append(format_comparison(comparison, metrics, baseline))
-    parts = folder.session_parts()
-    if parts is not None:
-        sections.append(_write_session_tables(out_dir, config, [parts], baseline))
+    sections += _session_sections(out_dir, config, [folder.session_parts()], baseline)
     sections.append(format_dynamics(dynamics))
     if "online" in config:
         baselines = [label for label, agent in config["agents"].items() if agent.get("baseline")]
@@ -317,16 +338,32 @@ def _write_tables(
     return metrics, table, comparison
 
 
-def _write_session_tables(
-    out_dir: Path, config: Mapping[str, Any], folds: Sequence[Mapping[str, Sequence[Any]]], baseline: str | None
-) -> str:
-    """``sessions.csv`` and ``sessions_comparison.csv`` of the session bootstrap over ``folds``; its ``results.md``
-    section."""
-    ranking = table_metrics(config["ks"])
-    cells, paired = session_tables(folds, config["ks"], ranking, baseline)
-    cells.to_csv(out_dir / "sessions.csv", index=False)
-    paired.to_csv(out_dir / "sessions_comparison.csv", index=False)
-    return format_session_tables(cells, paired, ranking, baseline, n_folds=len(folds))
+def _session_sections(
+    out_dir: Path,
+    config: Mapping[str, Any],
+    folds: Sequence[Mapping[str, Sequence[Any]] | None],
+    baseline: str | None,
+) -> list[str]:
+    """The ``results.md`` sections of the session bootstrap over ``folds`` (none where a fold's runs have no
+    per-session files), writing ``sessions.csv`` and ``sessions_comparison.csv``; and an ablation folder's section
+    (``ablation.csv``)."""
+    sections = []
+    complete = [parts for parts in folds if parts is not None] if all(p is not None for p in folds) else []
+    if complete:
+        ranking = table_metrics(config["ks"])
+        cells, paired = session_tables(complete, config["ks"], ranking, baseline)
+        cells.to_csv(out_dir / "sessions.csv", index=False)
+        paired.to_csv(out_dir / "sessions_comparison.csv", index=False)
+        sections.append(format_session_tables(cells, paired, ranking, baseline, n_folds=len(complete)))
+    if "ablation" in config:
+        shown = [config["select_by"]] + [f"{kind}/hr@{max(config['ks'])}" for kind in ("purchase", "click")]
+        metrics = list(dict.fromkeys(shown))
+        pairs = [(label, against) for label, against in config["ablation"]["rows"] if against is not None]
+        steps = ablation_steps(complete, config["ks"], metrics, pairs) if complete else None
+        if steps is not None:
+            steps.to_csv(out_dir / "ablation.csv", index=False)
+        sections.append(format_ablation(config, steps, metrics))
+    return sections
 
 
 def _run_splits(
@@ -362,6 +399,7 @@ def write_splits_report(out: str | os.PathLike[str], *, baseline: str | None = D
         raise BenchmarkError(f"{out_dir}: no fold folder ({FOLD_PREFIX}0, ...) with a config.json")
     folds = [read_runs(path.parent) for path in folders]
     config = folds[0].config
+    baseline = _ablation_baseline(config, baseline)
     if baseline is not None and baseline not in config["agents"]:
         baseline = None
     runs = pd.concat([fold.runs().assign(fold=index) for index, fold in enumerate(folds) if fold.finished])
@@ -382,12 +420,17 @@ def write_splits_report(out: str | os.PathLike[str], *, baseline: str | None = D
     sections = [format_markdown(table, metrics, header)]
     if baseline is not None:
         sections.append(format_comparison(comparison, metrics, baseline))
-    parts = [fold.session_parts() for fold in folds]
-    if all(part is not None for part in parts):
-        sections.append(_write_session_tables(out_dir, config, [p for p in parts if p is not None], baseline))
+    sections += _session_sections(out_dir, config, [fold.session_parts() for fold in folds], baseline)
     (out_dir / "results.md").write_text("\n".join(sections))
     digest = config_hash({"folds": [fold.config_hash for fold in folds]})
     return BenchmarkResult(out_dir, digest, curves, runs, table, comparison, ())
+
+
+def _ablation_baseline(config: Mapping[str, Any], baseline: str | None) -> str | None:
+    """An ablation folder's first row in place of the default baseline (which it does not have)."""
+    if "ablation" in config and baseline == DEFAULT_BASELINE and baseline not in config["agents"]:
+        return str(config["ablation"]["rows"][0][0])
+    return baseline
 
 
 def _phase_spans(config: Mapping[str, Any], finished: Sequence[Mapping[str, Any]], top_n: int) -> list[str]:

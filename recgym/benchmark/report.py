@@ -292,6 +292,43 @@ def session_tables(
     table (agent, n_runs, then ``<metric>``, ``_ci_low``, ``_ci_high``) and the comparison (agent, metric,
     difference, ci_low, ci_high, relative (difference / the baseline's value), p_value, p_holm over the table).
     """
+    point, replicates = _session_replicates(folds, ks, metrics)
+    cells = []
+    for agent, values in replicates.items():
+        low, high = np.nanpercentile(values, [2.5, 97.5], axis=0)
+        row: dict[str, Any] = {"agent": agent, "n_runs": sum(len(parts[agent]) for parts in folds)}
+        for index, metric in enumerate(metrics):
+            row.update({metric: point[agent][index], f"{metric}_ci_low": low[index], f"{metric}_ci_high": high[index]})
+        cells.append(row)
+    pairs = [] if baseline is None or baseline not in replicates else [(a, baseline) for a in point if a != baseline]
+    columns = ["agent", "metric", "difference", "ci_low", "ci_high", "relative", "p_value"]
+    comparison = pd.DataFrame(_paired_rows(replicates, point, pairs, metrics), columns=columns)
+    comparison["p_holm"] = holm(comparison["p_value"].to_numpy())
+    return pd.DataFrame(cells), comparison
+
+
+def ablation_steps(
+    folds: Sequence[Mapping[str, Sequence[np.ndarray]]],
+    ks: Sequence[int],
+    metrics: Sequence[str],
+    pairs: Sequence[tuple[str, str]],
+) -> pd.DataFrame:
+    """Each (row, the row it is read against) of an ablation: the difference of the ``best`` selection's test metrics,
+    paired over test sessions by the bootstrap of :func:`session_tables` (same replicates). Columns: agent, against,
+    metric, difference, ci_low, ci_high, relative, p_value, p_holm (over the table)."""
+    point, replicates = _session_replicates(folds, ks, metrics)
+    columns = ["agent", "against", "metric", "difference", "ci_low", "ci_high", "relative", "p_value"]
+    present = [(agent, against) for agent, against in pairs if agent in point and against in point]
+    steps = pd.DataFrame(_paired_rows(replicates, point, present, metrics), columns=columns)
+    steps["p_holm"] = holm(steps["p_value"].to_numpy())
+    return steps
+
+
+def _session_replicates(
+    folds: Sequence[Mapping[str, Sequence[np.ndarray]]], ks: Sequence[int], metrics: Sequence[str]
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Each agent's point estimate of ``metrics`` and its bootstrap replicates averaged over folds (module doc of
+    :func:`session_tables`)."""
     ks = tuple(sorted(int(k) for k in ks))
 
     def statistic(summed: np.ndarray) -> np.ndarray:
@@ -308,39 +345,86 @@ def session_tables(
     per_fold = [session_bootstrap(parts, statistic, n_resamples=SESSION_RESAMPLES, seed=index)
                 for index, parts in enumerate(folds)]  # fmt: skip
     replicates = {agent: np.mean([fold[agent] for fold in per_fold], axis=0) for agent in agents}
-    cells = []
-    for agent, values in replicates.items():
-        low, high = np.nanpercentile(values, [2.5, 97.5], axis=0)
-        row: dict[str, Any] = {"agent": agent, "n_runs": sum(len(parts[agent]) for parts in folds)}
-        for index, metric in enumerate(metrics):
-            row.update({metric: point[agent][index], f"{metric}_ci_low": low[index], f"{metric}_ci_high": high[index]})
-        cells.append(row)
-    rows = [] if baseline is None or baseline not in replicates else _paired_rows(replicates, point, baseline, metrics)
-    columns = ["agent", "metric", "difference", "ci_low", "ci_high", "relative", "p_value"]
-    comparison = pd.DataFrame(rows, columns=columns)
-    comparison["p_holm"] = holm(comparison["p_value"].to_numpy())
-    return pd.DataFrame(cells), comparison
+    return point, replicates
 
 
 def _paired_rows(
-    replicates: Mapping[str, np.ndarray], point: Mapping[str, np.ndarray], baseline: str, metrics: Sequence[str]
+    replicates: Mapping[str, np.ndarray],
+    point: Mapping[str, np.ndarray],
+    pairs: Sequence[tuple[str, str]],
+    metrics: Sequence[str],
 ) -> list[dict[str, Any]]:
-    """Every other agent minus ``baseline``, per metric, from replicates that share their session draws."""
+    """``agent`` minus ``against`` for each pair, per metric, from replicates that share their session draws."""
     rows = []
-    for agent, values in replicates.items():
-        if agent == baseline:
-            continue
+    for agent, baseline in pairs:
+        values = replicates[agent]
         differences = values - replicates[baseline]
         low, high = np.nanpercentile(differences, [2.5, 97.5], axis=0)
         p_values = bootstrap_p_value(differences)
         for index, metric in enumerate(metrics):
             difference, reference = point[agent][index] - point[baseline][index], point[baseline][index]
             rows.append({
-                "agent": agent, "metric": metric, "difference": difference, "ci_low": low[index],
+                "agent": agent, "against": baseline, "metric": metric, "difference": difference, "ci_low": low[index],
                 "ci_high": high[index], "relative": difference / reference if reference else np.nan,
                 "p_value": p_values[index],
             })  # fmt: skip
     return rows
+
+
+def config_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """``"key: old -> new"`` for each flattened key (``a.b.c``) on which two config dicts differ, sorted."""
+    first, second = flatten("", before), flatten("", after)
+    keys = sorted(set(first) | set(second))
+    return [f"{key}: {first.get(key)} -> {second.get(key)}" for key in keys if first.get(key) != second.get(key)]
+
+
+def flatten(prefix: str, value: Any) -> dict[str, Any]:
+    """Nested mappings as one level of dotted keys under ``prefix`` (empty mappings and other values are leaves)."""
+    if isinstance(value, Mapping) and value:
+        return {
+            key: item
+            for name, child in value.items()
+            for key, item in flatten(f"{prefix}.{name}" if prefix else str(name), child).items()
+        }
+    return {prefix: value}
+
+
+def format_ablation(config: Mapping[str, Any], steps: pd.DataFrame | None, metrics: Sequence[str]) -> str:
+    """The ``results.md`` section of an ablation folder: each row, the config fields in which it differs from the
+    row it is read against, and the difference by :func:`ablation_steps` (None: runs without per-session files)."""
+    ablation, agents = config["ablation"], config["agents"]
+    lines = [
+        f"## One-factor ablation of {ablation['agent']} (selection: best)",
+        "",
+        "Each row changes one thing from the row it is read against (the loss components are switched on one at a "
+        f"time; each setting row puts one setting of {ablation['agent']} at {ablation['reference']}'s value). "
+        "Differences [95% CI] are paired over test sessions and seeds (the hierarchical bootstrap above), with "
+        "bootstrap p, Holm-adjusted over this table; * = CI excludes 0.",
+        "",
+        "| row | against | what changes | " + " | ".join(metric_label(m) for m in metrics) + " |",
+        "|---" * (len(metrics) + 3) + "|",
+    ]
+    by_row = {} if steps is None else {agent: group.set_index("metric") for agent, group in steps.groupby("agent")}
+    for label, against in ablation["rows"]:
+        changes = (
+            "the first row"
+            if against is None
+            else "; ".join(config_changes(agents[against].get("params", {}), agents[label].get("params", {})))
+            or "nothing"
+        )
+        cells = []
+        for metric in metrics:
+            if label not in by_row:
+                cells.append("")
+                continue
+            r = by_row[label].loc[metric]
+            significant = " *" if (r["ci_low"] > 0 or r["ci_high"] < 0) else ""
+            interval = _format_interval(r["difference"], r["ci_low"], r["ci_high"], _digits(metric), sign="+")
+            cells.append(f"{interval} p={r['p_value']:.2g} (Holm {r['p_holm']:.2g}){significant}")
+        lines.append(f"| {label} | {against or ''} | {changes} | " + " | ".join(cells) + " |")
+    if steps is None:
+        lines += ["", "(No differences: a run has no per-session test file.)"]
+    return "\n".join([*lines, ""])
 
 
 def format_session_tables(

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recgym.benchmark.report import curves_table, runs_table
+from recgym.benchmark.report import curves_table, flatten, runs_table
 from recgym.benchmark.runner import SESSIONS_FILE
 from recgym.benchmark.specs import BenchmarkError
 from recgym.benchmark.store import load_result, read_config, run_dir
@@ -88,7 +88,7 @@ def describe_run(run: str | os.PathLike[str]) -> dict[str, Any]:
     if label not in config["agents"]:
         raise BenchmarkError(f"{folder}: {out} has no agent {label!r} ({', '.join(config['agents'])})")
     settings = {key: value for key, value in config.items() if key not in ("agents", "seeds")}
-    described = {"seed": int(seed_name[4:]), **_flat("agent", config["agents"][label]), **_flat("", settings)}
+    described = {"seed": int(seed_name[4:]), **flatten("agent", config["agents"][label]), **flatten("", settings)}
     result = load_result(folder, recorded["config_hash"])
     if result is not None:
         described.update({f"float.{key}": result.get(key) for key in _FLOAT_SETTINGS})
@@ -100,13 +100,3 @@ def diff_runs(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> list[tupl
     first, second = describe_run(a), describe_run(b)
     keys = sorted(set(first) | set(second))
     return [(key, first.get(key), second.get(key)) for key in keys if first.get(key) != second.get(key)]
-
-
-def _flat(prefix: str, value: Any) -> dict[str, Any]:
-    if isinstance(value, Mapping) and value:
-        return {
-            key: item
-            for name, child in value.items()
-            for key, item in _flat(f"{prefix}.{name}" if prefix else str(name), child).items()
-        }
-    return {prefix: value}

@@ -15,8 +15,8 @@ Choice model (one step = one click; details and defaults in ``datasets/synthetic
 * After each organic click the user leaves with the hazard of the generator's session-length law, so organic clicks
   per session follow the logged distribution; slate clicks are extra clicks. Sessions end at ``max_session_clicks``.
 * The world's mechanics (:mod:`recgym.envs.mechanics`: satiation, slate-dependent leaving, purchase intent, interest
-  drift) change the slate weights, the purchase odds and the leaving; all off (``world="myopic"``, the default), the
-  step is the one above, bit for bit.
+  drift, clickbait, retention) change the slate weights, the purchase odds and the leaving; all off
+  (``world="myopic"``, the default), the step is the one above, bit for bit.
 
 An empty slate (every position the pad id ``n_items``) therefore replays the generator's sessions in distribution.
 Randomness is a counter-based hash of (seed, session index, step, slot): session ``i`` of a seed is the same episode
@@ -47,6 +47,7 @@ __all__ = [
     "Sessions",
     "UserSimulator",
     "choose_position",
+    "item_quality",
     "mix_keys",
     "new_sessions",
     "padded_states",
@@ -61,6 +62,7 @@ _CHOICE, _PURCHASE, _LEAVE, _ORGANIC = range(4)  # random-number slots of a step
 _SLOTS_PER_STEP = _ORGANIC + 3 * MAX_REDRAWS
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _ANNOYANCE_STREAM = np.uint64(0xA5A5_5A5A_C3C3_3C3C)  # keys ^ this: the slate-leave draws, apart from every slot
+QUALITY_STREAM = 0x7175  # spawn key of the items' hidden quality under the generator seed, apart from its streams
 
 
 def mix_keys(x: np.ndarray) -> np.ndarray:
@@ -109,6 +111,7 @@ class Sessions:
     shown: np.ndarray  # (B, m) int64 raw item ids shown so far (-1: nothing), for satiation
     topic_clicks: np.ndarray  # (B, n_topics) int64 clicks per topic so far, for purchase intent
     topic_slate_clicks: np.ndarray  # (B, n_topics) int64 slate clicks per topic so far, for drift
+    satisfaction: np.ndarray  # (B,) float64 summed quality of the recommendations clicked so far, for retention
 
     def __len__(self) -> int:
         return int(self.keys.shape[0])
@@ -192,6 +195,8 @@ class UserSimulator:
         self._index_of[self.raw_item_ids] = np.arange(self.n_items)
         self._topic_mass = np.bincount(self.model.topic_of, weights=self.model.base_weight, minlength=config.topics)
         self._hazard = _length_hazard(config)
+        self.quality = item_quality(generator_seed, config.n_items)
+        """Each raw item's hidden quality (standard normal), read by the ``clickbait`` and ``retention`` mechanics."""
 
     # -- sessions -------------------------------------------------------------------------------------------------
     def start(self, seed: int, index: np.ndarray) -> Sessions:
@@ -226,7 +231,12 @@ class UserSimulator:
         earlier = (history == clicked[:, None]).sum(axis=1)
         purchased = uniform_draws(keys, t, _PURCHASE) < self.purchase_probability(sessions, clicked, earlier)
         organic = sessions.organic + ~from_slate
-        leaves = ~from_slate & (uniform_draws(keys, t, _LEAVE) < self._hazard[np.minimum(organic, self.max_clicks)])
+        hazard = self._hazard[np.minimum(organic, self.max_clicks)]
+        if self.mechanics.retention:
+            slate_clicks = t - sessions.organic
+            odds = np.exp(-self.mechanics.retention * sessions.satisfaction / (1.0 + slate_clicks))
+            hazard = hazard * odds / (1.0 - hazard + hazard * odds)
+        leaves = ~from_slate & (uniform_draws(keys, t, _LEAVE) < hazard)
         if self.mechanics.leave_annoyance:
             engagement = total / (1.0 + total)
             annoyed = uniform_draws(keys ^ _ANNOYANCE_STREAM, t, _LEAVE) < self.mechanics.leave_annoyance * (
@@ -248,6 +258,7 @@ class UserSimulator:
             np.concatenate([sessions.shown, np.where(shown, raw, -1)], axis=1),
             topic_clicks,
             topic_slate_clicks,
+            sessions.satisfaction + np.where(from_slate, self.quality[clicked], 0.0),
         )
         return outcome, after
 
@@ -260,7 +271,22 @@ class UserSimulator:
         if mechanics.drift:
             topic_slate_clicks = np.take_along_axis(sessions.topic_slate_clicks, self.model.topic_of[raw], axis=1)
             weight = weight * self._drift_factor(topic_slate_clicks)
+        if mechanics.clickbait:
+            weight = weight * self._clickbait_factor(raw)
         return weight
+
+    def retention_effects(self) -> np.ndarray | None:
+        """``retention * quality`` of every dataset item (how much a click on its recommendation lowers the log-odds of
+        leaving, before the shrinkage), or None in a world without retention; the planner's hint (its tilted
+        candidate slates)."""
+        if not self.mechanics.retention:
+            return None
+        return self.mechanics.retention * self.quality[self.raw_item_ids]
+
+    def _clickbait_factor(self, raw: np.ndarray) -> np.ndarray:
+        """``exp(-clickbait * q - clickbait**2 / 2)`` of raw items' quality ``q``: the worst items tempt the most."""
+        clickbait = self.mechanics.clickbait
+        return np.exp(-clickbait * self.quality[raw] - 0.5 * clickbait**2)
 
     def _drift_factor(self, topic_slate_clicks: np.ndarray) -> np.ndarray:
         """``1 + drift * n / (1 + n)`` for ``n`` earlier slate clicks in an item's topic: interest moves toward a topic
@@ -341,6 +367,8 @@ class UserSimulator:
             weight = weight * (1.0 - mechanics.satiation) ** exposures
         if mechanics.drift:
             weight = weight * self._drift_factor(sessions.topic_slate_clicks[rows, topic_of[None, :]])
+        if mechanics.clickbait:
+            weight = weight * self._clickbait_factor(np.arange(n_raw))[None, :]
         earlier = _row_counts(history, n_raw)
         items = np.broadcast_to(np.arange(n_raw), (n, n_raw))
         purchase = self.purchase_probability(sessions, items, earlier)
@@ -406,6 +434,13 @@ def _row_counts(ids: np.ndarray, size: int) -> np.ndarray:
     return np.bincount(flat, minlength=n * size).reshape(n, size)
 
 
+def item_quality(generator_seed: int, n_items: int) -> np.ndarray:
+    """The hidden quality of ``n_items`` raw items of the world of ``generator_seed``: standard normal, drawn from a
+    stream of its own, so the generator's draws (and the logs) are the same whatever the mechanics."""
+    rng = np.random.default_rng(np.random.SeedSequence(generator_seed, spawn_key=(QUALITY_STREAM,)))
+    return rng.standard_normal(n_items)
+
+
 def new_sessions(seed: int, index: np.ndarray, n_topics: int) -> Sessions:
     """Sessions ``index`` (int array) of the stream ``seed`` before their first click, with ``n_topics`` counters."""
     check_number("seed", seed, at_least=0, below=2**64, integer=True)
@@ -414,7 +449,7 @@ def new_sessions(seed: int, index: np.ndarray, n_topics: int) -> Sessions:
     n = len(index)
     empty = np.empty((n, 0), dtype=np.int64)
     counts = np.zeros((n, n_topics), dtype=np.int64)
-    return Sessions(keys, index, empty, np.zeros(n, dtype=np.int64), empty, counts, counts.copy())
+    return Sessions(keys, index, empty, np.zeros(n, dtype=np.int64), empty, counts, counts.copy(), np.zeros(n))
 
 
 def padded_states(recent: np.ndarray, state_size: int, pad_id: int) -> np.ndarray:

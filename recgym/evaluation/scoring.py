@@ -35,7 +35,7 @@ from d3rlpy import algos
 from d3rlpy.base import LearnableBase
 from d3rlpy.constants import ActionSpace
 
-from recgym.checks import check_number
+from recgym.checks import check_number, check_states
 from recgym.contract import DatasetContract, contract_of
 from recgym.ranking import top_k
 
@@ -158,6 +158,7 @@ def _d3rlpy_scorer(algo: Any, rule: ScoreRule) -> Scorer:
     impl, scaler = algo.impl, algo.config.observation_scaler
 
     def scorer(observations: np.ndarray) -> torch.Tensor:
+        check_states(np.asarray(observations), int(impl.observation_shape[0]), int(impl.action_size))
         x = torch.as_tensor(observations, dtype=torch.float32, device=impl.device)  # d3rlpy feeds float32
         with torch.no_grad():
             if scaler is not None:

@@ -126,10 +126,42 @@ def test_predict_and_recommend_follow_scores(name: str, dataset) -> None:
 def test_scores_reject_ids_of_another_catalogue(dataset) -> None:
     algo = config("sasrec").create()
     fit(algo, dataset, n_steps=1)
-    pad_id = algo.impl.action_size
+    pad_id, width = algo.impl.action_size, algo.impl.observation_shape[0]
     with pytest.raises(ValueError, match=f"items 0..{pad_id - 1} and the pad id {pad_id}"):
-        algo.scores(np.array([[pad_id + 1] * 3]))
-    assert algo.scores(np.full((1, 3), pad_id)).shape == (1, pad_id)
+        algo.scores(np.array([[pad_id + 1] * width]))
+    assert algo.scores(np.full((1, width), pad_id)).shape == (1, pad_id)
+    # another dataset's state width, or a larger catalogue's ids through d3rlpy's own predict: one line each
+    with pytest.raises(ValueError, match=f"states of shape \\(1, 3\\), but this model reads \\(batch, {width}\\)"):
+        algo.scores(np.full((1, 3), pad_id))
+    with pytest.raises(ValueError, match=f"states hold item ids in \\[0, {pad_id + 5}\\]"):
+        algo.predict(np.array([[0] * (width - 1) + [pad_id + 5]], dtype=np.float32))
+
+
+def test_a_built_model_refuses_to_train_on_another_catalogue_or_state_width(train, dataset) -> None:
+    algo = config("sasrec").create()
+    fit(algo, dataset, n_steps=1)
+    smaller = {**train, "actions": train["actions"] % 30, "observations": np.minimum(train["observations"], 30)}
+    other_catalogue = MDPDataset(smaller["observations"], smaller["actions"][:, None], train["rewards"].astype(np.float32),
+                                 train["terminals"], action_size=30)  # fmt: skip
+    with pytest.raises(
+        ValueError, match="was built for 40 items and states of 5, the dataset has 30 items and states of 5"
+    ):
+        fit(algo, other_catalogue, n_steps=1)
+    narrow = to_mdp({**train, "observations": train["observations"][:, :3]})
+    with pytest.raises(ValueError, match="the dataset has 40 items and states of 3"):
+        fit(algo, narrow, n_steps=1)
+
+
+def test_recgym_scores_d3rlpy_algorithms_only_on_states_of_their_shape(dataset) -> None:
+    from recgym.evaluation.scoring import recommend
+
+    algo = d3rlpy.algos.DQNConfig(encoder_factory=SASRecEncoderFactory(n_items=N_ITEMS, hidden_size=8)).create()
+    algo.build_with_dataset(dataset)
+    assert recommend(algo, np.full((2, STATE_SIZE), N_ITEMS), 3).shape == (2, 3)
+    with pytest.raises(ValueError, match=f"states of shape \\(2, 3\\), but this model reads \\(batch, {STATE_SIZE}\\)"):
+        recommend(algo, np.full((2, 3), N_ITEMS), 3)
+    with pytest.raises(ValueError, match=f"states hold item ids in \\[0, {N_ITEMS + 7}\\]"):
+        recommend(algo, np.array([[0, 1, 2, 3, N_ITEMS + 7]]), 3)
 
 
 @pytest.mark.parametrize("name", OURS)
