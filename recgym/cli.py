@@ -514,11 +514,11 @@ def add_worlds_parser(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--logger", default="epsilon_greedy",
-        help="log: organic, popularity, uniform or epsilon_greedy (default: epsilon_greedy)",
+        help="log: organic, popularity, uniform, epsilon_greedy or softmax (default: epsilon_greedy)",
     )  # fmt: skip
     add_key_value_argument(
         parser, "-l", "--logger-option", dest="logger_options",
-        help="log: a logger option, e.g. -l epsilon=0.3 -l noise=0.5 (repeatable)",
+        help="log: a logger option, e.g. -l epsilon=0.3 -l noise=0.5, or -l temperature=0.5 for softmax (repeatable)",
     )  # fmt: skip
     parser.add_argument("--out", help="log: the .npz file to write")
     parser.set_defaults(handler=_run_worlds)

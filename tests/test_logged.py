@@ -13,7 +13,7 @@ from recgym.cli import main
 from recgym.data.slate_log import SlateLog
 from recgym.errors import InvalidOptionError, RecgymDataError
 from recgym.ope import slate_ips
-from recgym.worlds import EpsilonGreedyLogger, log_sessions, logging_policy, make_world, play
+from recgym.worlds import EpsilonGreedyLogger, SoftmaxLogger, log_sessions, logging_policy, make_world, play
 
 SMALL = {"n_sessions": 400, "n_items": 60}
 
@@ -39,6 +39,39 @@ def test_named_loggers_and_bad_options_are_one_line_errors():
         EpsilonGreedyLogger(epsilon=1.5)
     with pytest.raises(InvalidOptionError, match="unknown base ranking 'best'"):
         EpsilonGreedyLogger(base="best")
+    assert logging_policy("softmax", temperature=0.5) == SoftmaxLogger(temperature=0.5)
+    with pytest.raises(InvalidOptionError, match="temperature must be a finite number > 0, got 0"):
+        SoftmaxLogger(temperature=0)
+    with pytest.raises(InvalidOptionError, match="unknown logger option\\(s\\) epsilon"):
+        logging_policy("softmax", epsilon=0.1)
+
+
+def test_softmax_propensities_are_the_loggers_frequencies_and_the_tempered_oracle_values(world):
+    """At the first step every user shares one state: each position's item frequencies match the logged propensity
+    (4 binomial SDs), and the propensities are the noisy oracle's values to the power 1 / temperature, normalised."""
+    n, k, temperature = 40_000, 3, 0.5
+    logger = SoftmaxLogger(temperature=temperature, seed=3)
+    sessions = world.start(9, np.arange(n))
+    slates, propensities = logger(world, sessions, k)
+    first = sessions.select(np.arange(1))
+    probabilities = logger.probabilities(world, first)[0]
+    errors = np.exp(np.random.default_rng(np.random.SeedSequence(3, spawn_key=(1,))).normal(size=world.n_items))
+    tempered = (world.slate_values(first)[0] * errors) ** (1 / temperature)
+    np.testing.assert_allclose(probabilities, tempered / tempered.sum(), rtol=1e-9)
+    likely = np.argsort(-probabilities)[:3]
+    for position in range(k):
+        for item in likely:
+            p = probabilities[item]
+            frequency = (slates[:, position] == item).mean()
+            assert abs(frequency - p) <= 4 * math.sqrt(p * (1 - p) / n)
+        np.testing.assert_allclose(propensities[:, position], probabilities[slates[:, position]])
+    # positions are independent: a pair's frequency is the product
+    a, b = likely[:2]
+    pair = ((slates[:, 0] == a) & (slates[:, 1] == b)).mean()
+    assert abs(pair - probabilities[a] * probabilities[b]) <= 4 * math.sqrt(probabilities[a] * probabilities[b] / n)
+    log = log_sessions(world, logger, n_sessions=50, seed=1, slate_size=4)
+    assert log.card["logger"] == {"softmax": "noisy_oracle", "temperature": 0.5, "noise": 1.0, "seed": 3}
+    assert (log.propensities > 0).all()
 
 
 def test_propensities_are_the_loggers_frequencies(world):

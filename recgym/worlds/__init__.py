@@ -2,12 +2,13 @@
 (:mod:`recgym.worlds.logged`), and worlds fitted to any log (:mod:`recgym.worlds.fitted`)."""
 
 from recgym.worlds.fitted import FittedWorld, calibrate, fit_world, load_world, write_calibration
-from recgym.worlds.logged import LOGGING_POLICIES, EpsilonGreedyLogger, log_sessions, logging_policy
+from recgym.worlds.logged import LOGGING_POLICIES, EpsilonGreedyLogger, SoftmaxLogger, log_sessions, logging_policy
 from recgym.worlds.planning import MyopicOraclePolicy, PlannerPolicy, headroom, make_world, play
 
 __all__ = [
     "LOGGING_POLICIES",
     "EpsilonGreedyLogger",
+    "SoftmaxLogger",
     "FittedWorld",
     "MyopicOraclePolicy",
     "PlannerPolicy",

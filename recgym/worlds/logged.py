@@ -24,8 +24,14 @@ estimators (:func:`recgym.ope.slate_ips`) holds by construction. An item drawn t
 - a callable ``(observations, k) -> slates``: any policy that sees what a deployed recommender sees, the (B,
   state_size) states, e.g. a trained agent's top-k.
 
-:data:`LOGGING_POLICIES` names the usual loggers: ``organic``, ``popularity``, ``uniform`` (``epsilon = 1``) and
-``epsilon_greedy`` (the noisy oracle with ``epsilon = 0.1``).
+:class:`SoftmaxLogger` is the stochastic alternative: each position draws its item independently from the softmax of
+the noisy oracle's log-values at a ``temperature`` (``p_i`` proportional to ``value_i ** (1 / temperature)``), so
+every item the oracle values has a positive propensity, and the propensity of item ``i`` at any position is exactly
+``p_i`` (a ranking drawn without replacement, Plackett–Luce, has no closed-form per-position probability; drawing
+positions independently keeps the estimators exact, and an item drawn twice counts at its first position).
+
+:data:`LOGGING_POLICIES` names the usual loggers: ``organic``, ``popularity``, ``uniform`` (``epsilon = 1``),
+``epsilon_greedy`` (the noisy oracle with ``epsilon = 0.1``) and ``softmax`` (the noisy oracle at temperature 1).
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ from recgym.envs.simulator import Sessions, UserSimulator, mix_keys, uniform_dra
 from recgym.errors import InvalidOptionError
 from recgym.ranking import top_k_array
 
-__all__ = ["LOGGING_POLICIES", "EpsilonGreedyLogger", "log_sessions", "logging_policy"]
+__all__ = ["LOGGING_POLICIES", "EpsilonGreedyLogger", "Logger", "SoftmaxLogger", "log_sessions", "logging_policy"]
 
 _LOGGER_SALT = np.uint64(0x3C6E_F372_FE94_F82B)  # the logger's draws, apart from the user's and the planner's
 _BASES = ("noisy_oracle", "popularity", "empty")
@@ -91,8 +97,7 @@ class EpsilonGreedyLogger:
             popular = np.argsort(-world.dataset.item_popularity, kind="stable")[:k]
             return np.broadcast_to(popular, (n, k)).copy()
         if self.base == "noisy_oracle":
-            values = world.slate_values(sessions) * np.exp(self.noise * _item_errors(self.seed, world.n_items))
-            return top_k_array(values, k)
+            return top_k_array(_noisy_values(world, sessions, self.noise, self.seed), k)
         assert callable(self.base)
         slates = np.asarray(self.base(world.observations(sessions), k))
         if slates.shape != (n, k) or slates.dtype.kind not in "iu":
@@ -116,6 +121,56 @@ class EpsilonGreedyLogger:
         return slates, propensities
 
 
+@dataclasses.dataclass(frozen=True)
+class SoftmaxLogger:
+    """Per position, an item drawn from the softmax of the noisy oracle's log-values at ``temperature`` (module
+    docstring); ``noise`` and ``seed`` as :class:`EpsilonGreedyLogger`'s."""
+
+    temperature: float = 1.0
+    noise: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_number("temperature", self.temperature, above=0)
+        check_number("noise", self.noise, at_least=0)
+        check_number("seed", self.seed, at_least=0, integer=True)
+
+    def describe(self) -> dict[str, Any]:
+        """The settings as JSON values, for the dataset card."""
+        return {"softmax": "noisy_oracle", "temperature": float(self.temperature), "noise": float(self.noise),
+                "seed": int(self.seed)}  # fmt: skip
+
+    def probabilities(self, world: UserSimulator, sessions: Sessions) -> np.ndarray:
+        """Each item's probability at every position, (B, n_items): ``value ** (1 / temperature)``, normalised."""
+        values = _noisy_values(world, sessions, self.noise, self.seed)
+        logits = np.log(np.maximum(values, np.finfo(float).tiny)) / self.temperature
+        weights = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return weights / weights.sum(axis=1, keepdims=True)
+
+    def __call__(self, world: UserSimulator, sessions: Sessions, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The logged slates (B, k) and the propensity of each shown item at its position (B, k)."""
+        probabilities = self.probabilities(world, sessions)
+        n, n_items = probabilities.shape
+        step = sessions.history.shape[1]
+        cells = ((sessions.keys ^ _LOGGER_SALT)[:, None] ^ mix_keys(np.arange(k, dtype=np.uint64))[None, :]).ravel()
+        uniform = uniform_draws(cells, step, 1).reshape(n, k)
+        cumulative = np.cumsum(probabilities, axis=1)
+        cumulative /= cumulative[:, -1:]  # rows sum to 1 up to rounding: the last cell closes every row
+        rows = np.arange(n)[:, None]
+        flat = np.searchsorted((cumulative + rows).ravel(), (uniform + rows).ravel(), side="right")
+        slates = np.minimum(flat.reshape(n, k) - rows * n_items, n_items - 1)
+        return slates, probabilities[rows, slates]
+
+
+Logger = EpsilonGreedyLogger | SoftmaxLogger
+"""A logging policy: ``(world, sessions, k) -> (slates, propensities)`` with ``describe()``."""
+
+
+def _noisy_values(world: UserSimulator, sessions: Sessions, noise: float, seed: int) -> np.ndarray:
+    """The myopic oracle's values times ``exp(noise * z_i)``: the noisy oracle's ranking values, (B, n_items)."""
+    return world.slate_values(sessions) * np.exp(noise * _item_errors(seed, world.n_items))
+
+
 @functools.lru_cache(maxsize=4)
 def _item_errors(seed: int, n_items: int) -> np.ndarray:
     """The noisy oracle's ``z_i ~ N(0, 1)`` per item, drawn once per (seed, catalogue) and shared by every step."""
@@ -124,17 +179,18 @@ def _item_errors(seed: int, n_items: int) -> np.ndarray:
     return errors
 
 
-LOGGING_POLICIES: dict[str, EpsilonGreedyLogger] = {
+LOGGING_POLICIES: dict[str, Logger] = {
     "organic": EpsilonGreedyLogger(base="empty", epsilon=0.0),
     "popularity": EpsilonGreedyLogger(base="popularity", epsilon=0.0),
     "uniform": EpsilonGreedyLogger(base="empty", epsilon=1.0),
     "epsilon_greedy": EpsilonGreedyLogger(base="noisy_oracle", epsilon=0.1),
+    "softmax": SoftmaxLogger(temperature=1.0),
 }
-"""Named loggers; options of :class:`EpsilonGreedyLogger` override theirs (``logging_policy("epsilon_greedy",
-epsilon=0.3)``)."""
+"""Named loggers; options of their class override theirs (``logging_policy("epsilon_greedy", epsilon=0.3)``,
+``logging_policy("softmax", temperature=0.5)``)."""
 
 
-def logging_policy(policy: str | EpsilonGreedyLogger = "epsilon_greedy", **options: Any) -> EpsilonGreedyLogger:
+def logging_policy(policy: str | Logger = "epsilon_greedy", **options: Any) -> Logger:
     """The logger of a name of :data:`LOGGING_POLICIES` (or a logger) with some options replaced; one-line errors."""
     if isinstance(policy, str):
         if policy not in LOGGING_POLICIES:
@@ -142,7 +198,7 @@ def logging_policy(policy: str | EpsilonGreedyLogger = "epsilon_greedy", **optio
                 f"unknown logging policy {policy!r}; expected one of {', '.join(LOGGING_POLICIES)}"
             )
         policy = LOGGING_POLICIES[policy]
-    fields = [field.name for field in dataclasses.fields(EpsilonGreedyLogger)]
+    fields = [field.name for field in dataclasses.fields(policy)]
     unknown = sorted(set(options) - set(fields))
     if unknown:
         raise InvalidOptionError(f"unknown logger option(s) {', '.join(unknown)}; expected some of {', '.join(fields)}")
@@ -151,7 +207,7 @@ def logging_policy(policy: str | EpsilonGreedyLogger = "epsilon_greedy", **optio
 
 def log_sessions(
     world: UserSimulator,
-    logger: str | EpsilonGreedyLogger = "epsilon_greedy",
+    logger: str | Logger = "epsilon_greedy",
     *,
     n_sessions: int,
     seed: int = 0,
