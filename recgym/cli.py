@@ -51,6 +51,16 @@ def parse_grid(text: str) -> tuple[str, list[Any]]:
     return key, values
 
 
+def unique_keys(pairs: Sequence[tuple[str, Any]], flag: str) -> dict[str, Any]:
+    """Repeated ``KEY=VALUE`` options as a dict; a key given twice is an error (not the last one silently kept)."""
+    values: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in values:
+            raise InvalidOptionError(f"{flag} {key} given twice ({values[key]!r} and {value!r}): give it once")
+        values[key] = value
+    return values
+
+
 def add_key_value_argument(parser: argparse.ArgumentParser, *flags: str, dest: str, help: str) -> None:
     """A repeatable ``KEY=VALUE`` option collected as a list of (key, value) pairs (:func:`parse_option`)."""
     parser.add_argument(
@@ -102,7 +112,7 @@ def _load(args: argparse.Namespace):
         state_size=args.state_size,
         seed=args.seed,
         progress=not args.quiet,
-        **dict(args.options),
+        **unique_keys(args.options, "-o"),
     )
 
 
@@ -176,7 +186,7 @@ def add_calibrate_parser(subparsers: argparse._SubParsersAction) -> None:
 def _run_benchmark(args: argparse.Namespace) -> int:
     baseline = None if args.baseline.lower() == "none" else args.baseline
     result = run_benchmark(
-        dataset_input(args.dataset), parse_agents(args.agents), baseline=baseline, grid=dict(args.grid),
+        dataset_input(args.dataset), parse_agents(args.agents), baseline=baseline, grid=unique_keys(args.grid, '--grid'),
         **_run_options(args),
     )  # fmt: skip
     return _print_report(result)
@@ -194,11 +204,11 @@ def _run_options(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "seeds": args.seeds, "steps": args.steps, "eval_every": args.eval_every, "device": args.device,
         "out": args.out, "top_n_checkpoints": args.top_n, "select_by": args.select_by, "preset": args.preset,
-        "agent_options": dict(args.agent_options), "executor": args.executor, "jobs": args.jobs,
+        "agent_options": unique_keys(args.agent_options, "-a"), "executor": args.executor, "jobs": args.jobs,
         "ray_address": args.ray_address, "online": args.online, "world": args.world, "state_every": args.state_every,
         "loggers": args.loggers or ("file",), "progress": not args.quiet, "splits": args.splits,
         "data_dir": args.data_dir, "cache_dir": args.cache_dir, "state_size": args.state_size, "seed": args.seed,
-        **dict(args.options),
+        **unique_keys(args.options, '-o'),
     }  # fmt: skip
 
 
@@ -335,7 +345,7 @@ def _run_tune(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         state_size=args.state_size,
         seed=args.seed,
-        **dict(args.options),
+        **unique_keys(args.options, "-o"),
     )
     print((result.out_dir / "tune.md").read_text().split("\n![")[0].rstrip())
     print(f"\npreset file: {result.preset_file}  (recgym benchmark --preset {result.preset_file} ...)")
@@ -466,10 +476,10 @@ def add_diff_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_worlds(args: argparse.Namespace) -> int:
-    logger = logging_policy(args.logger, **dict(args.logger_options))
+    logger = logging_policy(args.logger, **unique_keys(args.logger_options, "-l"))
     if args.action == "log" and args.out is None:
         raise InvalidOptionError("recgym worlds log needs --out FILE.npz")
-    world = make_world(args.world, data_dir=args.data_dir, **dict(args.options))
+    world = make_world(args.world, data_dir=args.data_dir, **unique_keys(args.options, "-o"))
     if args.action == "log":
         log = log_sessions(world, logger, n_sessions=args.sessions, seed=args.seed, slate_size=args.slate_size,
                            progress=not args.quiet)  # fmt: skip

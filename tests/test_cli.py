@@ -128,3 +128,17 @@ def test_wrongly_typed_option_is_one_line(tmp_path: Path, capsys: pytest.Capture
     assert main(["info", "synthetic", "--data-dir", str(tmp_path), "-o", "n_sessions=abc"]) == 2
     err = capsys.readouterr().err
     assert err == "recgym: error: synthetic: n_sessions must be a finite integer >= 1, got 'abc'\n"
+
+
+def test_an_option_given_twice_is_one_line_not_the_last_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["benchmark", "--dataset", "synthetic", "--steps", "1", "--eval-every", "1", "--out", str(tmp_path / "out")]
+    assert main([*base, "--grid", "ccql.n_negatives=10,30", "--grid", "ccql.n_negatives=50"]) == 2
+    assert (
+        capsys.readouterr().err
+        == "recgym: error: --grid ccql.n_negatives given twice ([10, 30] and [50]): give it once\n"
+    )
+    assert main([*base, "-a", "hidden_size=8", "-a", "hidden_size=16"]) == 2
+    assert capsys.readouterr().err == "recgym: error: -a hidden_size given twice (8 and 16): give it once\n"
+    assert not (tmp_path / "out").exists()
