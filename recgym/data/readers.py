@@ -27,6 +27,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -100,6 +101,7 @@ TABLE_COLUMNS: tuple[str, ...] = (*EVENT_COLUMNS, "user_id")
 """Canonical names a column mapping of :func:`read_table` / :func:`read_frame` may use."""
 _EVENT_TYPE_NAMES = "click, purchase, 0, 1, or None to drop the rows"
 _TIMESTAMP_DIVISORS = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}  # units per second
+SECONDS_AS_MS_RANGE = (1e8, 1e10)  # ms since 1970 of Jan 2 - Apr 26, 1970: what seconds of 1973-2286 become as ms
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".dat")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 _JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -432,6 +434,10 @@ def _column_mapping(
         if not isinstance(columns, Mapping) or not all(isinstance(v, str) for v in columns.values()):
             raise InvalidOptionError(f"columns must map canonical names to file column names, got {columns!r}")
         mapping = dict(columns)
+        shared = sorted({column for column in mapping.values() if list(mapping.values()).count(column) > 1})
+        if shared:
+            names = sorted(name for name, column in mapping.items() if column in shared)
+            raise InvalidOptionError(f"columns maps file column(s) {shared} to more than one name ({', '.join(names)})")
         unknown = sorted(set(mapping) - set(TABLE_COLUMNS))
         if unknown or "item_id" not in mapping or not {"session_id", "user_id"} & set(mapping):
             raise InvalidOptionError(
@@ -584,7 +590,22 @@ def _compact_ids(ids: np.ndarray) -> np.ndarray:
 
 
 def _timestamps_ms(column: pa.ChunkedArray, unit: str, path: Path, name: str) -> np.ndarray:
-    """Milliseconds since the epoch from a numeric column in ``unit``, a timestamp column or ISO-8601 text."""
+    """Milliseconds since the epoch from a numeric column in ``unit``, a timestamp column or ISO-8601 text; warns
+    when numbers read as milliseconds all fall in the first months of 1970 (they look like seconds)."""
+    values = _parse_timestamps_ms(column, unit, path, name)
+    if unit == "ms" and not pa.types.is_timestamp(column.type) and values.size:
+        finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values
+        if finite.size and SECONDS_AS_MS_RANGE[0] <= np.median(finite) < SECONDS_AS_MS_RANGE[1]:
+            warnings.warn(
+                f"{path}: column {name!r} read as milliseconds puts the events in the first months of 1970; if they "
+                "are seconds, pass timestamp_unit='s'",
+                UserWarning,
+                stacklevel=2,
+            )
+    return values
+
+
+def _parse_timestamps_ms(column: pa.ChunkedArray, unit: str, path: Path, name: str) -> np.ndarray:
     kind = column.type
     if pa.types.is_timestamp(kind):
         return _numpy(column.cast(pa.timestamp("ms", tz=kind.tz), safe=False).cast(pa.int64()))

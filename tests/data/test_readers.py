@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from recgym.data.readers import (
     read_table,
 )
 from recgym.data.schema import EventType
-from recgym.errors import DatasetNotFoundError, RecgymDataError
+from recgym.errors import DatasetNotFoundError, InvalidOptionError, RecgymDataError
 
 CLICK, PURCHASE = int(EventType.CLICK), int(EventType.PURCHASE)
 GRU4REC_COLUMNS = {"session_id": "SessionId", "item_id": "ItemId", "timestamp": "Time"}
@@ -230,6 +231,20 @@ def test_read_table_sniffs_separators(tmp_path: Path) -> None:
 def test_read_table_timestamp_units(tmp_path: Path, unit: str, value: str, ms: int) -> None:
     path = write(tmp_path, "log.csv", f"session_id,item_id,timestamp\n1,2,{value}\n")
     assert rows(read_table(path, timestamp_unit=unit, progress=False)) == [(1, 2, ms, CLICK)]
+
+
+def test_seconds_read_as_milliseconds_warn_and_one_column_for_two_names_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "log.csv", "session_id,item_id,timestamp\n1,2,1396437466\n1,3,1396437470\n")
+    with pytest.warns(
+        UserWarning, match="'timestamp' read as milliseconds puts the events in the first months of 1970"
+    ):
+        read_table(path, progress=False)  # the default unit is ms
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_table(path, timestamp_unit="s", progress=False)
+        read_table(write(tmp_path, "ms.csv", "session_id,item_id,timestamp\n1,2,1396437466940\n"), progress=False)
+    with pytest.raises(InvalidOptionError, match="columns maps file column\\(s\\) \\['session_id'\\] to more than one"):
+        read_table(path, columns={"session_id": "session_id", "item_id": "session_id"}, progress=False)
 
 
 def test_read_table_iso_timestamps_and_event_labels(tmp_path: Path) -> None:
