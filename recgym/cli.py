@@ -427,7 +427,9 @@ def add_report_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_validity(args: argparse.Namespace) -> int:
-    board = folders_leaderboard(args.dirs, n_resamples=args.resamples)
+    board = folders_leaderboard(args.dirs, n_resamples=args.resamples, fqe_steps=args.fqe, data_dir=args.data_dir)
+    if args.fqe is not None:
+        print("FQE of each trained run's best checkpoint beside the replay metrics, over the trained runs.\n")
     print(format_folders_leaderboard(board))
     if args.csv:
         board.to_csv(args.csv, index=False)
@@ -442,6 +444,12 @@ def add_validity_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("dirs", metavar="DIR", nargs="+", help="folders written by recgym benchmark with --online")
     parser.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples of agents (default: 2000)")
     parser.add_argument("--csv", help="also write every folder's leaderboard rows to this CSV file")
+    parser.add_argument(
+        "--fqe", type=int, metavar="STEPS",
+        help="also rank fitted Q evaluation (STEPS updates on val) of each trained run's best checkpoint, over the "
+        "trained runs; each estimate is kept in its run folder (fqe.json)",
+    )  # fmt: skip
+    parser.add_argument("--data-dir", help="with --fqe: where the folders' datasets are (default: $RECGYM_DATA)")
     parser.set_defaults(handler=_run_validity)
 
 

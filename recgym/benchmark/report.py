@@ -48,8 +48,8 @@ def metric_label(metric: str) -> str:
         return "Online " + metric.partition("/")[2].replace("_", " ")
     if metric.startswith("reward@"):
         return "Reward@" + metric.partition("@")[2]
-    if metric in ("ope/iips", "ope/rips"):
-        return {"ope/iips": "IIPS", "ope/rips": "Cascade IPS"}[metric]
+    if metric in ("ope/iips", "ope/rips", "fqe"):
+        return {"ope/iips": "IIPS", "ope/rips": "Cascade IPS", "fqe": "FQE"}[metric]
     event, _, rest = metric.partition("/")
     name, _, k = rest.partition("@")
     if event in _EVENT_NAMES and name in _METRIC_NAMES:

@@ -27,6 +27,7 @@ __all__ = [
     "folder_lock",
     "load_result",
     "read_config",
+    "read_json",
     "run_dir",
     "write_curves",
     "write_json",
@@ -81,7 +82,8 @@ def folder_lock(out: Path) -> Iterator[None]:
             path.unlink(missing_ok=True)  # safe: a contender does not wait for this file, it fails at once
 
 
-def _read_json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
+    """A JSON file of a results folder; a damaged one is a one-line error naming it."""
     try:
         return json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -98,7 +100,7 @@ def claim_folder(out: Path, config: Mapping[str, Any], inputs: Sequence[Mapping[
     path = out / CONFIG_FILE
     inputs = json.loads(json.dumps(list(inputs), default=json_default))
     if path.exists():
-        existing = _read_json(path)
+        existing = read_json(path)
         recorded_inputs = existing.get("inputs") if isinstance(existing, dict) else None
         if recorded_inputs is not None and recorded_inputs != inputs:
             changed = sorted({i["name"] for i in inputs} ^ {i["name"] for i in recorded_inputs}) or [
@@ -126,7 +128,7 @@ def read_config(out: Path) -> dict[str, Any]:
     path = out / CONFIG_FILE
     if not path.is_file():
         raise BenchmarkError(f"{path} not found: not a benchmark folder")
-    recorded = _read_json(path)
+    recorded = read_json(path)
     if not isinstance(recorded, dict) or not isinstance(recorded.get("config"), dict):
         raise BenchmarkError(f"{path} is damaged (no config); delete the folder to redo the benchmark")
     return recorded
@@ -141,7 +143,7 @@ def load_result(path: Path, digest: str) -> dict[str, Any] | None:
     file = path / RESULT_FILE
     if not file.exists():
         return None
-    result = _read_json(file)
+    result = read_json(file)
     owner = result.get("config_hash") if isinstance(result, dict) else None
     if owner != digest:
         raise BenchmarkError(f"{file} belongs to config {owner}, not {digest}; delete that run folder to redo it")

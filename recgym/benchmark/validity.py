@@ -11,6 +11,10 @@ against the online return (:func:`recgym.evaluate_online` in the world that wrot
 - **checkpoint selection**: the checkpoint each val metric selects in each run, and its online return on the test
   users against the run's best checkpoint online (the regret). It needs the test evaluation of every checkpoint
   (``--top-n`` at least the number of evaluations); otherwise it is left out.
+
+:func:`run_fqe` adds fitted Q evaluation (:func:`recgym.evaluation.fqe`) of each trained run's best checkpoint, an
+estimate of its return per session from the logs alone; :func:`folders_leaderboard` then ranks it beside the replay
+metrics over the trained runs (the baselines have no checkpoint to evaluate).
 """
 
 from __future__ import annotations
@@ -28,7 +32,11 @@ from scipy import stats
 from recgym.benchmark.report import metric_label, offline_metrics, select_steps
 from recgym.benchmark.results import read_runs
 from recgym.benchmark.specs import BenchmarkError
+from recgym.benchmark.store import read_json, run_dir, write_json
 from recgym.checks import check_number
+from recgym.datasets import load_dataset
+from recgym.evaluation.fqe import fqe
+from recgym.saving import load_model
 
 __all__ = [
     "ONLINE_TARGET",
@@ -39,6 +47,7 @@ __all__ = [
     "format_validity",
     "leaderboard",
     "rank_agreement",
+    "run_fqe",
     "selection_regret",
     "validity_tables",
     "within_run_agreement",
@@ -46,6 +55,8 @@ __all__ = [
 
 ONLINE_TARGET = "online/return"
 """What the offline metrics are asked to predict: the mean return per simulated session."""
+FQE_QUANTITY = "fqe"
+FQE_FILE = "fqe.json"  # a run's FQE estimate and the settings that made it, beside its result.json
 
 
 @dataclass(frozen=True)
@@ -308,10 +319,59 @@ def format_validity(tables: ValidityTables) -> str:
     return "\n".join([*lines, ""])
 
 
-def folders_leaderboard(folders: Sequence[str | os.PathLike[str]], n_resamples: int = 2000) -> pd.DataFrame:
+def run_fqe(
+    folder: str | os.PathLike[str],
+    *,
+    n_steps: int = 2000,
+    split: str = "val",
+    data_dir: str | os.PathLike[str] | None = None,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """FQE of every finished trained run's best checkpoint (``runs/LABEL/seedN/checkpoints``) on ``split`` of the
+    folder's dataset, reloaded from its config (``data_dir``: where its raw files or cache are); one row per run:
+    agent, seed, fqe, fqe_low, fqe_high (95% over the split's sessions). Each estimate is kept in the run folder
+    (``fqe.json``) with its settings and reused by a later call with the same ones."""
+    check_number("n_steps", n_steps, at_least=1, integer=True, error=BenchmarkError)
+    runs = read_runs(folder)
+    trained = [r for r in runs.finished if "class" in runs.config["agents"][r["agent"]]]
+    settings = {"n_steps": int(n_steps), "split": split, "checkpoint": "best"}
+    rows, dataset = [], None
+    for result in trained:
+        path = run_dir(runs.out_dir, result["agent"], result["seed"])
+        cached = read_json(path / FQE_FILE) if (path / FQE_FILE).is_file() else None
+        if cached is None or cached.get("settings") != settings:
+            checkpoint = path / "checkpoints" / f"step{result['selected_steps'][0]}.pt"
+            if not checkpoint.is_file():
+                raise BenchmarkError(f"{checkpoint} not found: FQE needs each run's best checkpoint on disk")
+            if dataset is None:
+                dataset = _folder_dataset(runs.config, data_dir)
+            estimate = fqe(load_model(checkpoint), dataset, split=split, n_steps=n_steps, progress=progress)
+            cached = {"settings": settings, "value": estimate.value, "low": estimate.low, "high": estimate.high}
+            write_json(path / FQE_FILE, cached)
+        rows.append({"agent": result["agent"], "seed": result["seed"], FQE_QUANTITY: cached["value"],
+                     f"{FQE_QUANTITY}_low": cached["low"], f"{FQE_QUANTITY}_high": cached["high"]})  # fmt: skip
+    return pd.DataFrame(rows, columns=["agent", "seed", FQE_QUANTITY, f"{FQE_QUANTITY}_low", f"{FQE_QUANTITY}_high"])
+
+
+def _folder_dataset(config: Mapping[str, Any], data_dir: str | os.PathLike[str] | None) -> Any:
+    """The dataset a results folder was benchmarked on, loaded again from its config's source and options."""
+    source, options = config["dataset"]["source"], dict(config["dataset"]["options"])
+    if source is None or (isinstance(source, str) and source.startswith("in-memory")):
+        raise BenchmarkError("this folder's dataset was given in memory: FQE cannot load it again")
+    return load_dataset(source, data_dir=data_dir, progress=False, **options)
+
+
+def folders_leaderboard(
+    folders: Sequence[str | os.PathLike[str]],
+    n_resamples: int = 2000,
+    *,
+    fqe_steps: int | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+) -> pd.DataFrame:
     """:func:`leaderboard` of every offline metric of each results folder evaluated online (``--online``), over its
     finished runs and resampling its agents (``n_resamples`` times); one row per folder and metric (``folder`` its
-    path)."""
+    path). With ``fqe_steps``, FQE (:func:`run_fqe`, that many updates) is ranked too, and every quantity over the
+    trained runs only (the population FQE has)."""
     boards = []
     for folder in folders:
         runs = read_runs(folder)
@@ -319,8 +379,16 @@ def folders_leaderboard(folders: Sequence[str | os.PathLike[str]], n_resamples: 
             raise BenchmarkError(f"{folder}: its runs were not evaluated online (--online): nothing to rank against")
         if not runs.finished:
             raise BenchmarkError(f"{folder}: no run has finished yet")
-        tables = validity_tables(runs.finished, offline_metrics(runs.config), n_resamples=n_resamples)
-        boards.append(tables.board.assign(folder=str(folder)))
+        metrics = offline_metrics(runs.config)
+        if fqe_steps is None:
+            board = validity_tables(runs.finished, metrics, n_resamples=n_resamples).board
+        else:
+            estimates = run_fqe(folder, n_steps=fqe_steps, data_dir=data_dir)
+            points = pd.DataFrame([{"agent": r["agent"], "seed": r["seed"], **r["selections"]["best"]}
+                                   for r in runs.finished]).merge(estimates, on=["agent", "seed"])  # fmt: skip
+            quantities = [m for m in metrics if m in points and points[m].notna().any()] + [FQE_QUANTITY]
+            board = leaderboard(points, quantities, ONLINE_TARGET, clusters="agent", n_resamples=n_resamples)
+        boards.append(board.assign(folder=str(folder)))
     return pd.concat(boards, ignore_index=True)
 
 
