@@ -23,12 +23,22 @@ from recgym.benchmark.tuning import tune
 from recgym.benchmark.validity import folders_leaderboard, format_folders_leaderboard
 from recgym.data.schema import EventType
 from recgym.datasets import load_dataset
+from recgym.envs.mechanics import WORLD_PRESETS
 from recgym.errors import InvalidOptionError, RecgymError
 from recgym.evaluation import evaluate
 from recgym.logs import silence_d3rlpy_logs
 from recgym.saving import load_model
 from recgym.version import __version__
-from recgym.worlds import calibrate, fit_world, headroom, log_sessions, logging_policy, make_world, write_calibration
+from recgym.worlds import (
+    calibrate,
+    fit_world,
+    headroom,
+    load_world,
+    log_sessions,
+    logging_policy,
+    make_world,
+    write_calibration,
+)
 
 __all__ = ["COMMANDS", "add_dataset_arguments", "main", "parse_option"]
 
@@ -487,7 +497,17 @@ def _run_worlds(args: argparse.Namespace) -> int:
     logger = logging_policy(args.logger, **unique_keys(args.logger_options, "-l"))
     if args.action == "log" and args.out is None:
         raise InvalidOptionError("recgym worlds log needs --out FILE.npz")
-    world = make_world(args.world, data_dir=args.data_dir, **unique_keys(args.options, "-o"))
+    options = unique_keys(args.options, "-o")
+    if args.world in WORLD_PRESETS:
+        world: Any = make_world(args.world, data_dir=args.data_dir, **options)
+    elif Path(args.world).is_file():
+        if options:
+            raise InvalidOptionError(f"-o options set a preset's world; {args.world} is a fitted world's file")
+        world = load_world(args.world)
+    else:
+        raise InvalidOptionError(
+            f"unknown world {args.world!r}; expected one of {', '.join(WORLD_PRESETS)} or a fitted world's file"
+        )
     if args.action == "log":
         log = log_sessions(world, logger, n_sessions=args.sessions, seed=args.seed, slate_size=args.slate_size,
                            progress=not args.quiet)  # fmt: skip
@@ -517,7 +537,10 @@ def add_worlds_parser(subparsers: argparse._SubParsersAction) -> None:
         help="headroom: planner, myopic, popularity, empty slate; log: write a logging policy's slate log to --out",
     )  # fmt: skip
     parser.add_argument(
-        "--world", default="longterm", help="a preset: myopic, longterm or longterm-v0 (default: longterm)"
+        "--world",
+        default="longterm",
+        help="a preset (myopic, longterm, longterm-v0) or a fitted world's file (world.npz of recgym calibrate) "
+        "(default: longterm)",
     )
     parser.add_argument("--sessions", type=int, default=1000, help="simulated sessions (default: 1000)")
     parser.add_argument("--seed", type=int, default=0, help="the sessions' random stream (default: 0)")

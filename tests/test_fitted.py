@@ -105,6 +105,34 @@ def test_the_worlds_policies_run_in_a_fitted_world(dataset):
                                                   slate_size=2).mean())  # fmt: skip
 
 
+def test_a_recommender_logs_in_a_fitted_world_and_the_benchmark_evaluates_in_it(dataset, tmp_path, one_thread):
+    """A slate log written in a world fitted to a log: its propensities are the logger's, its dataset speaks the
+    fitted world's item index, and a benchmark on it evaluates online in that world (given by its file)."""
+    from recgym.benchmark import BenchmarkError, run_benchmark
+    from recgym.worlds import log_sessions, logging_policy
+
+    world = fit_world(dataset)
+    path = world.save(tmp_path / "world.npz")
+    log = log_sessions(world, logging_policy("epsilon_greedy", epsilon=0.5), n_sessions=200, seed=2, slate_size=2)
+    assert log.card["world"]["options"] == {"fitted": True, **world.settings}
+    greedy = log.slates == logging_policy("epsilon_greedy").base_slates(world, world.start(2, np.arange(1)), 2)[0]
+    first = log.observations[:, 0] == world.pad_id  # the first step of every session: one state, one base slate
+    np.testing.assert_allclose(log.propensities[first & greedy[:, 0]][:, 0], 0.5 + 0.5 / world.n_items)
+    logged = load_dataset(log.save(tmp_path / "log.npz"))
+    assert logged.item_index_fingerprint == world.item_index_fingerprint == dataset.item_index_fingerprint
+    settings = {"seeds": 1, "steps": 1, "eval_every": 1, "progress": False, "online": 20}
+    with pytest.raises(BenchmarkError, match="written in a world fitted to a log: give that world's file with --world"):
+        run_benchmark(tmp_path / "log.npz", ["popularity"], out=tmp_path / "a", **settings)
+    result = run_benchmark(tmp_path / "log.npz", ["popularity"], out=tmp_path / "b", world=path, **settings)
+    assert result.table["online/return"].notna().all()
+    # the same from the command line: recgym worlds log --world FILE
+    out = tmp_path / "cli.npz"
+    assert main(["worlds", "log", "--world", str(path), "--sessions", "200", "--seed", "2", "--slate-size", "2",
+                 "-l", "epsilon=0.5", "--out", str(out), "-q"]) == 0  # fmt: skip
+    np.testing.assert_array_equal(load_dataset(out).split("train").actions, logged.split("train").actions)
+    assert main(["worlds", "log", "--world", str(path), "-o", "n_items=5", "--out", str(out), "-q"]) == 2
+
+
 def test_save_load_round_trip_and_refusals(dataset, tmp_path):
     world = fit_world(dataset, smoothing=0.3)
     path = world.save(tmp_path / "world.npz")

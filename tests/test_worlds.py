@@ -215,7 +215,8 @@ def test_cli_prints_the_headroom_table_and_refuses_an_unknown_world(data_dir, ca
     assert [line.split()[0] for line in lines[1:]] == ["planner", "myopic", "popularity", "empty", "headroom"]
     assert main(["worlds", "headroom", "--world", "far", *options]) == 2
     assert (
-        capsys.readouterr().err == "recgym: error: unknown world 'far'; expected one of myopic, longterm, longterm-v0\n"
+        capsys.readouterr().err
+        == "recgym: error: unknown world 'far'; expected one of myopic, longterm, longterm-v0 or a fitted world's file\n"
     )
 
 

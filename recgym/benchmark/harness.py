@@ -501,7 +501,8 @@ def _online_options(
     card = data.stats().get("world")
     if world is not None and str(world) not in WORLD_PRESETS:
         load_world(world, data)  # a damaged file or another item index: one line, before any run
-        return {"n_sessions": n_sessions, "slate_size": 20, FITTED_WORLD: str(Path(world).resolve())}
+        slate_size = int(data.stats().get("slate_size", 20))  # a slate log's own, else 20
+        return {"n_sessions": n_sessions, "slate_size": slate_size, FITTED_WORLD: str(Path(world).resolve())}
     if card is None:  # the synthetic generator's logs
         settings = {key: value for key, value in options.items() if key != "seed"}  # the split seed is not the world's
         log_sessions = settings.pop("n_sessions", SYNTHETIC_SESSIONS)
@@ -510,6 +511,10 @@ def _online_options(
     if world is not None:
         raise BenchmarkError(
             "a slate log is evaluated in the world that wrote it; --world takes a fitted world's file for it"
+        )
+    if "fitted" in card["options"]:
+        raise BenchmarkError(
+            "this slate log was written in a world fitted to a log: give that world's file with --world"
         )
     settings = dict(card["options"])
     settings.update(state_size=data.state_size, reward_click=data.reward_click, reward_purchase=data.reward_purchase)

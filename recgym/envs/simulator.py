@@ -198,6 +198,11 @@ class UserSimulator:
         self.quality = item_quality(generator_seed, config.n_items)
         """Each raw item's hidden quality (standard normal), read by the ``clickbait`` and ``retention`` mechanics."""
 
+    @property
+    def item_index_fingerprint(self) -> str:
+        """The fingerprint of the item index it speaks (its dataset's)."""
+        return self.dataset.item_index_fingerprint
+
     # -- sessions -------------------------------------------------------------------------------------------------
     def start(self, seed: int, index: np.ndarray) -> Sessions:
         """New sessions ``index`` (int array) of the stream ``seed``, before their first click."""

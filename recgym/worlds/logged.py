@@ -49,12 +49,16 @@ from recgym.data.slate_log import LOG_ARRAYS, SlateLog
 from recgym.envs.simulator import Sessions, UserSimulator, mix_keys, uniform_draws
 from recgym.errors import InvalidOptionError
 from recgym.ranking import top_k_array
+from recgym.worlds.fitted import FittedWorld
 
 __all__ = ["LOGGING_POLICIES", "EpsilonGreedyLogger", "Logger", "SoftmaxLogger", "log_sessions", "logging_policy"]
 
 _LOGGER_SALT = np.uint64(0x3C6E_F372_FE94_F82B)  # the logger's draws, apart from the user's and the planner's
 _BASES = ("noisy_oracle", "popularity", "empty")
 LOG_CHUNK_SESSIONS = 2048  # sessions simulated at a time (each is its own random stream: the log does not depend on it)
+
+World = UserSimulator | FittedWorld
+"""A live world a logger plays in: the synthetic world of a preset, or a world fitted to a log."""
 
 BaseRanking = Callable[[np.ndarray, int], np.ndarray]
 """``(observations (B, state_size), k) -> (B, k)`` dataset ids: a policy that sees only the logged state."""
@@ -88,13 +92,13 @@ class EpsilonGreedyLogger:
         base = self.base if isinstance(self.base, str) else getattr(self.base, "__name__", type(self.base).__name__)
         return {"base": base, "epsilon": float(self.epsilon), "noise": float(self.noise), "seed": int(self.seed)}
 
-    def base_slates(self, world: UserSimulator, sessions: Sessions, k: int) -> np.ndarray:
+    def base_slates(self, world: World, sessions: Sessions, k: int) -> np.ndarray:
         """The base ranking's slate of every session, (B, k) dataset ids."""
         n = len(sessions)
         if self.base == "empty":
             return np.full((n, k), world.pad_id, dtype=np.int64)
         if self.base == "popularity":
-            popular = np.argsort(-world.dataset.item_popularity, kind="stable")[:k]
+            popular = np.argsort(-world.item_popularity, kind="stable")[:k]
             return np.broadcast_to(popular, (n, k)).copy()
         if self.base == "noisy_oracle":
             return top_k_array(_noisy_values(world, sessions, self.noise, self.seed), k)
@@ -106,7 +110,7 @@ class EpsilonGreedyLogger:
             raise InvalidOptionError(f"the base policy returned ids outside [0, {world.pad_id}]")
         return slates.astype(np.int64)
 
-    def __call__(self, world: UserSimulator, sessions: Sessions, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, world: World, sessions: Sessions, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The logged slates (B, k) and the propensity of each shown item at its position (B, k)."""
         base = self.base_slates(world, sessions, k)
         step = sessions.history.shape[1]
@@ -140,14 +144,14 @@ class SoftmaxLogger:
         return {"softmax": "noisy_oracle", "temperature": float(self.temperature), "noise": float(self.noise),
                 "seed": int(self.seed)}  # fmt: skip
 
-    def probabilities(self, world: UserSimulator, sessions: Sessions) -> np.ndarray:
+    def probabilities(self, world: World, sessions: Sessions) -> np.ndarray:
         """Each item's probability at every position, (B, n_items): ``value ** (1 / temperature)``, normalised."""
         values = _noisy_values(world, sessions, self.noise, self.seed)
         logits = np.log(np.maximum(values, np.finfo(float).tiny)) / self.temperature
         weights = np.exp(logits - logits.max(axis=1, keepdims=True))
         return weights / weights.sum(axis=1, keepdims=True)
 
-    def __call__(self, world: UserSimulator, sessions: Sessions, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, world: World, sessions: Sessions, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The logged slates (B, k) and the propensity of each shown item at its position (B, k)."""
         probabilities = self.probabilities(world, sessions)
         n, n_items = probabilities.shape
@@ -166,7 +170,7 @@ Logger = EpsilonGreedyLogger | SoftmaxLogger
 """A logging policy: ``(world, sessions, k) -> (slates, propensities)`` with ``describe()``."""
 
 
-def _noisy_values(world: UserSimulator, sessions: Sessions, noise: float, seed: int) -> np.ndarray:
+def _noisy_values(world: World, sessions: Sessions, noise: float, seed: int) -> np.ndarray:
     """The myopic oracle's values times ``exp(noise * z_i)``: the noisy oracle's ranking values, (B, n_items)."""
     return world.slate_values(sessions) * np.exp(noise * _item_errors(seed, world.n_items))
 
@@ -206,7 +210,7 @@ def logging_policy(policy: str | Logger = "epsilon_greedy", **options: Any) -> L
 
 
 def log_sessions(
-    world: UserSimulator,
+    world: World,
     logger: str | Logger = "epsilon_greedy",
     *,
     n_sessions: int,
@@ -247,9 +251,9 @@ def log_sessions(
     order = np.lexsort((arrays["step"], arrays["session"]))
     card = {
         "world": {
-            "options": world.options,
+            "options": world.options if isinstance(world, UserSimulator) else {"fitted": True, **world.settings},
             "n_items": world.n_items,
-            "item_index_fingerprint": world.dataset.item_index_fingerprint,
+            "item_index_fingerprint": world.item_index_fingerprint,
             "raw_item_ids": world.raw_item_ids.tolist(),
         },
         "logger": logger.describe(),
