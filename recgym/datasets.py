@@ -238,6 +238,14 @@ def load_dataset(
     )
     for name in dataset.empty_splits():
         warnings.warn(f"recgym: {dataset._empty_split_message(name)}", RuntimeWarning, stacklevel=2)
+    for name, counts in dataset.stats().get("splits", {}).items():
+        if name != "train" and counts.get("events") and counts.get("oov_rate") == 1.0:
+            warnings.warn(
+                f"recgym: {dataset.source}: every event of the {name} split is of an item never seen in train "
+                f"(oov_rate 1): no model can rank them; is the {name} log from another catalogue?",
+                RuntimeWarning,
+                stacklevel=2,
+            )
     return dataset
 
 

@@ -637,6 +637,16 @@ def test_explicit_test_file_shares_the_item_index_and_unseen_items_are_counted(t
         load_dataset(train, data_dir=tmp_path / "d", test=csv_path_with_other_columns(tmp_path / "test2.csv"))
 
 
+def test_a_test_log_of_another_catalogue_and_a_cutoff_after_the_log_are_named(tmp_path: Path) -> None:
+    train_rows = [(s, i, 10 * s + i, 0) for s in range(40) for i in (1, 2, 3, s % 5 + 4)]
+    train = csv_log(tmp_path / "train.csv", train_rows)
+    other = csv_log(tmp_path / "other.csv", [(s, i, 10_000 + s, 0) for s in range(5) for i in (60, 61, 62)])
+    with pytest.warns(RuntimeWarning, match="every event of the test split is of an item never seen in train"):
+        load_dataset(train, data_dir=tmp_path / "d", test=other)
+    with pytest.warns(RuntimeWarning, match="the test split is empty .*move test_start=2099-01-01 inside the log's"):
+        load_dataset(train, data_dir=tmp_path / "d", split_mode="temporal", test_start="2099-01-01")
+
+
 def csv_path_with_other_columns(path: Path) -> Path:
     path.write_text("SessionId,ItemId,Time\n1,2,3\n")
     return path

@@ -97,10 +97,15 @@ class SessionDataset:
 
     def _empty_split_message(self, name: str) -> str:
         sessions = sum(split.n_sessions for split in self._splits.values())
-        return (
-            f"{self.source}: the {name} split is empty ({sessions} sessions survive the protocol); "
-            "use a longer log, or other train_fraction / val_fraction"
+        arguments = self.load_arguments or {}
+        cutoffs = {key: arguments[key] for key in ("test_start", "val_start") if arguments.get(key) is not None}
+        advice = (
+            f"no session starts in its time window: move {', '.join(f'{k}={v}' for k, v in cutoffs.items())} "
+            "inside the log's time span"
+            if cutoffs and name in ("val", "test")
+            else "use a longer log, or other train_fraction / val_fraction"
         )
+        return f"{self.source}: the {name} split is empty ({sessions} sessions survive the protocol); {advice}"
 
     def stats(self) -> dict[str, Any]:
         """Counts before and after the protocol, per split sessions/events/clicks/purchases/OOV rate, and settings."""

@@ -451,6 +451,7 @@ def _column_mapping(
             hint = f"line 1 looks like data, not a header: for a file without a header pass names=[{len(file_columns)} column names]"
         raise RecgymDataError(
             f"{path}: no column(s) {', '.join(map(repr, missing))} among {_clip(repr(list(file_columns)))} ({hint})"
+            + _encoding_hint("".join(file_columns))
         )
     return mapping
 
@@ -540,10 +541,23 @@ def _csv_error(path: Path, error: Exception, file_columns: Sequence[str]) -> Rec
         column = file_columns[int(index)] if int(index) < len(file_columns) else f"#{index}"
         if arrow_type.startswith("timestamp"):
             expected = _ISO_EXAMPLE
+        elif "int" in arrow_type and value.strip().lstrip("-").isdigit():
+            expected = "an integer that fits in 64 bits (ids above 9223372036854775807 do not)"
         else:
             expected = "an integer" if "int" in arrow_type else arrow_type
-        return RecgymDataError(f"{path}: column {column!r} has {_clip(value)!r}, expected {expected}")
+        return RecgymDataError(
+            f"{path}: column {column!r} has {_clip(value)!r}, expected {expected}{_encoding_hint(value)}"
+        )
     return RecgymDataError(f"{path}: {_first_line(error)}")
+
+
+def _encoding_hint(text: str) -> str:
+    """A hint when text read as UTF-8 shows the marks of another encoding (UTF-16's NULs, latin-1's bad bytes)."""
+    if "\x00" in text:
+        return "; the file looks UTF-16 encoded and recgym reads UTF-8: convert it (iconv -f utf-16 -t utf-8)"
+    if "\ufffd" in text:
+        return "; the file is not UTF-8 (latin-1?): convert it (iconv -f latin1 -t utf-8)"
+    return ""
 
 
 def _first_line(error: Exception) -> str:

@@ -247,6 +247,20 @@ def test_seconds_read_as_milliseconds_warn_and_one_column_for_two_names_is_refus
         read_table(path, columns={"session_id": "session_id", "item_id": "session_id"}, progress=False)
 
 
+def test_ids_beyond_64_bits_and_files_in_another_encoding_get_a_hint(tmp_path: Path) -> None:
+    big = write(tmp_path, "big.csv", "session_id,item_id,timestamp\n1,99999999999999999999,1000\n")
+    with pytest.raises(RecgymDataError, match="expected an integer that fits in 64 bits"):
+        read_table(big, progress=False)
+    utf16 = tmp_path / "utf16.csv"
+    utf16.write_bytes("session_id,item_id,timestamp\n1,2,1000\n".encode("utf-16"))
+    with pytest.raises(RecgymDataError, match="looks UTF-16 encoded and recgym reads UTF-8"):
+        read_table(utf16, progress=False)
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("session_id,item_id,timestamp\n1,café,1000\n".encode("latin-1"))
+    with pytest.raises(RecgymDataError, match="not UTF-8 \\(latin-1\\?\\): convert it"):
+        read_table(latin, progress=False)
+
+
 def test_read_table_iso_timestamps_and_event_labels(tmp_path: Path) -> None:
     path = write(
         tmp_path,
