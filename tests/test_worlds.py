@@ -186,6 +186,10 @@ def test_the_planner_bases_itself_on_the_tilt_that_earns_most_and_tilting_pays_w
     base = planner.base(3)
     assert base.tilt == max(earned, key=earned.get)  # the search (300 sessions of its own stream) finds the best
     assert planner.base(3) is base  # searched once per slate size
+    with pytest.raises(
+        InvalidOptionError, match="tilt=1.0 weighs items by their retention effect: this world has none"
+    ):
+        MyopicOraclePolicy(world(data_dir), 1.0)
     np.testing.assert_array_equal(
         base(simulator.start(0, np.arange(5)), 3),
         family[[0.0, 1.0, 2.0].index(base.tilt)](simulator.start(0, np.arange(5)), 3),

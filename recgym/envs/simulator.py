@@ -282,8 +282,8 @@ class UserSimulator:
 
     def retention_effects(self) -> np.ndarray | None:
         """``retention * quality`` of every dataset item (how much a click on its recommendation lowers the log-odds of
-        leaving, before the shrinkage), or None in a world without retention; the planner's hint (its tilted
-        candidate slates)."""
+        leaving, before the shrinkage), or None in a world without retention; what the tilted oracles of
+        :mod:`recgym.worlds.planning` weigh the myopic values by."""
         if not self.mechanics.retention:
             return None
         return self.mechanics.retention * self.quality[self.raw_item_ids]

@@ -36,6 +36,7 @@ from recgym.checks import check_number
 from recgym.envs.mechanics import MECHANIC_NAMES, WorldMechanics, world_mechanics
 from recgym.envs.registration import SYNTHETIC_SESSIONS
 from recgym.envs.simulator import Sessions, UserSimulator, mix_keys, uniform_draws
+from recgym.errors import InvalidOptionError
 from recgym.ranking import top_k_array
 
 __all__ = ["MyopicOraclePolicy", "PlannerPolicy", "headroom", "make_world", "play"]
@@ -74,6 +75,8 @@ class MyopicOraclePolicy:
     def __post_init__(self) -> None:
         check_number("tilt", self.tilt, at_least=0)
         self.effects = _retention_effects(self.world) if self.tilt else None
+        if self.tilt and self.effects is None:
+            raise InvalidOptionError(f"tilt={self.tilt} weighs items by their retention effect: this world has none")
 
     def __call__(self, sessions: Sessions, k: int) -> np.ndarray:
         return self.slates(self.world.slate_values(sessions), k)
