@@ -574,6 +574,9 @@ def _numpy(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return column.to_numpy(zero_copy_only=False) if isinstance(column, pa.Array) else column.to_numpy()
 
 
+_ROW_IN_CHUNK = re.compile(r"in row (\d+)")
+
+
 def _json_chunks(stream: pa.NativeFile, options: pa_json.ParseOptions) -> Iterator[pa.Table]:
     """The JSON lines of ``stream`` parsed in chunks of whole lines of about ``_JSON_CHUNK`` bytes.
 
@@ -581,7 +584,15 @@ def _json_chunks(stream: pa.NativeFile, options: pa_json.ParseOptions) -> Iterat
     in memory); parsing chunk by chunk bounds the text in memory to one chunk, each still parsed on all cores.
     """
     read_options = pa_json.ReadOptions(block_size=_BLOCK_SIZE)
-    rest = b""
+    rest, lines_before = b"", 0
+
+    def parse(text: bytes) -> pa.Table:
+        try:
+            return pa_json.read_json(pa.BufferReader(text), read_options=read_options, parse_options=options)
+        except pa.ArrowInvalid as error:  # its row counts from the chunk: say the file's line instead
+            message = _ROW_IN_CHUNK.sub(lambda m: f"on line {lines_before + int(m.group(1)) + 1}", str(error))
+            raise pa.ArrowInvalid(message) from None
+
     while True:
         data = stream.read(_JSON_CHUNK)
         if not data:
@@ -592,9 +603,10 @@ def _json_chunks(stream: pa.NativeFile, options: pa_json.ParseOptions) -> Iterat
             rest = text
             continue
         rest = text[end:]
-        yield pa_json.read_json(pa.BufferReader(text[:end]), read_options=read_options, parse_options=options)
+        yield parse(text[:end])
+        lines_before += text.count(b"\n", 0, end)
     if rest.strip():
-        yield pa_json.read_json(pa.BufferReader(rest), read_options=read_options, parse_options=options)
+        yield parse(rest)
 
 
 def _compact_ids(ids: np.ndarray) -> np.ndarray:

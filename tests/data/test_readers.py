@@ -138,6 +138,20 @@ def test_otto_read_in_chunks_cut_anywhere(tmp_path, monkeypatch, chunk_bytes: in
     assert rows(read_otto(path, progress=False)) == OTTO_ROWS
 
 
+@pytest.mark.parametrize("chunk_bytes", [1, 90, 1 << 26])
+@pytest.mark.parametrize("final_newline", [True, False])
+def test_a_bad_json_line_is_named_by_its_line_in_the_file(tmp_path, monkeypatch, chunk_bytes, final_newline) -> None:
+    from recgym.data import readers
+
+    good = otto_lines(OTTO_SESSIONS).splitlines()
+    bad = '{"session": 99, "events": [{"aid": 2 "ts": 1000, "type": "clicks"}]}'
+    text = "\n".join([*good, bad]) + ("\n" if final_newline else "")
+    path = write(tmp_path, "train.jsonl", text)
+    monkeypatch.setattr(readers, "_JSON_CHUNK", chunk_bytes)  # 1: each line its own chunk; 2^26: one chunk
+    with pytest.raises(RecgymDataError, match=f"train.jsonl: JSON parse error: .* on line {len(good) + 1}$"):
+        read_otto(path, progress=False)
+
+
 @pytest.mark.parametrize("chunk_bytes", [90, 1 << 26])  # 90: the wide ids in a chunk of their own
 def test_otto_ids_are_int32_when_they_fit_and_int64_beyond(tmp_path, monkeypatch, chunk_bytes: int) -> None:
     from recgym.data import readers
