@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -77,8 +78,19 @@ def _run_sequential(units: Sequence[Unit], dataset: Any, settings: RunSettings, 
 
 def _report(failures: Sequence[tuple[Unit, BaseException]]) -> None:
     if failures:
-        detail = "; ".join(f"{u.agent.label} seed {u.seed}: {str(e).strip().splitlines()[0]}" for u, e in failures)
+        detail = "; ".join(f"{u.agent.label} seed {u.seed}: {_cause_line(e)}" for u, e in failures)
         raise BenchmarkError(f"{len(failures)} run(s) failed ({detail}); rerun the command to retry them")
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _cause_line(error: BaseException) -> str:
+    """The first line of what went wrong: a Ray task error's own cause (its message starts with the coloured task
+    name), else the error's."""
+    cause = getattr(error, "cause", None)
+    text = _ANSI.sub("", str(cause if isinstance(cause, BaseException) else error)).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _threads_per_job(jobs: int) -> int:

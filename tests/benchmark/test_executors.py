@@ -121,6 +121,24 @@ def test_a_failing_run_is_reported_after_the_others_finish(tiny_dataset, tmp_pat
     assert finished == ["sasrec/seed1", "sqn/seed0", "sqn/seed1"]
 
 
+def test_a_ray_task_error_is_reported_by_its_cause_not_its_coloured_task_name():
+    from types import SimpleNamespace
+
+    from recgym.benchmark.executors import _report
+
+    class TaskError(Exception):  # the shape of ray.exceptions.RayTaskError: a task header, then the cause
+        def __init__(self, cause: BaseException) -> None:
+            super().__init__("\x1b[36mray::_run_ray_unit()\x1b[39m (pid=4242, ip=10.0.0.1)\n  File ...")
+            self.cause = cause
+
+    unit = SimpleNamespace(agent=SimpleNamespace(label="sqn"), seed=1)
+    with pytest.raises(BenchmarkError, match=r"\(sqn seed 1: gamma must be a finite number < 1, got 2\)"):
+        _report([(unit, TaskError(ValueError("gamma must be a finite number < 1, got 2\nmore")))])
+    coloured = Exception("\x1b[31mworker died\x1b[0m")  # no cause: the error's own first line, uncoloured
+    with pytest.raises(BenchmarkError, match=r"\(sqn seed 1: worker died\)"):
+        _report([(unit, coloured)])
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
