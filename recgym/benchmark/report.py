@@ -417,10 +417,7 @@ def format_ablation(config: Mapping[str, Any], steps: pd.DataFrame | None, metri
             if label not in by_row:
                 cells.append("")
                 continue
-            r = by_row[label].loc[metric]
-            significant = " *" if (r["ci_low"] > 0 or r["ci_high"] < 0) else ""
-            interval = _format_interval(r["difference"], r["ci_low"], r["ci_high"], _digits(metric), sign="+")
-            cells.append(f"{interval} p={r['p_value']:.2g} (Holm {r['p_holm']:.2g}){significant}")
+            cells.append(_paired_cell(by_row[label].loc[metric], metric))
         lines.append(f"| {label} | {against or ''} | {changes} | " + " | ".join(cells) + " |")
     if steps is None:
         lines += ["", "(No differences: a run has no per-session test file.)"]
@@ -457,12 +454,16 @@ def format_session_tables(
         for agent, group in comparison.groupby("agent", sort=False):
             by_metric = group.set_index("metric")
             formatted = []
-            for m in metrics:
-                r = by_metric.loc[m]
-                cell = _format_interval(r["difference"], r["ci_low"], r["ci_high"], _digits(m), sign="+")
-                relative = "" if np.isnan(r["relative"]) else f" ({r['relative']:+.1%})"
-                significant = " *" if (r["ci_low"] > 0 or r["ci_high"] < 0) else ""
-                formatted.append(f"{cell}{relative} p={r['p_value']:.2g} (Holm {r['p_holm']:.2g}){significant}")
+            formatted = [_paired_cell(by_metric.loc[m], m, relative=True) for m in metrics]
             lines.append(f"| {agent} | " + " | ".join(formatted) + " |")
         lines.append("")
     return "\n".join(lines)
+
+
+def _paired_cell(row: pd.Series, metric: str, *, relative: bool = False) -> str:
+    """A difference paired over test sessions as a table cell: ``+d [low, high] (relative) p=.. (Holm ..) *``."""
+    cell = _format_interval(row["difference"], row["ci_low"], row["ci_high"], _digits(metric), sign="+")
+    if relative and not np.isnan(row["relative"]):
+        cell += f" ({row['relative']:+.1%})"
+    significant = " *" if (row["ci_low"] > 0 or row["ci_high"] < 0) else ""
+    return f"{cell} p={row['p_value']:.2g} (Holm {row['p_holm']:.2g}){significant}"
