@@ -35,7 +35,7 @@ from torch import nn
 from torch.optim import Adam
 
 from agents.augment import augment
-from agents.encoders import ItemEncoderFactory, SASRecEncoderFactory
+from agents.encoders import ItemEncoderFactory, SASRecEncoderFactory, in_update
 from agents.fused_heads import linear_cross_entropy, linear_max
 from agents.losses import ACTOR_WEIGHTS, apply_actor_weight, cross_entropy, negative_td_loss, td_loss
 from agents.negatives import sample_negatives
@@ -306,12 +306,12 @@ class UpdateStep:
 
 @contextmanager
 def _evaluating(*networks: nn.Module) -> Iterator[None]:
-    """Eval mode (no dropout) and no gradient inside; the networks' modes are restored after."""
+    """Eval mode (no dropout) and no gradient inside, as part of an update; the networks' modes are restored after."""
     modes = [network.training for network in networks]
     for network in networks:
         network.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), in_update():
             yield
     finally:
         for network, mode in zip(networks, modes):

@@ -43,15 +43,16 @@ def check_number(
         raise error(f"{name} must be {what}, got {value!r}")
 
 
-def check_states(states: Any, state_size: int, n_items: int) -> None:
+def check_states(states: Any, state_size: int, n_items: int, *, ids: bool = True) -> None:
     """Refuse (one line) a batch of states (a numpy array or a torch tensor) of another width than a model's
-    ``state_size`` or holding ids outside ``[0, n_items]`` (``n_items`` is the pad id): another dataset's states."""
+    ``state_size`` or, when ``ids``, holding ids outside ``[0, n_items]`` (``n_items`` is the pad id): another
+    dataset's states."""
     if states.ndim != 2 or states.shape[1] != state_size:
         raise ValueError(
             f"states of shape {tuple(states.shape)}, but this model reads (batch, {state_size}): was it trained on "
             "another dataset?"
         )
-    if states.shape[0]:
+    if ids and states.shape[0]:
         low, high = int(states.min()), int(states.max())
         if low < 0 or high > n_items:
             raise ValueError(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import errno
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -597,6 +598,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+_MACHINE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, *_FULL_ERRNOS}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns its exit code (2 for a user error, printed as one line; 130 on Ctrl-C)."""
     parser = build_parser()
@@ -612,6 +617,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback; caches and run folders are written atomically
         print("recgym: interrupted; nothing half-written is kept: rerun the command to go on", file=sys.stderr)
         return 130
+    except OSError as error:  # the machine's limits (disk full, no permission), not a bug: one line
+        if error.errno not in _MACHINE_ERRNOS:
+            raise
+        hint = "; free some space and rerun: finished work is kept" if error.errno in _FULL_ERRNOS else ""
+        print(f"recgym: error: {error.filename or 'a file'}: {error.strerror}{hint}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

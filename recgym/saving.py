@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +72,10 @@ def load_model(path: str | os.PathLike[str], device: str = "cpu:0") -> Learnable
         raise ModelFileError(f"model file {path} not found")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as error:
-        raise ModelFileError(f"{path} is not a recgym model file, or is damaged: {_first_line(error)}") from error
+    except Exception as error:  # the weights-only unpickler fails in any way on foreign bytes (IndexError, ...)
+        raise ModelFileError(
+            f"{path} is not a recgym model file, or is damaged: it does not read as a weights-only torch archive"
+        ) from error
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not a recgym model file (d3rlpy .d3 files load with d3rlpy.load_learnable)")
     if payload.get("version") not in READABLE_VERSIONS:

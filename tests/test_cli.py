@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,41 @@ def test_ctrl_c_exits_130_with_one_line(
     assert main(["prepare", "synthetic", "--data-dir", str(tmp_path), *SMALL]) == 130
     err = capsys.readouterr().err
     assert err == "recgym: interrupted; nothing half-written is kept: rerun the command to go on\n"
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_cache(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(file: object, *args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(file))
+
+    monkeypatch.setattr("recgym.data.cache.np.savez", full)
+    assert main(["prepare", "synthetic", "--data-dir", str(tmp_path), "-q", *SMALL]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("recgym: error: ")
+    assert "No space left on device; free some space and rerun" in err
+    assert not [path for path in (tmp_path / "processed").iterdir()]  # the partial cache is gone
+
+
+def test_an_unwritable_folder_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def denied(self: Path, *args: object, **kwargs: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", denied)
+    assert main(["prepare", "synthetic", "--data-dir", str(tmp_path / "ro"), "-q", *SMALL]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Permission denied" in err and str(tmp_path / "ro") in err
+
+
+def test_a_bug_is_not_hidden_as_a_machine_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    monkeypatch.setattr("recgym.cli.load_dataset", broken)
+    with pytest.raises(OSError, match="Bad file descriptor"):
+        main(["prepare", "synthetic", *SMALL])
 
 
 def test_parse_option() -> None:

@@ -91,6 +91,12 @@ def test_plot_results_needs_curves(tmp_path):
     (tmp_path / "curves.csv").write_text("")
     with pytest.raises(RecgymError, match="curves.csv is empty"):
         plot_results(tmp_path)
+    (tmp_path / "curves.csv").write_bytes(np.random.default_rng(0).bytes(3000))
+    with pytest.raises(RecgymError, match="curves.csv is damaged \\(not a CSV table\\)"):
+        plot_results(tmp_path)
+    (tmp_path / "curves.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(RecgymError, match="curves.csv is damaged \\(no column agent, seed, step\\)"):
+        plot_results(tmp_path)
 
 
 def test_bad_band_is_refused(tmp_path):

@@ -73,6 +73,22 @@ def test_tampered_or_foreign_files_fail_cleanly(dataset, tmp_path):
     (tmp_path / "cut.pt").write_bytes(path.read_bytes()[:100])
     with pytest.raises(ModelFileError):
         load_model(tmp_path / "cut.pt")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        np.random.default_rng(0).bytes(5000),
+        b"session_id,timestamp,item_id\r1,2014-04-01T10:00:00Z,5\r",  # a CSV given as a model: IndexError in torch
+        b"\x89PNG\r\n\x1a\n" + bytes(200),
+    ],
+    ids=["random", "csv", "png"],
+)
+def test_foreign_bytes_are_one_line_without_torch_advice(tmp_path, content):
+    (tmp_path / "model.pt").write_bytes(content)
+    with pytest.raises(ModelFileError, match="does not read as a weights-only torch archive") as caught:
+        load_model(tmp_path / "model.pt")
+    assert "weights_only` set to `False`" not in str(caught.value)  # never advise loading it unsafely
     with pytest.raises(ModelFileError, match="not found"):
         load_model(tmp_path / "missing.pt")
 

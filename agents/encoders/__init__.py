@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from agents.encoders.base import ItemEncoderFactory
+from agents.encoders.base import ItemEncoderFactory, in_update
 from agents.encoders.caser import CaserEncoder, CaserEncoderFactory
 from agents.encoders.fmlp import FMLPEncoder, FMLPEncoderFactory
 from agents.encoders.gru4rec import GRU4RecEncoder, GRU4RecEncoderFactory
@@ -31,6 +31,7 @@ __all__ = [
     "SASRecEncoder",
     "SASRecEncoderFactory",
     "encoder_factory",
+    "in_update",
     "with_backbone",
 ]
 

@@ -6,15 +6,33 @@ A state is a (B, L) window of item ids, right-padded with the pad id ``n_items``
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 from d3rlpy.models import EncoderFactory
 from torch import nn
 
-__all__ = ["ItemEncoderFactory", "ItemSequenceEncoder", "item_ids", "last_position"]
+from recgym.checks import check_states
+
+__all__ = ["ItemEncoderFactory", "ItemSequenceEncoder", "in_update", "last_position"]
 
 EMBEDDING_STD = 0.01
+
+
+_IN_UPDATE = contextvars.ContextVar("in_update", default=False)
+
+
+@contextmanager
+def in_update() -> Iterator[None]:
+    """Mark eval-mode forwards that are part of a training update (the agents' target passes): ids go unchecked."""
+    token = _IN_UPDATE.set(True)
+    try:
+        yield
+    finally:
+        _IN_UPDATE.reset(token)
 
 
 class ItemSequenceEncoder(nn.Module):
@@ -46,8 +64,19 @@ class ItemSequenceEncoder(nn.Module):
         """(B, L, d) item embeddings, zero at pads."""
         return self.item_embedding(ids) * valid.unsqueeze(-1).to(self.item_embedding.weight.dtype)
 
+    def item_ids(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, L) long ids of states ``x`` and their (B, L) bool mask of real items.
+
+        Another dataset's states are refused with one line: another width always (the shape costs nothing), ids
+        beyond the catalogue in eval mode outside an update (``predict``, scoring). Inside an update the id check
+        would make every step wait for the device; a bad id fails in the embedding lookup instead.
+        """
+        check_states(x, self.state_size, self.n_items, ids=not self.training and not _IN_UPDATE.get())
+        ids = x.long()
+        return ids, ids != self.pad_id
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        ids, valid = item_ids(x, self.pad_id, self.state_size)
+        ids, valid = self.item_ids(x)
         return last_position(self.sequence(ids, valid), valid)
 
     def sequence(self, ids: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -77,14 +106,6 @@ class ItemEncoderFactory(EncoderFactory):
                 f"{type(self).__name__} needs n_items (the number of items, i.e. the action size); got None"
             )
         return self.n_items
-
-
-def item_ids(x: torch.Tensor, pad_id: int, state_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B, L) long ids and their (B, L) bool mask of real items; refuses states longer than ``state_size``."""
-    ids = x.long()
-    if ids.shape[1] > state_size:
-        raise ValueError(f"states have {ids.shape[1]} positions, more than state_size={state_size}")
-    return ids, ids != pad_id
 
 
 def last_position(sequence: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:

@@ -23,7 +23,7 @@ from d3rlpy.models import register_encoder_factory
 from d3rlpy.types import Shape
 from torch import nn
 
-from agents.encoders.base import ItemEncoderFactory, ItemSequenceEncoder, item_ids
+from agents.encoders.base import ItemEncoderFactory, ItemSequenceEncoder
 
 __all__ = ["CaserEncoder", "CaserEncoderFactory"]
 
@@ -59,7 +59,7 @@ class CaserEncoder(ItemSequenceEncoder):
         return [cast(nn.Conv1d, conv) for conv in self.horizontal]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        ids, valid = item_ids(x, self.pad_id, self.state_size)
+        ids, valid = self.item_ids(x)
         length = ids.shape[1]
         e = self.embed(ids, valid)  # (B, L, d)
         columns = e.transpose(1, 2)  # (B, d, L)

@@ -221,10 +221,7 @@ def plot_results(out_dir: str | os.PathLike[str], *, band: Band = "ci") -> list[
     source = out_dir / "curves.csv"
     if not source.is_file():
         raise RecgymError(f"{source} not found: not a benchmark folder, or no run has finished yet")
-    try:
-        curves = pd.read_csv(source)
-    except pd.errors.EmptyDataError as error:
-        raise RecgymError(f"{source} is empty: no run has finished yet") from error
+    curves = _read_csv(source, ("agent", "seed", "step"))
     agents = _agents_of(out_dir)
     switch_steps = {label: step for label, a in agents.items() if (step := _switch_of(a)) is not None}
     baselines = [label for label, a in agents.items() if a.get("baseline")]
@@ -236,15 +233,29 @@ def plot_results(out_dir: str | os.PathLike[str], *, band: Band = "ci") -> list[
     ]
     results = out_dir / "results.csv"
     if results.is_file():
-        table = pd.read_csv(results)
+        table = _read_csv(results, ("agent", "selection"))
         selection = next((s for s in table["selection"].unique() if s != "best"), "best")
         written += plot_test_metrics(table, TEST_PANELS, figures / "test_metrics.png", selection=selection)
     points = out_dir / "validity_points.csv"
     if points.is_file():
         written += plot_offline_vs_online(
-            pd.read_csv(points), VALIDITY_PANELS, figures / "offline_vs_online.png", baselines=baselines
+            _read_csv(points, ("agent",)), VALIDITY_PANELS, figures / "offline_vs_online.png", baselines=baselines
         )
     return written
+
+
+def _read_csv(path: Path, columns: Sequence[str]) -> pd.DataFrame:
+    """A table of a results folder; an empty, damaged or foreign one is a one-line error naming it."""
+    try:
+        table = pd.read_csv(path)
+    except pd.errors.EmptyDataError as error:
+        raise RecgymError(f"{path} is empty: no run has finished yet") from error
+    except (UnicodeDecodeError, pd.errors.ParserError) as error:
+        raise RecgymError(f"{path} is damaged (not a CSV table); rerun `recgym report` to rewrite it") from error
+    missing = [column for column in columns if column not in table.columns]
+    if missing:
+        raise RecgymError(f"{path} is damaged (no column {', '.join(missing)}); rerun `recgym report` to rewrite it")
+    return table
 
 
 def _agents_of(out_dir: Path) -> dict[str, Any]:

@@ -82,12 +82,15 @@ def folder_lock(out: Path) -> Iterator[None]:
             path.unlink(missing_ok=True)  # safe: a contender does not wait for this file, it fails at once
 
 
-def read_json(path: Path) -> Any:
-    """A JSON file of a results folder; a damaged one is a one-line error naming it."""
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON object file of a results folder; a damaged one (or any other JSON value) is a one-line error naming it."""
     try:
-        return json.loads(path.read_text())
+        content = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise BenchmarkError(f"{path} is damaged ({error}); delete it to redo what it recorded") from error
+    if not isinstance(content, dict):
+        raise BenchmarkError(f"{path} is damaged (not a JSON object); delete it to redo what it recorded")
+    return content
 
 
 def claim_folder(out: Path, config: Mapping[str, Any], inputs: Sequence[Mapping[str, Any]] = ()) -> str:
@@ -101,7 +104,7 @@ def claim_folder(out: Path, config: Mapping[str, Any], inputs: Sequence[Mapping[
     inputs = json.loads(json.dumps(list(inputs), default=json_default))
     if path.exists():
         existing = read_json(path)
-        recorded_inputs = existing.get("inputs") if isinstance(existing, dict) else None
+        recorded_inputs = existing.get("inputs")
         if recorded_inputs is not None and recorded_inputs != inputs:
             changed = sorted({i["name"] for i in inputs} ^ {i["name"] for i in recorded_inputs}) or [
                 new["name"] for new, old in zip(inputs, recorded_inputs) if new != old
@@ -110,8 +113,8 @@ def claim_folder(out: Path, config: Mapping[str, Any], inputs: Sequence[Mapping[
                 f"{out} holds a benchmark of other input files ({', '.join(changed)} changed since); "
                 "choose another --out to keep results apart"
             )
-        recorded = existing.get("config", {}) if isinstance(existing, dict) else {}
-        if not isinstance(existing, dict) or existing.get("config_hash") != digest:
+        recorded = existing["config"] if isinstance(existing.get("config"), dict) else {}
+        if existing.get("config_hash") != digest:
             changed = sorted(key for key in set(config) | set(recorded) if config.get(key) != recorded.get(key))
             raise BenchmarkError(
                 f"{out} holds a benchmark with config hash {existing.get('config_hash')}, this one has {digest} "
@@ -129,7 +132,7 @@ def read_config(out: Path) -> dict[str, Any]:
     if not path.is_file():
         raise BenchmarkError(f"{path} not found: not a benchmark folder")
     recorded = read_json(path)
-    if not isinstance(recorded, dict) or not isinstance(recorded.get("config"), dict):
+    if not isinstance(recorded.get("config"), dict):
         raise BenchmarkError(f"{path} is damaged (no config); delete the folder to redo the benchmark")
     return recorded
 
@@ -144,7 +147,7 @@ def load_result(path: Path, digest: str) -> dict[str, Any] | None:
     if not file.exists():
         return None
     result = read_json(file)
-    owner = result.get("config_hash") if isinstance(result, dict) else None
+    owner = result.get("config_hash")
     if owner != digest:
         raise BenchmarkError(f"{file} belongs to config {owner}, not {digest}; delete that run folder to redo it")
     return result

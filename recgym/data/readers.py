@@ -106,6 +106,8 @@ _CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".dat")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 _JSONL_SUFFIXES = (".jsonl", ".ndjson")
 _BLOCK_SIZE = 1 << 24
+_HEAD_BYTES = 1 << 20  # bytes read to find a file's first line
+_LINE_END = re.compile(rb"\r\n|\r|\n")
 _JSON_CHUNK = 1 << 26  # bytes of JSON lines parsed at a time
 _INT32_MIN, _INT32_MAX = np.iinfo(np.int32).min, np.iinfo(np.int32).max
 _ISO_EXAMPLE = "an ISO-8601 UTC timestamp like 2014-04-07T10:51:09.277Z"
@@ -380,8 +382,10 @@ def _existing_file(path: PathLike) -> Path:
 
 
 def _first_line_of(path: Path) -> str:
+    """The file's first line, ended by LF, CRLF or a lone CR (old Mac files), read from its first MiB only."""
     with path.open("rb") as file:
-        return file.readline().decode("utf-8-sig", errors="replace").rstrip("\r\n")
+        head = file.read(_HEAD_BYTES)
+    return _LINE_END.split(head, maxsplit=1)[0].decode("utf-8-sig", errors="replace")
 
 
 def _read_headerless(path: Path, names: Sequence[str], kind: EventType, progress: bool) -> pd.DataFrame:
@@ -446,6 +450,8 @@ def _column_mapping(
             )
     missing = sorted({column for column in mapping.values() if column not in file_columns})
     if missing:
+        if _looks_binary("".join(file_columns)):
+            raise RecgymDataError(f"{path}: binary content, not a text table (is it a CSV/TSV file?)")
         hint = "pass columns={canonical name: file column}"
         if headerless_hint and all(_looks_like_data(field) for field in file_columns):
             hint = f"line 1 looks like data, not a header: for a file without a header pass names=[{len(file_columns)} column names]"
@@ -549,6 +555,12 @@ def _csv_error(path: Path, error: Exception, file_columns: Sequence[str]) -> Rec
             f"{path}: column {column!r} has {_clip(value)!r}, expected {expected}{_encoding_hint(value)}"
         )
     return RecgymDataError(f"{path}: {_first_line(error)}")
+
+
+def _looks_binary(text: str) -> bool:
+    """More than a fifth of undecodable or control characters: no text encoding (UTF-16's NULs are not counted)."""
+    odd = sum(char == "\ufffd" or (char < " " and char not in "\t\x00") for char in text)
+    return odd > len(text) / 5
 
 
 def _encoding_hint(text: str) -> str:

@@ -14,7 +14,7 @@ import torch
 from matplotlib.image import imread
 
 import recgym
-from recgym.benchmark import config_hash, run_benchmark, table_metrics
+from recgym.benchmark import config_hash, read_runs, run_benchmark, table_metrics
 from recgym.envs.simulator import UserSimulator
 from recgym.errors import RecgymError
 from recgym.evaluation.online import OraclePolicy
@@ -209,14 +209,19 @@ def test_changed_config_is_refused(finished, tiny_dataset):
         bench(tiny_dataset, finished.out_dir, steps=STEPS + EVAL_EVERY)
 
 
-def test_a_damaged_result_is_one_clear_error(finished, tiny_dataset, tmp_path):
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]", "null"])
+@pytest.mark.parametrize("file", ["runs/sasrec/seed0/result.json", "config.json"])
+def test_a_damaged_record_is_one_clear_error(finished, tiny_dataset, tmp_path, file, content):
     import shutil
 
     out = tmp_path / "damaged"
     shutil.copytree(finished.out_dir, out)
-    (out / "runs" / "sasrec" / "seed0" / "result.json").write_text("{not json")
-    with pytest.raises(RecgymError, match="result.json is damaged"):
+    (out / file).write_text(content)
+    name = file.rsplit("/", 1)[-1]
+    with pytest.raises(RecgymError, match=f"{name} is damaged"):
         bench(tiny_dataset, out)
+    with pytest.raises(RecgymError, match=f"{name} is damaged"):
+        read_runs(out)
 
 
 @pytest.mark.parametrize(

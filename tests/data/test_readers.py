@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import random
 import shutil
 import warnings
 from datetime import UTC, datetime
@@ -233,6 +234,15 @@ def test_read_table_sniffs_separators(tmp_path: Path) -> None:
         assert rows(read_table(path, columns=GRU4REC_COLUMNS, timestamp_unit="s", progress=False)) == expected
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"], ids=["lf", "crlf", "cr-only"])
+def test_read_table_any_line_ending(tmp_path: Path, newline: str) -> None:
+    text = newline.join(["SessionId,ItemId,Time", "1,7,1", "1,8,2.5", ""])
+    path = tmp_path / "log.csv"
+    path.write_bytes(text.encode())
+    table = read_table(path, columns=GRU4REC_COLUMNS, timestamp_unit="s", progress=False)
+    assert rows(table) == [(1, 7, 1_000, CLICK), (1, 8, 2_500, CLICK)]
+
+
 @pytest.mark.parametrize(
     ("unit", "value", "ms"),
     [
@@ -433,3 +443,11 @@ def test_bad_tables(tmp_path: Path, name: str, text: str, expected: str) -> None
     with pytest.raises(RecgymDataError) as error:
         read_events(path, progress=False) if name.endswith(".csv") else read_events(path)
     assert expected in assert_one_line_naming(error, name)
+
+
+def test_binary_bytes_named_csv_are_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "log.csv"
+    path.write_bytes(random.Random(0).randbytes(5000))
+    with pytest.raises(RecgymDataError) as error:
+        read_events(path, progress=False)
+    assert "binary content, not a text table" in assert_one_line_naming(error, "log.csv")
