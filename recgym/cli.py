@@ -31,6 +31,7 @@ from recgym.logs import silence_d3rlpy_logs
 from recgym.saving import load_model
 from recgym.version import __version__
 from recgym.worlds import (
+    CLICK_MODELS,
     calibrate,
     fit_world,
     headroom,
@@ -174,7 +175,10 @@ def add_info_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def _run_calibrate(args: argparse.Namespace) -> int:
     dataset = _load(args)
-    world = fit_world(dataset, smoothing=args.smoothing)
+    world = fit_world(
+        dataset, smoothing=args.smoothing, click_model=args.click_model, click_steps=args.click_steps,
+        progress=not args.quiet,
+    )  # fmt: skip
     report = calibrate(dataset, world, n_sessions=args.sessions, seed=args.sim_seed)
     paths = write_calibration(report, world, args.out)
     print(Path(paths[1]).read_text().split("\n![")[0].rstrip())
@@ -189,6 +193,13 @@ def add_calibrate_parser(subparsers: argparse._SubParsersAction) -> None:
     add_dataset_arguments(parser)
     parser.add_argument("--out", required=True, help="folder for calibration.md/.json/.png and the fitted world.npz")
     parser.add_argument("--smoothing", type=float, default=1.0, help="the click chain's pseudo-counts (default: 1)")
+    parser.add_argument(
+        "--click-model", choices=CLICK_MODELS, default="markov",
+        help="next-click model: the Markov chain over clicks, or a SASRec trained on the train clicks (default: markov)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--click-steps", type=int, default=2000, help="the SASRec click model's updates (default: 2000)"
+    )
     parser.add_argument("--sessions", type=int, help="simulated sessions (default: as many as the test split)")
     parser.add_argument("--sim-seed", type=int, default=0, help="the simulated users' random stream (default: 0)")
     parser.set_defaults(handler=_run_calibrate)

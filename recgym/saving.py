@@ -14,6 +14,7 @@ The benchmark's checkpoints are such files.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from pathlib import Path
@@ -25,7 +26,7 @@ from d3rlpy.base import LearnableBase, LearnableConfigWithShape
 from recgym.contract import DatasetContract, bind_contract, contract_of
 from recgym.errors import RecgymError
 
-__all__ = ["ModelFileError", "load_model", "save_model"]
+__all__ = ["ModelFileError", "load_model", "model_bytes", "model_from_bytes", "save_model"]
 
 FORMAT = "recgym-model"
 VERSION = 2
@@ -43,6 +44,15 @@ def save_model(algo: LearnableBase, path: str | os.PathLike[str], *, dataset: An
     agent trained on ``dataset.to_d3rlpy(...)`` carries it); a model saved without one is checked by catalogue and
     state size only.
     """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(model_bytes(algo, dataset=dataset))
+    os.replace(tmp, path)
+    return path
+
+
+def model_bytes(algo: LearnableBase, *, dataset: Any = None) -> bytes:
+    """The bytes :func:`save_model` writes (to keep a model inside another file, e.g. a fitted world)."""
     if algo.impl is None:
         raise ValueError(f"{type(algo).__name__} is not built yet: call fit() or build_with_dataset() first")
     contract = DatasetContract.of(dataset) if dataset is not None else contract_of(algo)
@@ -58,11 +68,9 @@ def save_model(algo: LearnableBase, path: str | os.PathLike[str], *, dataset: An
         "contract": contract.to_dict() if contract is not None else None,
     }
     payload["checksum"] = _checksum(payload)
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-    return path
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return buffer.getvalue()
 
 
 def load_model(path: str | os.PathLike[str], device: str = "cpu:0") -> LearnableBase:
@@ -70,28 +78,38 @@ def load_model(path: str | os.PathLike[str], device: str = "cpu:0") -> Learnable
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"model file {path} not found")
+    return _rebuild(path, str(path), device)
+
+
+def model_from_bytes(data: bytes, where: str, device: str = "cpu:0") -> LearnableBase:
+    """The algorithm of :func:`model_bytes`'s output, checked as :func:`load_model` checks a file (``where`` names
+    the bytes in errors)."""
+    return _rebuild(io.BytesIO(data), where, device)
+
+
+def _rebuild(source: Path | io.BytesIO, where: str, device: str) -> LearnableBase:
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = torch.load(source, map_location="cpu", weights_only=True)
     except Exception as error:  # the weights-only unpickler fails in any way on foreign bytes (IndexError, ...)
         raise ModelFileError(
-            f"{path} is not a recgym model file, or is damaged: it does not read as a weights-only torch archive"
+            f"{where} is not a recgym model file, or is damaged: it does not read as a weights-only torch archive"
         ) from error
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ModelFileError(f"{path} is not a recgym model file (d3rlpy .d3 files load with d3rlpy.load_learnable)")
+        raise ModelFileError(f"{where} is not a recgym model file (d3rlpy .d3 files load with d3rlpy.load_learnable)")
     if payload.get("version") not in READABLE_VERSIONS:
         raise ModelFileError(
-            f"{path} has model format version {payload.get('version')}, this recgym reads {READABLE_VERSIONS}"
+            f"{where} has model format version {payload.get('version')}, this recgym reads {READABLE_VERSIONS}"
         )
     if payload["version"] >= 2 and payload.get("checksum") != _safe_checksum(payload):
-        raise ModelFileError(f"{path} is damaged: its content does not match its checksum")
+        raise ModelFileError(f"{where} is damaged: its content does not match its checksum")
     try:
         config = LearnableConfigWithShape.deserialize(payload["config"])
     except KeyError as error:
         raise ModelFileError(
-            f"{path}: unknown algorithm or encoder type {error}: import the module that registers it first"
+            f"{where}: unknown algorithm or encoder type {error}: import the module that registers it first"
         ) from error
     except Exception as error:
-        raise ModelFileError(f"{path}: damaged config: {_first_line(error)}") from error
+        raise ModelFileError(f"{where}: damaged config: {_first_line(error)}") from error
     try:
         algo = config.create(device)
         modules = algo.impl.modules.get_torch_modules()
@@ -102,7 +120,7 @@ def load_model(path: str | os.PathLike[str], device: str = "cpu:0") -> Learnable
         if payload.get("contract") is not None:
             bind_contract(algo, DatasetContract.from_dict(payload["contract"]))
     except Exception as error:  # damaged weights or contract: one clear line, whatever part failed
-        raise ModelFileError(f"{path}: cannot rebuild the model: {_first_line(error)}") from error
+        raise ModelFileError(f"{where}: cannot rebuild the model: {_first_line(error)}") from error
     return algo
 
 

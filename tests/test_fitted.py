@@ -9,10 +9,11 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from recgym import load_dataset
 from recgym.cli import main
-from recgym.errors import InvalidOptionError, RecgymDataError
+from recgym.errors import InvalidOptionError, RecgymDataError, RecgymError
 from recgym.worlds import MyopicOraclePolicy, calibrate, fit_world, headroom, load_world, play
 
 
@@ -183,7 +184,7 @@ def test_cli_calibrate_writes_the_report_and_the_world(dataset, tmp_path, capsys
     toy_log().to_csv(log, index=False)
     out = tmp_path / "out"
     assert main(["calibrate", str(log), "--data-dir", str(tmp_path / "data"), "--out", str(out), "-q"]) == 0
-    assert "Click model on the test split" in capsys.readouterr().out
+    assert "Click model (Markov chain, smoothing 1) on the test split" in capsys.readouterr().out
     assert sorted(path.name for path in out.iterdir()) == [
         "calibration.json", "calibration.md", "calibration.png", "world.npz"
     ]  # fmt: skip
@@ -191,6 +192,10 @@ def test_cli_calibrate_writes_the_report_and_the_world(dataset, tmp_path, capsys
     assert main(["calibrate", str(log), "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "x"),
                  "--smoothing", "-1", "-q"]) == 2  # fmt: skip
     assert "smoothing must be" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    sequence = ["--click-model", "sasrec", "--click-steps", "20", "--out", str(tmp_path / "s"), "-q"]
+    assert main(["calibrate", str(log), "--data-dir", str(tmp_path / "data"), *sequence]) == 0
+    assert "Click model (SASRec, 20 updates, seed 0) on the test split" in capsys.readouterr().out
+    assert load_world(tmp_path / "s" / "world.npz").settings["click_model"] == "sasrec"
 
 
 def test_fit_and_calibrate_on_the_real_rc15_clicks_sample(shared_data, tmp_path):
@@ -202,3 +207,94 @@ def test_fit_and_calibrate_on_the_real_rc15_clicks_sample(shared_data, tmp_path)
     assert report["sessions"]["real"] == dataset.split("test").n_sessions
     assert 0 < report["click_model"]["hr@20"] < 1 and math.isfinite(report["click_model"]["nll"])
     assert report["purchase_rate"]["real"] == report["purchase_rate"]["simulated"] == 0  # a clicks-only log
+
+
+# --- the sequence click model -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sequence_world(dataset, one_thread):
+    return fit_world(dataset, click_model="sasrec", click_steps=60, click_seed=1)
+
+
+def model_softmax(world, states: np.ndarray) -> np.ndarray:
+    """The click model's softmax over its own ``scores``, by torch directly."""
+    with torch.no_grad():
+        scores = torch.as_tensor(world.sequence_model.scores(states)).double()
+    return torch.softmax(scores, dim=1).numpy()
+
+
+def test_the_sequence_world_clicks_by_the_models_softmax_of_the_session(dataset, sequence_world):
+    """Monte Carlo: the first click (the empty state) and a slate's click shares of 20,000 simulated sessions against
+    the model's exact probabilities and the choice model's w_j / (1 + sum w), within 4 standard errors."""
+    world, n = sequence_world, 20_000
+    empty_state = np.full((1, world.state_size), world.pad_id)
+    expected = model_softmax(world, empty_state)[0]
+    np.testing.assert_allclose(world.click_probabilities(empty_state)[0], expected, rtol=1e-12)
+    assert world.sequence_model.predict(empty_state)[0] == expected.argmax()
+    sessions = world.start(5, np.arange(n))
+    outcome, after = world.step(sessions, np.zeros((n, 0), dtype=np.int64))
+    observed = np.bincount(outcome.clicked, minlength=world.n_items) / n
+    assert np.all(np.abs(observed - expected) <= 4 * np.sqrt(expected * (1 - expected) / n) + 1e-9)
+    # one step later every session shows the same two items; P(position j) = w_j / (1 + w_1 + w_2)
+    first = int(np.bincount(outcome.clicked).argmax())
+    alike = after.select(outcome.clicked == first)
+    states = world.observations(alike)
+    assert (states[:, 0] == first).all() and (states[:, 1:] == world.pad_id).all()
+    p = model_softmax(world, states[:1])[0]
+    slate = np.argsort(-p, kind="stable")[:2]
+    weights = np.array([p[slate[0]], p[slate[1]] / 2])  # slate_attention 1, position exponent 1
+    shares = np.bincount(world.step(alike, np.tile(slate, (len(alike), 1)))[0].position, minlength=3) / len(alike)
+    chosen = weights / (1 + weights.sum())
+    bound = 4 * np.sqrt(chosen * (1 - chosen) / len(alike))
+    assert np.all(np.abs(shares[1:] - chosen) <= bound), (shares, chosen)
+
+
+def test_a_sequence_world_round_trips_and_refuses_damage(dataset, sequence_world, tmp_path):
+    path = sequence_world.save(tmp_path / "world.npz")
+    loaded = load_world(path, dataset)
+    assert loaded.settings == sequence_world.settings and loaded.settings["click_model"] == "sasrec"
+    states = dataset.split("test").observations[:50]
+    np.testing.assert_array_equal(loaded.click_probabilities(states), sequence_world.click_probabilities(states))
+    with np.load(path) as data:
+        arrays = {name: data[name] for name in data.files}
+    flipped = arrays["click_model"].copy()
+    flipped[-200] ^= 1  # a bit in the weights
+    np.savez(tmp_path / "flipped.npz", **{**arrays, "click_model": flipped})
+    with pytest.raises(RecgymError, match=r"flipped.npz \(its click model\)"):
+        load_world(tmp_path / "flipped.npz")
+    np.savez(tmp_path / "dropped.npz", **{name: a for name, a in arrays.items() if name != "click_model"})
+    with pytest.raises(RecgymDataError, match="its card and its click model do not match"):
+        load_world(tmp_path / "dropped.npz")
+
+
+def test_calibrate_scores_the_sequence_model_on_each_clicks_session_so_far(dataset, sequence_world):
+    report = calibrate(dataset, sequence_world, k=3)
+    test, world = dataset.split("test"), sequence_world
+    nll, hits, count = 0.0, 0, 0
+    for start, stop in zip(test.episode_starts[:-1], test.episode_starts[1:]):
+        clicks = [int(a) for a, kind in zip(test.actions[start:stop], test.event_types[start:stop]) if kind == 0]
+        for index, item in enumerate(clicks):
+            earlier = clicks[max(0, index - world.state_size) : index]
+            state = np.array([earlier + [world.pad_id] * (world.state_size - len(earlier))])
+            p = model_softmax(world, state)[0]
+            nll -= math.log(p[item])
+            hits += item in np.argsort(-p, kind="stable")[:3]
+            count += 1
+    assert report["click_model"]["nll"] == pytest.approx(nll / count, rel=1e-6)  # float32 scores, batched or not
+    assert report["click_model"]["hr@3"] == pytest.approx(hits / count)
+
+
+def test_bad_click_model_options_are_one_line(dataset):
+    with pytest.raises(InvalidOptionError, match="click_model must be one of markov, sasrec, got 'gru'"):
+        fit_world(dataset, click_model="gru")
+    with pytest.raises(InvalidOptionError, match="click_steps must be a finite integer >= 1, got 0"):
+        fit_world(dataset, click_model="sasrec", click_steps=0)
+
+
+def test_the_same_click_seed_fits_the_same_sequence_world(dataset, sequence_world):
+    again = fit_world(dataset, click_model="sasrec", click_steps=60, click_seed=1)
+    states = dataset.split("test").observations[:50]
+    np.testing.assert_array_equal(again.click_probabilities(states), sequence_world.click_probabilities(states))
+    other = fit_world(dataset, click_model="sasrec", click_steps=60, click_seed=2)
+    assert not np.array_equal(other.click_probabilities(states), sequence_world.click_probabilities(states))

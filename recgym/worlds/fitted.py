@@ -5,7 +5,10 @@
 - **next click**: a first-order Markov chain over the clicked items, smoothed toward item popularity,
   ``p(j | last i) = (c_ij + smoothing * pop_j) / (c_i + smoothing)`` (``c_ij`` the train transitions from ``i`` to
   ``j``, ``c_i`` their sum, ``pop`` the train click shares with one pseudo-click per item, so that every item has a
-  positive probability); the first click follows the train sessions' first clicks, smoothed the same way;
+  positive probability); the first click follows the train sessions' first clicks, smoothed the same way. Or, with
+  ``click_model="sasrec"``, a sequence model: a SASRec trained on the train split's click transitions, whose softmax
+  over its scores of the session's last ``state_size`` clicks is ``p(. | the session so far)`` (a first click: its
+  softmax at the empty state); it is saved inside the world's file as a recgym model file's bytes (checksummed);
 - **purchase**: a click on item ``i`` leads to a purchase with its train rate, shrunk to the log's rate with
   ``purchase_prior`` pseudo-clicks;
 - **leaving**: after each organic click the user leaves with the hazard of the train sessions' click counts.
@@ -29,12 +32,18 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import d3rlpy
 import numpy as np
 import scipy.sparse as sp
+import torch
+from d3rlpy.base import LearnableBase
+from d3rlpy.logging import NoopAdapterFactory
 from matplotlib.figure import Figure
 from scipy import stats
 
+from agents.presets import make_config
 from recgym.checks import check_number
+from recgym.contract import bind_contract
 from recgym.data.cache import write_npz
 from recgym.data.dataset import SessionDataset
 from recgym.data.schema import EventType
@@ -50,11 +59,22 @@ from recgym.envs.simulator import (
     uniform_draws,
 )
 from recgym.errors import InvalidOptionError, RecgymDataError
+from recgym.evaluation import as_scorer
 from recgym.ranking import top_k_array
+from recgym.saving import model_bytes, model_from_bytes
 
-__all__ = ["MIN_TRAIN_SESSIONS", "FittedWorld", "calibrate", "fit_world", "load_world", "write_calibration"]
+__all__ = [
+    "CLICK_MODELS",
+    "MIN_TRAIN_SESSIONS",
+    "FittedWorld",
+    "calibrate",
+    "fit_world",
+    "load_world",
+    "write_calibration",
+]
 
 MIN_TRAIN_SESSIONS = 10  # fewer train sessions than this cannot fit a world
+CLICK_MODELS = ("markov", "sasrec")
 FORMAT, VERSION = "recgym-fitted-world", 1
 _CHOICE, _PURCHASE, _LEAVE, _KIND, _ITEM = range(5)  # random-number slots of a step
 _ROWS = 1024  # states scored at a time by calibrate
@@ -81,7 +101,8 @@ class FittedWorld:
     hazard: np.ndarray  # (max_clicks + 1,) P(leave after the n-th organic click | reached it)
     raw_item_ids: np.ndarray
     item_index_fingerprint: str
-    settings: dict[str, Any]  # smoothing, state_size, rewards, choice model, the log it was fitted to
+    settings: dict[str, Any]  # smoothing, state_size, rewards, choice model, click model, the log it was fitted to
+    sequence_model: LearnableBase | None = None  # click_model="sasrec": p(next click | window) is its softmax
 
     def __repr__(self) -> str:
         return f"FittedWorld({self.n_items} items, fitted to {self.settings.get('source')!r})"
@@ -124,7 +145,8 @@ class FittedWorld:
         return np.cumsum(self.first)
 
     def next_click_probabilities(self, last: np.ndarray, started: np.ndarray) -> np.ndarray:
-        """``p(. | last click)`` (B, n_items), the first-click distribution where ``started`` is False."""
+        """The Markov chain's ``p(. | last click)`` (B, n_items), the first-click distribution where ``started`` is
+        False (whatever the click model; :meth:`click_probabilities` is the world's)."""
         return self._probabilities(last, started, self.counts[np.where(started, last, 0)].toarray(), slice(None))
 
     def _probabilities_at(self, last: np.ndarray, started: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -142,8 +164,13 @@ class FittedWorld:
         return np.where(started[:, None], chain, self.first[items])
 
     def click_probabilities(self, observations: np.ndarray) -> np.ndarray:
-        """``p(item | the state's last click)`` for every item, (B, n_items), from (B, state_size) states."""
+        """The next-click distribution over every item, (B, n_items) float64, from (B, state_size) states: the
+        sequence model's softmax, or the Markov chain's ``p(. | the state's last click)``."""
         observations = np.asarray(observations, dtype=np.int64)
+        if self.sequence_model is not None:
+            with torch.no_grad():
+                scores = as_scorer(self.sequence_model)(observations).double()
+            return torch.softmax(scores, dim=1).numpy()
         lengths = (observations < self.pad_id).sum(axis=1)
         last = observations[np.arange(len(observations)), np.maximum(lengths - 1, 0)]
         return self.next_click_probabilities(np.minimum(last, self.n_items - 1), lengths > 0)
@@ -159,16 +186,19 @@ class FittedWorld:
 
     def slate_values(self, sessions: Sessions) -> np.ndarray:
         """Next-click probability times the expected reward of a click, per item (B, n_items): the myopic values."""
-        last, started = self._last(sessions)
         rewards = self.settings["reward_click"] + self.settings["reward_purchase"] * self.purchase
-        return self.next_click_probabilities(last, started) * rewards[None, :]
+        return self.click_probabilities(self.observations(sessions)) * rewards[None, :]
 
     def step(self, sessions: Sessions, slates: np.ndarray) -> tuple[Outcome, Sessions]:
         """One click of every session given its slate ((B, k) item ids, ``pad_id`` = nothing shown)."""
         keys, t, n = sessions.keys, sessions.history.shape[1], len(sessions)
         last, started = self._last(sessions)
         shown = shown_once(slates, self.pad_id)
-        probabilities = self._probabilities_at(last, started, np.where(shown, slates, 0))
+        full = None if self.sequence_model is None else self.click_probabilities(self.observations(sessions))
+        if full is None:
+            probabilities = self._probabilities_at(last, started, np.where(shown, slates, 0))
+        else:
+            probabilities = np.take_along_axis(full, np.where(shown, slates, 0), axis=1)
         settings = self.settings
         weight = slate_weights(probabilities * shown, settings["slate_attention"], settings["position_exponent"])
         position, _ = choose_position(weight, uniform_draws(keys, t, _CHOICE))
@@ -177,7 +207,12 @@ class FittedWorld:
         slate_rows = np.flatnonzero(from_slate)
         clicked[slate_rows] = slates[slate_rows, position[slate_rows] - 1]
         organic_rows = np.flatnonzero(~from_slate)
-        clicked[organic_rows] = self._organic(last[organic_rows], started[organic_rows], keys[organic_rows], t)
+        if full is None:
+            clicked[organic_rows] = self._organic(last[organic_rows], started[organic_rows], keys[organic_rows], t)
+        else:  # inverse-CDF draws from each row of the sequence model's distribution
+            cumulative = np.cumsum(full[organic_rows], axis=1)
+            u_item = uniform_draws(keys[organic_rows], t, _ITEM)[:, None] * cumulative[:, -1:]
+            clicked[organic_rows] = np.minimum((cumulative <= u_item).sum(axis=1), self.n_items - 1)
         purchased = uniform_draws(keys, t, _PURCHASE) < self.purchase[clicked]
         organic = sessions.organic + ~from_slate
         max_clicks = len(self.hazard) - 1
@@ -217,6 +252,8 @@ class FittedWorld:
             "raw_item_ids": self.raw_item_ids, "counts_data": self.counts.data, "counts_indices": self.counts.indices,
             "counts_indptr": self.counts.indptr,
         }  # fmt: skip
+        if self.sequence_model is not None:  # the model file's bytes (checksummed, no pickle), inside the world's file
+            arrays["click_model"] = np.frombuffer(model_bytes(self.sequence_model), dtype=np.uint8)
         return write_npz(path, {"card": np.array(json.dumps(card)), **arrays})
 
 
@@ -231,6 +268,7 @@ def load_world(path: str | os.PathLike[str], dataset: SessionDataset | None = No
         with np.load(Path(path), allow_pickle=False) as data:
             card = json.loads(str(data["card"]))
             arrays = {name: data[name] for name in _ARRAYS}
+            click_model = data["click_model"].tobytes() if "click_model" in data.files else None
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
         raise RecgymDataError(f"{path}: not a fitted world written by FittedWorld.save ({error})") from None
     if (card.get("format"), card.get("version")) != (FORMAT, VERSION):
@@ -245,9 +283,12 @@ def load_world(path: str | os.PathLike[str], dataset: SessionDataset | None = No
         (arrays["counts_data"], arrays["counts_indices"], arrays["counts_indptr"]), shape=(n, n)
     )  # fmt: skip
     settings = {key: value for key, value in card.items() if key not in ("format", "version", "item_index")}
+    if (click_model is None) != (settings.get("click_model", "markov") == "markov"):
+        raise RecgymDataError(f"{path}: damaged: its card and its click model do not match")
+    sequence_model = None if click_model is None else model_from_bytes(click_model, f"{path} (its click model)")
     return FittedWorld(
         arrays["first"], counts, arrays["popularity"], arrays["purchase"], arrays["hazard"], arrays["raw_item_ids"],
-        card["item_index"], settings,
+        card["item_index"], settings, sequence_model,
     )  # fmt: skip
 
 
@@ -258,8 +299,20 @@ def fit_world(
     purchase_prior: float = 20.0,
     slate_attention: float = 1.0,
     position_exponent: float = 1.0,
+    click_model: str = "markov",
+    click_steps: int = 2000,
+    click_seed: int = 0,
+    progress: bool = False,
 ) -> FittedWorld:
-    """Fit the user model of the module docstring to ``dataset``'s train split; one-line errors on bad input."""
+    """Fit the user model of the module docstring to ``dataset``'s train split; one-line errors on bad input.
+
+    ``click_model``: ``"markov"`` (the chain) or ``"sasrec"``, a SASRec (the ``synthetic`` preset) trained for
+    ``click_steps`` updates with seed ``click_seed`` on the train split's click transitions.
+    """
+    if click_model not in CLICK_MODELS:
+        raise InvalidOptionError(f"click_model must be one of {', '.join(CLICK_MODELS)}, got {click_model!r}")
+    check_number("click_steps", click_steps, at_least=1, integer=True)
+    check_number("click_seed", click_seed, at_least=0, integer=True)
     check_number("smoothing", smoothing, above=0)
     check_number("purchase_prior", purchase_prior, above=0)
     check_number("slate_attention", slate_attention, at_least=0)
@@ -297,10 +350,32 @@ def fit_world(
         "reward_click": float(dataset.reward_click), "reward_purchase": float(dataset.reward_purchase),
         "source": dataset.source, "train_sessions": int(n_sessions),
     }  # fmt: skip
+    sequence_model = None
+    if click_model == "sasrec":  # a Markov world's card has no click_model entry (as before the sequence model)
+        settings.update(click_model=click_model, click_steps=int(click_steps), click_seed=int(click_seed))
+        sequence_model = _fit_sequence_model(dataset, click_steps, click_seed, progress)
     return FittedWorld(
         first, counts, popularity, purchase, hazard, dataset.raw_item_ids.copy(),
-        dataset.item_index_fingerprint, settings,
+        dataset.item_index_fingerprint, settings, sequence_model,
     )  # fmt: skip
+
+
+def _fit_sequence_model(dataset: SessionDataset, steps: int, seed: int, progress: bool) -> LearnableBase:
+    """SASRec trained on the train split's click transitions (each session's last click is its terminal)."""
+    train = dataset.split("train")
+    rows = np.flatnonzero(train.event_types == EventType.CLICK)
+    session = np.repeat(np.arange(train.n_sessions), np.diff(train.episode_starts))[rows]
+    clicks = d3rlpy.dataset.MDPDataset(
+        observations=train.observations[rows], actions=train.actions[rows], rewards=train.rewards[rows],
+        terminals=np.append(session[1:] != session[:-1], True).astype(np.float32),
+        action_space=d3rlpy.ActionSpace.DISCRETE, action_size=dataset.n_items,
+    )  # fmt: skip
+    bind_contract(clicks, dataset)
+    d3rlpy.seed(seed)
+    model = make_config("sasrec", "synthetic", steps=steps, seed=seed).create()
+    model.fit(clicks, n_steps=steps, n_steps_per_epoch=steps, logger_adapter=NoopAdapterFactory(),
+              show_progress=progress)  # fmt: skip
+    return model
 
 
 def _simulate(world: FittedWorld, n_sessions: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -312,6 +387,17 @@ def _simulate(world: FittedWorld, n_sessions: int, seed: int) -> tuple[np.ndarra
         parts.append((sessions.index, outcome.clicked, outcome.purchased))
         sessions = after.select(~outcome.done)
     return tuple(np.concatenate([part[i] for part in parts]) for i in range(3))  # type: ignore[return-value]
+
+
+def _click_windows(sessions: np.ndarray, items: np.ndarray, state_size: int, pad_id: int) -> np.ndarray:
+    """The (N, state_size) state before each click of contiguous sessions: the session's earlier clicks, at most
+    ``state_size`` of them, oldest first, right-padded with ``pad_id`` (what a live session observes)."""
+    starts = np.flatnonzero(np.append(True, sessions[1:] != sessions[:-1]))
+    position = np.arange(len(items)) - np.repeat(starts, np.diff(np.append(starts, len(items))))
+    length = np.minimum(position, state_size)[:, None]
+    columns = np.arange(state_size)[None, :]
+    source = np.arange(len(items))[:, None] - length + columns
+    return np.where(columns < length, items[np.clip(source, 0, len(items) - 1)], pad_id)
 
 
 def _gini(counts: np.ndarray) -> float:
@@ -330,8 +416,8 @@ def calibrate(
 ) -> dict[str, Any]:
     """How well ``world`` (fitted to ``dataset``'s train split) matches the test split.
 
-    ``click_model``: the mean negative log-likelihood of each test click given the click before it (the first click:
-    the first-click distribution) and HR@k of the next click in the top-k of ``p(. | last click)``. Then
+    ``click_model``: the mean negative log-likelihood of each test click given the session's clicks before it (the
+    world's :meth:`~FittedWorld.click_probabilities` of that state) and HR@k of the click in their top-k. Then
     ``n_sessions`` simulated sessions (default: as many as the test sessions with clicks; nothing shown) against those
     real test sessions (a purchase-only session, which a log of views and a separate purchase log can hold, is left
     out here and in the fit's purchase rates): ``session_length`` (clicks per session; two-sample KS test), ``popularity`` (Gini and top-1% share of the
@@ -345,12 +431,11 @@ def calibrate(
     session = np.repeat(np.arange(test.n_sessions), np.diff(test.episode_starts))
     click = test.event_types == EventType.CLICK
     items, sessions = test.actions[click], session[click]
-    started = np.concatenate([[False], sessions[1:] == sessions[:-1]])
-    previous = np.concatenate([[0], items[:-1]])
+    windows = _click_windows(sessions, items, world.state_size, world.pad_id)
     log_likelihood, hits = np.zeros(len(items)), np.zeros(len(items), dtype=bool)
     for begin in range(0, len(items), _ROWS):
         rows = slice(begin, begin + _ROWS)
-        probabilities = world.next_click_probabilities(previous[rows], started[rows])
+        probabilities = world.click_probabilities(windows[rows])
         log_likelihood[rows] = np.log(np.maximum(probabilities[np.arange(len(probabilities)), items[rows]], 1e-300))
         hits[rows] = (top_k_array(probabilities, k) == items[rows, None]).any(axis=1)
 
@@ -408,7 +493,8 @@ def write_calibration(report: dict[str, Any], world: FittedWorld, out: str | os.
     lines = [
         f"# Calibration of a world fitted to {world.settings['source']}",
         "",
-        f"Click model on the test split ({model['test_clicks']:,} clicks): NLL {model['nll']:.3f}, "
+        f"Click model ({_click_model_name(world)}) on the test split ({model['test_clicks']:,} clicks): "
+        f"NLL {model['nll']:.3f}, "
         f"{k.upper()} {model[k]:.4f}.",
         "",
         f"{report['sessions']['simulated']:,} simulated sessions (nothing shown) against the {report['sessions']['real']:,} "
@@ -449,3 +535,10 @@ def write_calibration(report: dict[str, Any], world: FittedWorld, out: str | os.
         folder / "calibration.png",
         world.save(folder / "world.npz"),
     ]
+
+
+def _click_model_name(world: FittedWorld) -> str:
+    settings = world.settings
+    if settings.get("click_model", "markov") == "markov":
+        return f"Markov chain, smoothing {settings['smoothing']:g}"
+    return f"SASRec, {settings['click_steps']:,} updates, seed {settings['click_seed']}"
