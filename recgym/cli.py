@@ -177,7 +177,7 @@ def _run_calibrate(args: argparse.Namespace) -> int:
     dataset = _load(args)
     world = fit_world(
         dataset, smoothing=args.smoothing, click_model=args.click_model, click_steps=args.click_steps,
-        progress=not args.quiet,
+        click_seed=args.click_seed, progress=not args.quiet,
     )  # fmt: skip
     report = calibrate(dataset, world, n_sessions=args.sessions, seed=args.sim_seed)
     paths = write_calibration(report, world, args.out)
@@ -200,6 +200,7 @@ def add_calibrate_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--click-steps", type=int, default=2000, help="the SASRec click model's updates (default: 2000)"
     )
+    parser.add_argument("--click-seed", type=int, default=0, help="the SASRec click model's seed (default: 0)")
     parser.add_argument("--sessions", type=int, help="simulated sessions (default: as many as the test split)")
     parser.add_argument("--sim-seed", type=int, default=0, help="the simulated users' random stream (default: 0)")
     parser.set_defaults(handler=_run_calibrate)
@@ -451,7 +452,7 @@ def add_report_parser(subparsers: argparse._SubParsersAction) -> None:
 def _run_validity(args: argparse.Namespace) -> int:
     board = folders_leaderboard(args.dirs, n_resamples=args.resamples, fqe_steps=args.fqe, data_dir=args.data_dir)
     if args.fqe is not None:
-        print("FQE of each trained run's best checkpoint beside the replay metrics, over the trained runs.\n")
+        print("FQE of each run's policy (best checkpoint or baseline; not the oracle) beside the replay metrics.\n")
     print(format_folders_leaderboard(board))
     if args.csv:
         board.to_csv(args.csv, index=False)

@@ -192,9 +192,19 @@ def test_cli_calibrate_writes_the_report_and_the_world(dataset, tmp_path, capsys
     assert main(["calibrate", str(log), "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "x"),
                  "--smoothing", "-1", "-q"]) == 2  # fmt: skip
     assert "smoothing must be" in capsys.readouterr().err and not (tmp_path / "x").exists()
-    sequence = ["--click-model", "sasrec", "--click-steps", "20", "--out", str(tmp_path / "s"), "-q"]
+    sequence = [
+        "--click-model",
+        "sasrec",
+        "--click-steps",
+        "20",
+        "--click-seed",
+        "7",
+        "--out",
+        str(tmp_path / "s"),
+        "-q",
+    ]
     assert main(["calibrate", str(log), "--data-dir", str(tmp_path / "data"), *sequence]) == 0
-    assert "Click model (SASRec, 20 updates, seed 0) on the test split" in capsys.readouterr().out
+    assert "Click model (SASRec, 20 updates, seed 7) on the test split" in capsys.readouterr().out
     assert load_world(tmp_path / "s" / "world.npz").settings["click_model"] == "sasrec"
 
 

@@ -149,12 +149,13 @@ def run_one(agent: ResolvedAgent, seed: int, dataset: Any, folder: Path, setting
 
 def _baseline_run(agent: ResolvedAgent, seed: int, dataset: Any, folder: Path, settings: RunSettings) -> dict[str, Any]:
     """A policy without training: one evaluation at step 0 on val, then on test."""
-    policy = _baseline_policy(agent, seed, dataset, settings)
+    policy = baseline_policy(agent, seed, dataset, settings)
     curve = [{"step": 0, "epoch": 0, **_val(policy, dataset, settings)}]
     return {"curve": curve, "ranked": [0], "test": {0: _test(policy, dataset, settings, folder / SESSIONS_FILE)}}
 
 
-def _baseline_policy(agent: ResolvedAgent, seed: int, dataset: Any, settings: RunSettings) -> Any:
+def baseline_policy(agent: ResolvedAgent, seed: int, dataset: Any, settings: RunSettings | None) -> Any:
+    """The policy of a baseline row; ``settings`` (its online world) is needed by the oracle only."""
     name = agent.baseline
     if name == "popularity":
         return PopularityPolicy(dataset)
@@ -162,7 +163,7 @@ def _baseline_policy(agent: ResolvedAgent, seed: int, dataset: Any, settings: Ru
         return RandomPolicy(dataset.n_items, seed=seed)
     if name in KNN_PRESETS:
         return SessionKNNPolicy(dataset, **{**KNN_PRESETS[name], **agent.options})
-    assert name == "oracle" and settings.online is not None  # the harness refuses the oracle without a world
+    assert name == "oracle" and settings is not None and settings.online is not None  # refused without a world
     if FITTED_WORLD in settings.online:
         return OraclePolicy(_fitted_world(settings.online[FITTED_WORLD]))
     world = {key: value for key, value in settings.online.items() if key not in ("n_sessions", "slate_size")}
@@ -265,7 +266,7 @@ def val_curve(
     d3rlpy.seed(seed)
     if agent.config is None:
         rows: Iterable[dict[str, Any]] = [
-            {"step": 0, "epoch": 0, **_val(_baseline_policy(agent, seed, dataset, settings), dataset, settings)}
+            {"step": 0, "epoch": 0, **_val(baseline_policy(agent, seed, dataset, settings), dataset, settings)}
         ]
     else:
         algo = agent.config.create(device=settings.device)

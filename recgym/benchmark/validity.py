@@ -23,6 +23,7 @@ import os
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,8 @@ from scipy import stats
 
 from recgym.benchmark.report import metric_label, offline_metrics, select_steps
 from recgym.benchmark.results import read_runs
-from recgym.benchmark.specs import BenchmarkError
+from recgym.benchmark.runner import baseline_policy
+from recgym.benchmark.specs import BenchmarkError, ResolvedAgent
 from recgym.benchmark.store import read_json, run_dir, write_json
 from recgym.checks import check_number
 from recgym.datasets import load_dataset
@@ -327,30 +329,42 @@ def run_fqe(
     data_dir: str | os.PathLike[str] | None = None,
     progress: bool = False,
 ) -> pd.DataFrame:
-    """FQE of every finished trained run's best checkpoint (``runs/LABEL/seedN/checkpoints``) on ``split`` of the
-    folder's dataset, reloaded from its config (``data_dir``: where its raw files or cache are); one row per run:
-    agent, seed, fqe, fqe_low, fqe_high (95% over the split's sessions). Each estimate is kept in the run folder
-    (``fqe.json``) with its settings and reused by a later call with the same ones."""
+    """FQE of every finished run's policy on ``split`` of the folder's dataset, reloaded from its config
+    (``data_dir``: where its raw files or cache are): a trained run's best checkpoint
+    (``runs/LABEL/seedN/checkpoints``), a baseline rebuilt from its settings — all but the oracle, which reads the
+    live world, not the log. One row per run: agent, seed, fqe, fqe_low, fqe_high (95% over the split's sessions).
+    Each estimate is kept in the run folder (``fqe.json``) with its settings and reused by a later call with the same
+    ones."""
     check_number("n_steps", n_steps, at_least=1, integer=True, error=BenchmarkError)
     runs = read_runs(folder)
-    trained = [r for r in runs.finished if "class" in runs.config["agents"][r["agent"]]]
+    agents = runs.config["agents"]
+    population = [r for r in runs.finished if agents[r["agent"]].get("baseline") != "oracle"]
     settings = {"n_steps": int(n_steps), "split": split, "checkpoint": "best"}
     rows, dataset = [], None
-    for result in trained:
+    for result in population:
         path = run_dir(runs.out_dir, result["agent"], result["seed"])
         cached = read_json(path / FQE_FILE) if (path / FQE_FILE).is_file() else None
         if cached is None or cached.get("settings") != settings:
-            checkpoint = path / "checkpoints" / f"step{result['selected_steps'][0]}.pt"
-            if not checkpoint.is_file():
-                raise BenchmarkError(f"{checkpoint} not found: FQE needs each run's best checkpoint on disk")
             if dataset is None:
                 dataset = _folder_dataset(runs.config, data_dir)
-            estimate = fqe(load_model(checkpoint), dataset, split=split, n_steps=n_steps, progress=progress)
+            policy = _run_policy(path, result, agents[result["agent"]], dataset)
+            estimate = fqe(policy, dataset, split=split, n_steps=n_steps, progress=progress)
             cached = {"settings": settings, "value": estimate.value, "low": estimate.low, "high": estimate.high}
             write_json(path / FQE_FILE, cached)
         rows.append({"agent": result["agent"], "seed": result["seed"], FQE_QUANTITY: cached["value"],
                      f"{FQE_QUANTITY}_low": cached["low"], f"{FQE_QUANTITY}_high": cached["high"]})  # fmt: skip
     return pd.DataFrame(rows, columns=["agent", "seed", FQE_QUANTITY, f"{FQE_QUANTITY}_low", f"{FQE_QUANTITY}_high"])
+
+
+def _run_policy(path: Path, result: Mapping[str, Any], agent: Mapping[str, Any], dataset: Any) -> Any:
+    """A finished run's policy: its best checkpoint, or its baseline rebuilt from the recorded settings."""
+    if "baseline" in agent:
+        resolved = ResolvedAgent(result["agent"], agent.get("spec"), None, agent["baseline"], agent.get("options", {}))
+        return baseline_policy(resolved, int(result["seed"]), dataset, None)
+    checkpoint = path / "checkpoints" / f"step{result['selected_steps'][0]}.pt"
+    if not checkpoint.is_file():
+        raise BenchmarkError(f"{checkpoint} not found: FQE needs each run's best checkpoint on disk")
+    return load_model(checkpoint)
 
 
 def _folder_dataset(config: Mapping[str, Any], data_dir: str | os.PathLike[str] | None) -> Any:
@@ -371,7 +385,7 @@ def folders_leaderboard(
     """:func:`leaderboard` of every offline metric of each results folder evaluated online (``--online``), over its
     finished runs and resampling its agents (``n_resamples`` times); one row per folder and metric (``folder`` its
     path). With ``fqe_steps``, FQE (:func:`run_fqe`, that many updates) is ranked too, and every quantity over the
-    trained runs only (the population FQE has)."""
+    runs FQE has (all but the oracle's)."""
     boards = []
     for folder in folders:
         runs = read_runs(folder)

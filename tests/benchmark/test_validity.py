@@ -169,29 +169,31 @@ def test_recgym_validity_recomputes_the_committed_leaderboards(capsys):
     assert "not a benchmark folder" in capsys.readouterr().err
 
 
-def test_fqe_of_each_trained_runs_best_checkpoint_is_ranked_over_the_trained_runs(
-    one_thread, tmp_path, monkeypatch, capsys
-):
+def test_fqe_of_each_runs_policy_is_ranked_over_every_run_but_the_oracles(one_thread, tmp_path, monkeypatch, capsys):
     import json
 
     from recgym import load_dataset
     from recgym.benchmark import run_benchmark, validity
-    from recgym.evaluation import fqe
+    from recgym.evaluation import PopularityPolicy, fqe
     from recgym.saving import load_model
 
     data = {"n_sessions": 300, "n_items": 50}
     out, data_dir = tmp_path / "out", tmp_path / "data"
     run_benchmark(
-        "synthetic", ["sasrec", "sqn", "popularity"], seeds=2, steps=2, eval_every=1, top_n_checkpoints=1, online=30,
+        "synthetic", ["sasrec", "sqn", "popularity", "oracle"], seeds=2, steps=2, eval_every=1, top_n_checkpoints=1, online=30,
         progress=False, out=out, agent_options={"hidden_size": 8, "batch_size": 16}, data_dir=data_dir, **data,
     )  # fmt: skip
     estimates = validity.run_fqe(out, n_steps=3, data_dir=data_dir)
-    assert sorted(zip(estimates["agent"], estimates["seed"])) == [("sasrec", 0), ("sasrec", 1), ("sqn", 0), ("sqn", 1)]
+    assert sorted(zip(estimates["agent"], estimates["seed"])) == [
+        ("popularity", 0), ("popularity", 1), ("sasrec", 0), ("sasrec", 1), ("sqn", 0), ("sqn", 1)
+    ]  # fmt: skip
     result = json.loads((out / "runs/sqn/seed1/result.json").read_text())
     model = load_model(out / f"runs/sqn/seed1/checkpoints/step{result['selected_steps'][0]}.pt")
-    direct = fqe(model, load_dataset("synthetic", data_dir=data_dir, **data), split="val", n_steps=3)
-    row = estimates.set_index(["agent", "seed"]).loc[("sqn", 1)]
-    assert (row["fqe"], row["fqe_low"], row["fqe_high"]) == (direct.value, direct.low, direct.high)
+    dataset = load_dataset("synthetic", data_dir=data_dir, **data)
+    for run, policy in ((("sqn", 1), model), (("popularity", 0), PopularityPolicy(dataset))):
+        direct = fqe(policy, dataset, split="val", n_steps=3)
+        row = estimates.set_index(["agent", "seed"]).loc[run]
+        assert (row["fqe"], row["fqe_low"], row["fqe_high"]) == (direct.value, direct.low, direct.high)
 
     def no_refit(*args, **kwargs):
         raise AssertionError("the kept estimate is reused")
@@ -199,7 +201,7 @@ def test_fqe_of_each_trained_runs_best_checkpoint_is_ranked_over_the_trained_run
     monkeypatch.setattr(validity, "fqe", no_refit)
     pd.testing.assert_frame_equal(validity.run_fqe(out, n_steps=3, data_dir=data_dir), estimates)
     board = validity.folders_leaderboard([out], n_resamples=20, fqe_steps=3, data_dir=data_dir)
-    assert "fqe" in set(board["quantity"]) and (board["n_rows"] == 4).all() and (board["n_clusters"] == 2).all()
+    assert "fqe" in set(board["quantity"]) and (board["n_rows"] == 6).all() and (board["n_clusters"] == 3).all()
     monkeypatch.undo()
     assert main(["validity", str(out), "--fqe", "3", "--data-dir", str(data_dir), "--resamples", "20"]) == 0
     assert "| FQE | " in capsys.readouterr().out
