@@ -62,7 +62,18 @@ class ItemSequenceEncoder(nn.Module):
 
     def embed(self, ids: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """(B, L, d) item embeddings, zero at pads."""
-        return self.item_embedding(ids) * valid.unsqueeze(-1).to(self.item_embedding.weight.dtype)
+        return self.lookup(ids) * valid.unsqueeze(-1).to(self.item_embedding.weight.dtype)
+
+    def lookup(self, ids: torch.Tensor) -> torch.Tensor:
+        """(..., d) item embeddings of ``ids``; an id beyond the catalogue is one line (on CPU: the lookup's own
+        IndexError, so nothing is checked ahead and no update waits for it; CUDA reports it as a device assert)."""
+        try:
+            return self.item_embedding(ids)
+        except IndexError as error:
+            raise ValueError(
+                f"states hold item ids outside this model's items 0..{self.n_items - 1} and pad id {self.pad_id}: "
+                "was it trained on another dataset?"
+            ) from error
 
     def item_ids(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, L) long ids of states ``x`` and their (B, L) bool mask of real items.

@@ -79,7 +79,7 @@ class FMLPEncoder(ItemSequenceEncoder):
         """(B, L, d) outputs of every position (not causal: the filter mixes the whole window)."""
         mask = valid.unsqueeze(-1).to(self.item_embedding.weight.dtype)
         positions = torch.arange(ids.shape[1], device=ids.device)
-        e = self.embedding_dropout(self.embedding_norm(self.item_embedding(ids) + self.position_embedding(positions)))
+        e = self.embedding_dropout(self.embedding_norm(self.lookup(ids) + self.position_embedding(positions)))
         e = e * mask
         for block in self.blocks:
             for layer in block.children():

@@ -112,7 +112,7 @@ class SASRecEncoder(ItemSequenceEncoder):
         length = ids.shape[1]
         mask = valid.unsqueeze(-1).to(self.item_embedding.weight.dtype)
         positions = torch.arange(length, device=ids.device)
-        e = self.embedding_dropout(self.item_embedding(ids) + self.position_embedding(positions)) * mask
+        e = self.embedding_dropout(self.lookup(ids) + self.position_embedding(positions)) * mask
         # Causal with padded keys hidden; the diagonal stays open so an all-pad row has no empty softmax
         # (its outputs are zeroed by the mask anyway).
         causal = torch.ones(length, length, dtype=torch.bool, device=ids.device).tril()

@@ -181,6 +181,17 @@ def test_discrete_cql_fit_save_load(tmp_path) -> None:
     with pytest.raises(ValueError, match=r"but this model reads \(batch, 5\)"):
         algo.fit(narrow, n_steps=1, n_steps_per_epoch=1, show_progress=False,
                  logger_adapter=d3rlpy.logging.NoopAdapterFactory())  # fmt: skip
+    # ids of a larger catalogue in training: nothing is checked ahead, the lookup's own error becomes one line
+    wide = d3rlpy.dataset.MDPDataset(
+        np.full((n, 5), N_ITEMS + 7, np.float32),
+        rng.integers(0, N_ITEMS, n),
+        np.zeros(n, np.float32),
+        (np.arange(n) % 8 == 7).astype(np.float32),
+        action_size=N_ITEMS,
+    )
+    with pytest.raises(ValueError, match=r"item ids outside this model's items 0..29 and pad id 30"):
+        algo.fit(wide, n_steps=1, n_steps_per_epoch=1, show_progress=False,
+                 logger_adapter=d3rlpy.logging.NoopAdapterFactory())  # fmt: skip
 
 
 # --- every backbone: padding, all-pad states, causality, factories, training, model files ---
